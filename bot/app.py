@@ -1,0 +1,94 @@
+"""The FastAPI application: health, web chat, channel webhooks, the admin API and console.
+
+``create_app`` is the composition root, so it is the one place in bot/ that imports admin/.
+Background workers (inbox, outbox, retention) run as asyncio tasks in the lifespan when
+``RISTAPO_RUN_WORKERS`` is true (default), or as separate ``ristapo worker`` processes.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
+
+from bot import web
+from bot.runtime import get_runtime
+from bot.startup import log_channels, prepare
+from core import db
+from core.settings import Settings, get_settings
+
+log = logging.getLogger("ristapo.app")
+WorkerFactory = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = prepare(settings or get_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        tasks: list[asyncio.Task] = []
+        for start in app.state.on_startup:
+            await start(app)
+        if settings.run_workers:
+            for factory in app.state.workers:
+                tasks.append(asyncio.create_task(factory(app)))
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            for stop in app.state.on_shutdown:
+                with contextlib.suppress(Exception):
+                    await stop(app)
+
+    app = FastAPI(
+        title="ristapo",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.is_dev else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.is_dev else None,
+    )
+    app.state.settings = settings
+    app.state.runtime = get_runtime()
+    app.state.workers: list[WorkerFactory] = []
+    app.state.on_startup: list[WorkerFactory] = []
+    app.state.on_shutdown: list[WorkerFactory] = []
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        ok = db.ping()
+        body = {"status": "ok" if ok else "unhealthy", "database": "ok" if ok else "unreachable", "line": settings.line_enabled, "telegram": settings.telegram_enabled}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse("/chat")
+
+    app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR)), name="static")
+    app.include_router(web.router)
+    _mount_optional(app, settings)
+    log_channels(settings)
+    return app
+
+
+def _mount_optional(app: FastAPI, settings: Settings) -> None:
+    """Channels, workers and the admin side; each module exposes ``install(app, settings)``."""
+    import importlib
+
+    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "bot.retention"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # not built yet in this checkout
+            raise
+        module.install(app, settings)

@@ -1,0 +1,72 @@
+"""The port every channel implements (LINE, Telegram, web); the engine never imports a platform SDK.
+
+A webhook route verifies the request, turns the body into :class:`RawEvent` s and stores them
+in the inbox (persist-then-ack). The inbox worker later asks the adapter to interpret each
+stored payload (:meth:`ChannelAdapter.to_inbound`), runs the engine turn, and the delivery
+worker hands outbox rows to :meth:`ChannelAdapter.send`.
+"""
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.messages import Inbound, OutMessage
+
+
+@dataclass
+class RawEvent:
+    """One platform event as stored in the inbox (payload is JSON text, encrypted at rest)."""
+
+    external_id: str  # unique per channel: LINE webhookEventId, Telegram update_id
+    platform_user_id: str | None  # None for events without a user (they are acknowledged and skipped)
+    event_time: datetime | None
+    payload: str
+
+
+@dataclass
+class Interpreted:
+    """What the inbox worker needs to run a turn for a stored event."""
+
+    platform_user_id: str
+    inbound: Inbound | None  # None: no turn (e.g. unfollow, standby) — ``side_effect`` says why
+    reply_token: str | None = None
+    reply_deadline: datetime | None = None
+    side_effect: str | None = None  # "unfollow" | "unsend:<message id>" | "ignore" | "group"
+
+
+class SendOutcome(str, enum.Enum):
+    delivered = "delivered"
+    retry = "retry"  # transient: 5xx, timeout, 429 — try again later (``retry_after`` if known)
+    failed = "failed"  # final: 4xx other than 409/429 — never retried
+    user_gone = "user_gone"  # the user blocked/unfollowed the bot: mark inactive, stop
+
+
+@dataclass
+class SendResult:
+    outcome: SendOutcome
+    retry_after: float | None = None
+    error: str | None = None  # short, never message text
+
+
+class ChannelAdapter(abc.ABC):
+    """Contract for a channel. Implementations must be safe to call from one asyncio loop."""
+
+    name: str
+
+    @abc.abstractmethod
+    def to_inbound(self, payload: str) -> Interpreted | None:
+        """Interprets a stored payload; returns None when the event concerns no user."""
+
+    @abc.abstractmethod
+    async def send(
+        self,
+        platform_user_id: str,
+        messages: list[OutMessage],
+        *,
+        retry_key: str,
+        reply_token: str | None,
+        reply_deadline: datetime | None,
+    ) -> SendResult:
+        """Delivers ``messages``. Must use ``retry_key`` so a retried call is never delivered twice."""

@@ -1,0 +1,119 @@
+"""The ``ristapo`` console script.
+
+Core commands live here; other rooms add theirs through a ``register(subparsers)`` function
+in the modules listed in ``_EXTENSIONS`` (each sets ``func`` on its parsers).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+_EXTENSIONS = ("admin.cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from core.logs import setup_logging
+    from core.settings import get_settings
+
+    setup_logging()
+    if args.demo:
+        os.environ["RISTAPO_DEMO"] = "1"
+        get_settings.cache_clear()
+    from bot.app import create_app
+
+    settings = get_settings()
+    app = create_app(settings)
+    if args.demo:
+        try:
+            from admin.demo import seed_demo
+        except ModuleNotFoundError:
+            seed_demo = None
+        if seed_demo is not None:
+            seed_demo(print)
+    print(f"ristapo: web chat at http://{args.host}:{args.port}/chat  (data: {settings.data_dir})", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.terminal import run_terminal_chat
+
+    return run_terminal_chat(user=args.user)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from knowledge.evaluate import run_classify
+
+    return run_classify(sys.stdin, sys.stdout)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from knowledge.evaluate import run_eval
+
+    return run_eval(args.file, sys.stdout)
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    from knowledge.kb_check import main as kb_check_main
+
+    argv = []
+    if args.entries:
+        argv += ["--entries", args.entries]
+    return kb_check_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ristapo", description="りすたぽ chat front door")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web service (web chat, webhooks, console, workers)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="create demo accounts and clearly marked demo conversations")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("chat", help="talk to the bot in the terminal (same engine, same database)")
+    p.add_argument("--user", default="local", help="a name for this terminal user (kept only as a keyed hash)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("classify", help="one JSON line per input line: intent, topic, score, candidates")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("eval", help="accuracy on a labelled JSONL file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_eval)
+
+    kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb_command", required=True)
+    p = kb.add_parser("check", help="validate entries against topics.yaml and the seeds")
+    p.add_argument("--entries", default=None)
+    p.set_defaults(func=cmd_kb_check)
+    parser._kb_subparsers = kb  # type: ignore[attr-defined]  # extensions add "kb publish"
+
+    for name in _EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub, parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The dialogue engine: one pure step ``turn(view, inbound, ctx) -> TurnResult``.
+
+It never touches the database or a channel; ``bot/service.py`` loads the view, calls
+``turn`` and applies the events in one transaction. The decision order is fixed:
+
+crisis → consent → (staff own the chat: silent) → intents → FAQ answer → honest "don't know".
+
+States and transitions: :class:`bot.states.DialogueState`, drawn in ``bot/flow.mmd``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot import texts
+from bot.hotlines import hotline_text
+from core.messages import (
+    A_CONSENT_NO,
+    A_CONSENT_YES,
+    A_DELETE,
+    A_DELETE_NO,
+    A_DELETE_YES,
+    A_EMERGENCY,
+    A_ENTRY,
+    A_HANDOFF,
+    A_INTAKE,
+    A_MENU,
+    Button,
+    Inbound,
+    OutMessage,
+)
+from bot.states import DialogueState as S
+from knowledge.kb import Entry, KnowledgeBase
+from knowledge.places import find_place, format_offices, offices_for
+from knowledge.understand import Understander, Understanding
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """What the engine may know about a conversation (no platform ids, no history text)."""
+
+    state: S = S.NEW
+    consent_version: int | None = None  # accepted consent-A version
+    consent_declined: bool = False
+    ticket_open: bool = False  # a hand-off ticket is waiting or claimed
+    pending: dict[str, Any] = field(default_factory=dict)  # e.g. {"place_for": id, "intake": {...}}
+
+    @property
+    def consented(self) -> bool:
+        return self.consent_version is not None
+
+
+@dataclass
+class EngineContext:
+    kb: KnowledgeBase
+    understander: Understander
+    consent_version: int
+    consent_text: str
+    waiting_notice: Callable[[bool], str] = lambda urgent: texts.HANDOFF_DONE
+
+
+@dataclass
+class Event:
+    """Something the service must do: ``kind`` plus data (never message text)."""
+
+    kind: str  # consent | handoff | delete_user | answered | abstained | crisis | staff_notify | intent
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TurnResult:
+    view: ConversationView
+    out: list[OutMessage]
+    events: list[Event]
+    understanding: Understanding | None = None
+    store_inbound: bool = False  # the inbound text may be kept (consent A given before this turn)
+
+
+def turn(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnResult:
+    """Decides the bot's answer to one inbound message."""
+    store = view.consented and inbound.kind == "text"
+    result = _decide(view, inbound, ctx)
+    result.store_inbound = store and result.store_inbound is not False
+    return result
+
+
+def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnResult:
+    text = (inbound.text or "").strip()
+    action = inbound.action or ""
+    und: Understanding | None = ctx.understander.classify(text) if inbound.kind == "text" and text else None
+
+    # why first: danger to life outranks consent, staff ownership and any FAQ match.
+    if (und and und.intent == "crisis") or action == A_EMERGENCY:
+        return _crisis(view, ctx, und, by_button=action == A_EMERGENCY)
+
+    if inbound.kind == "follow":
+        return _ask_consent(replace(view, state=S.NEW), ctx, greeting=True)
+    if inbound.kind == "unsupported":
+        return TurnResult(view, [OutMessage("text", texts.ONLY_TEXT, quick_replies=texts.common_quick_replies())], [])
+
+    # consent buttons are honoured in any state
+    if action in (A_CONSENT_YES, A_CONSENT_NO) or (und and _is_consent_word(text) and view.state == S.AWAIT_CONSENT):
+        yes = action == A_CONSENT_YES or (not action and _is_consent_word(text) == "yes")
+        return _record_consent(view, ctx, yes)
+
+    # deletion is a right, available in every state (also while staff own the chat)
+    if view.state == S.AWAIT_DELETE_CONFIRM and action in (A_DELETE_YES, A_DELETE_NO):
+        return _confirm_delete(view, action == A_DELETE_YES)
+    if action == A_DELETE or (und and und.intent == "delete_data"):
+        return TurnResult(
+            replace(view, state=S.AWAIT_DELETE_CONFIRM, pending={**view.pending, "before_delete": view.state.value}),
+            [OutMessage("confirm", texts.DELETE_CONFIRM, buttons=texts.DELETE_BUTTONS)],
+            [Event("intent", {"intent": "delete_data"})],
+            und,
+        )
+
+    if view.ticket_open:
+        # why silent: a person owns this chat now; two voices confuse an anxious reader.
+        return TurnResult(replace(view, state=S.HANDED_OFF), [], [Event("staff_notify", {})], und)
+
+    needs_consent_prompt = view.state in (S.NEW,) or (
+        view.consented and view.consent_version != ctx.consent_version
+    )
+    if view.state == S.INTAKE and view.consented:
+        return _intake_step(view, ctx, action, text)
+
+    result = _respond(view, ctx, und, action, text)
+    if needs_consent_prompt:
+        prompt = _ask_consent(result.view, ctx, greeting=view.state == S.NEW, renewed=view.state != S.NEW)
+        result.out.extend(prompt.out)
+        result.view = prompt.view
+    elif view.state == S.AWAIT_CONSENT and not view.consent_declined and result.out:
+        result.out[-1].quick_replies = texts.CONSENT_BUTTONS + result.out[-1].quick_replies[:1]
+    return result
+
+
+def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str) -> TurnResult:
+    """Intents, button actions and FAQ answers for a conversation the bot owns."""
+    if action == A_HANDOFF or (und and und.intent == "handoff"):
+        return _start_handoff(view, ctx)
+    if action == A_MENU or (und and und.intent == "menu"):
+        return TurnResult(view, [_menu()], [Event("intent", {"intent": "menu"})], und)
+    if action.startswith(A_ENTRY):
+        entry = ctx.kb.get(action[len(A_ENTRY):])
+        if entry is not None:
+            return _answer(view, entry, None, None)
+    if und is None:
+        return TurnResult(view, [_menu()], [], und)
+    if view.pending.get("place_for"):
+        place = find_place(text)
+        if place is not None:
+            pending = {k: v for k, v in view.pending.items() if k != "place_for"}
+            offices = format_offices(offices_for(place))
+            return TurnResult(replace(view, pending=pending), [OutMessage("text", offices, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "place"})], und)
+    if und.intent == "greeting":
+        return TurnResult(view, [OutMessage("text", texts.GREETING + texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "greeting"})], und)
+    if und.intent == "thanks":
+        return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
+    if und.intent == "faq" and und.topic and ctx.kb.get(und.topic):
+        return _answer(view, ctx.kb.get(und.topic), und, text)
+    return TurnResult(
+        view,
+        [OutMessage("text", texts.DONT_KNOW, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())],
+        [Event("abstained", {"score": und.score, "candidates": und.candidates[:3]})],
+        und,
+    )
+
+
+def _answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None) -> TurnResult:
+    related = [Button(_short(e), A_ENTRY + e) for e in entry.related[:3]]
+    out = [
+        OutMessage(
+            "answer",
+            entry.answer,
+            title=entry.title,
+            source_line=entry.source_line(),
+            buttons=related,
+            quick_replies=texts.common_quick_replies(),
+            entry_id=entry.id,
+            entry_version=entry.version,
+        )
+    ]
+    pending = dict(view.pending)
+    if entry.needs_place:
+        place = find_place(text or "")
+        if place is not None:
+            out.append(OutMessage("text", format_offices(offices_for(place)), quick_replies=texts.common_quick_replies()))
+        else:
+            pending["place_for"] = entry.id
+            out.append(OutMessage("text", texts.ASK_PLACE, quick_replies=texts.common_quick_replies()))
+    events = [Event("answered", {"entry_id": entry.id, "version": entry.version, "score": und.score if und else None})]
+    return TurnResult(replace(view, pending=pending), out, events, und)
+
+
+_SHORT_LABELS: dict[str, str] = {}
+
+
+def _short(entry_id: str) -> str:
+    """A button label for a related entry (LINE: ≤ 20 chars)."""
+    return _SHORT_LABELS.get(entry_id, entry_id)
+
+
+def set_short_labels(kb: KnowledgeBase) -> None:
+    for e in kb:
+        _SHORT_LABELS[e.id] = e.title[:20]
+
+
+def _menu() -> OutMessage:
+    return OutMessage("menu", texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=[Button(texts.HANDOFF_LABEL, A_HANDOFF), texts.delete_menu_button()])
+
+
+def _ask_consent(view: ConversationView, ctx: EngineContext, *, greeting: bool, renewed: bool = False) -> TurnResult:
+    intro = texts.GREETING + "\n" if greeting else (texts.CONSENT_NEW_VERSION + "\n" if renewed else "")
+    msg = OutMessage("consent", intro + ctx.consent_text, title="記録について(同意のお願い)", buttons=texts.CONSENT_BUTTONS)
+    return TurnResult(replace(view, state=S.AWAIT_CONSENT), [msg], [Event("consent_asked", {"version": ctx.consent_version})])
+
+
+def _is_consent_word(text: str) -> str | None:
+    t = text.replace(" ", "").replace("　", "")
+    if t in ("同意しない", "どういしない", "同意しません", "いいえ", "しない"):
+        return "no"
+    if t in ("同意する", "どういする", "同意します", "はい", "同意"):
+        return "yes"
+    return None
+
+
+def _record_consent(view: ConversationView, ctx: EngineContext, yes: bool) -> TurnResult:
+    event = Event("consent", {"kind": "A", "choice": "given" if yes else "declined", "version": ctx.consent_version})
+    if yes:
+        new = replace(view, state=S.READY, consent_version=ctx.consent_version, consent_declined=False)
+        out = [OutMessage("text", texts.CONSENT_THANKS, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())]
+    else:
+        new = replace(view, state=S.READY, consent_version=None, consent_declined=True)
+        out = [OutMessage("text", texts.CONSENT_DECLINED, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())]
+    if view.ticket_open:
+        new = replace(new, state=S.HANDED_OFF)
+    return TurnResult(new, out, [event])
+
+
+def _confirm_delete(view: ConversationView, yes: bool) -> TurnResult:
+    if yes:
+        return TurnResult(ConversationView(state=S.NEW), [OutMessage("text", texts.DELETE_DONE)], [Event("delete_user", {})])
+    before = view.pending.get("before_delete", S.READY.value)
+    pending = {k: v for k, v in view.pending.items() if k != "before_delete"}
+    return TurnResult(replace(view, state=S(before), pending=pending), [OutMessage("text", texts.DELETE_CANCELLED, quick_replies=texts.common_quick_replies())], [])
+
+
+def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | None, *, by_button: bool) -> TurnResult:
+    out = [
+        OutMessage(
+            "crisis",
+            texts.CRISIS_INTRO + "\n\n" + hotline_text() + "\n\n" + texts.CRISIS_STAFF,
+            title="いますぐ相談できる電話",
+            quick_replies=texts.crisis_quick_replies(),
+            urgent=True,
+        )
+    ]
+    events = [Event("crisis", {"lexicon_id": getattr(und, "crisis_id", None), "by_button": by_button})]
+    new_view = view
+    if not view.ticket_open:
+        events.append(Event("handoff", {"urgent": True, "intake": {}}))
+        new_view = replace(view, ticket_open=True)
+    else:
+        events.append(Event("staff_notify", {"urgent": True}))
+    new_state = S.HANDED_OFF
+    if view.state in (S.NEW,):
+        # still ask for consent afterwards, but never before the hotlines
+        prompt = _ask_consent(new_view, ctx, greeting=False)
+        out.extend(prompt.out)
+        new_state = S.HANDED_OFF
+    return TurnResult(replace(new_view, state=new_state), out, events, und)
+
+
+def _start_handoff(view: ConversationView, ctx: EngineContext) -> TurnResult:
+    if view.consented:
+        step, question, options = texts.INTAKE_STEPS[0]
+        pending = {**view.pending, "intake": {}}
+        out = [OutMessage("text", texts.INTAKE_START), _intake_question(0)]
+        return TurnResult(replace(view, state=S.INTAKE, pending=pending), out, [Event("intent", {"intent": "handoff"})])
+    return _open_ticket(view, ctx, intake={})
+
+
+def _intake_question(index: int) -> OutMessage:
+    step, question, options = texts.INTAKE_STEPS[index]
+    buttons = [Button(label, f"{A_INTAKE}{step}:{value}") for label, value in options]
+    buttons.append(Button(texts.INTAKE_SKIP_LABEL, f"{A_INTAKE}{step}:skip"))
+    return OutMessage("text", question, buttons=buttons)
+
+
+def _intake_step(view: ConversationView, ctx: EngineContext, action: str, text: str) -> TurnResult:
+    intake = dict(view.pending.get("intake") or {})
+    index = len(intake)
+    step, _question, options = texts.INTAKE_STEPS[min(index, len(texts.INTAKE_STEPS) - 1)]
+    value = "skip"
+    if action.startswith(A_INTAKE):
+        got_step, _, got_value = action[len(A_INTAKE):].partition(":")
+        if got_step == step:
+            value = got_value if got_value in {v for _l, v in options} else "skip"
+    elif text:
+        matched = [v for label, v in options if label in text]
+        value = matched[0] if matched else "other_text"
+    intake[step] = value
+    if len(intake) < len(texts.INTAKE_STEPS):
+        return TurnResult(replace(view, pending={**view.pending, "intake": intake}), [_intake_question(len(intake))], [])
+    pending = {k: v for k, v in view.pending.items() if k != "intake"}
+    return _open_ticket(replace(view, pending=pending), ctx, intake=intake)
+
+
+def _open_ticket(view: ConversationView, ctx: EngineContext, *, intake: dict[str, str]) -> TurnResult:
+    urgent = intake.get("urgency") == "tonight"
+    notice = ctx.waiting_notice(urgent)
+    if view.consent_declined or not view.consented:
+        notice = notice + "\n" + texts.HANDOFF_DECLINED_NOTE
+    out = [OutMessage("handoff", notice, quick_replies=[Button("緊急の電話番号", A_EMERGENCY)])]
+    return TurnResult(
+        replace(view, state=S.HANDED_OFF, ticket_open=True),
+        out,
+        [Event("handoff", {"urgent": urgent, "intake": intake})],
+    )

@@ -1,0 +1,34 @@
+"""Tables owned by the user side: the durable inbox of raw webhook events."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.clock import now_naive
+from core.crypto import EncryptedText
+
+
+class InboxEvent(SQLModel, table=True):
+    """A raw webhook event stored before the 200 (persist-then-ack).
+
+    ``payload`` is encrypted and erased once processed for users without consent A; the row
+    keeps only ids and state so a redelivery is still recognised as a duplicate.
+    """
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str  # LINE webhookEventId / Telegram update_id
+    user_key: str | None = Field(default=None, index=True)  # keyed hash: per-user ordering
+    event_time: datetime | None = None  # platform timestamp (ordering)
+    payload: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    state: str = Field(default="pending", index=True)  # pending | done | failed
+    attempts: int = 0
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    received_at: datetime = Field(default_factory=now_naive)
+    processed_at: datetime | None = None

@@ -1,0 +1,106 @@
+"""Process-wide things the engine needs: the knowledge base and matcher, hot-reloaded.
+
+Why a file signature: editors publish by writing entry files (files-first); every process,
+however many, notices the change within a second without a restart.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from bot import engine
+from core.models import ConsentText
+from knowledge.kb import ENTRIES_DIR, KnowledgeBase, load_kb
+from knowledge.understand import Understander
+
+CONSENT_V1 = Path(__file__).with_name("consent_v1.md")
+
+
+@dataclass
+class Knowledge:
+    kb: KnowledgeBase
+    understander: Understander
+    signature: str
+
+
+class Runtime:
+    """Holds the current knowledge and reloads it when the entry files change."""
+
+    def __init__(self, entries_dir: Path | None = None, check_every: float = 1.0):
+        self.entries_dir = entries_dir or ENTRIES_DIR
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._checked_at = 0.0
+        self._knowledge = self._load()
+
+    def _signature(self) -> str:
+        h = hashlib.sha1()
+        for p in sorted(self.entries_dir.glob("*.md")):
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_mtime_ns}:{st.st_size};".encode())
+        return h.hexdigest()
+
+    def _load(self) -> Knowledge:
+        sig = self._signature()
+        kb = load_kb(self.entries_dir)
+        engine.set_short_labels(kb)
+        return Knowledge(kb, Understander(kb), sig)
+
+    @property
+    def knowledge(self) -> Knowledge:
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_every:
+            with self._lock:
+                self._checked_at = now
+                if self._signature() != self._knowledge.signature:
+                    try:
+                        self._knowledge = self._load()
+                    except Exception:
+                        # why keep the old one: a half-written or broken file must not take the bot down
+                        import logging
+
+                        logging.getLogger("ristapo.runtime").exception("knowledge reload failed; keeping the previous version")
+        return self._knowledge
+
+    def reload(self) -> None:
+        with self._lock:
+            self._knowledge = self._load()
+            self._checked_at = time.monotonic()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def current_consent_text(session: Session) -> ConsentText:
+    """The newest consent-A text; version 1 is created from ``consent_v1.md`` on first use."""
+    row = session.exec(select(ConsentText).where(ConsentText.kind == "A").order_by(ConsentText.version.desc())).first()
+    if row is None:
+        text = CONSENT_V1.read_text(encoding="utf-8").strip()
+        row = ConsentText(kind="A", version=1, text=text, text_hash=text_hash(text))
+        session.add(row)
+        session.flush()
+    return row
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        from core.settings import get_settings
+
+        kb_dir = getattr(get_settings(), "kb_dir", None)
+        _runtime = Runtime(Path(kb_dir) if kb_dir else None)
+    return _runtime
+
+
+def set_runtime(rt: Runtime | None) -> None:
+    global _runtime
+    _runtime = rt

@@ -1,0 +1,180 @@
+"""Applies one engine turn to the database: the only place a turn's effects are written.
+
+``handle_inbound`` runs inside the caller's transaction: the stored message, consent record,
+ticket and outbox row of a turn commit together or not at all (transactional outbox).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot import engine
+from bot.engine import ConversationView, EngineContext, TurnResult
+from bot.erase import do_erase_user
+from core.messages import Inbound, OutMessage
+from bot.runtime import Runtime, current_consent_text
+from bot.states import DialogueState
+from core import identity
+from core.clock import now_naive
+from core.models import ChannelUser, Consent, Conversation, Message
+from core.outbox import enqueue
+from handoff import notify
+from handoff.notice import waiting_notice
+from handoff.queue import do_note_user_message, do_open_ticket, find_open_ticket
+
+log = logging.getLogger("ristapo.service")
+
+
+@dataclass
+class Handled:
+    out: list[OutMessage]
+    user_id: int
+    conversation_id: int
+    outbox_id: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+def get_or_create_user(session: Session, channel: str, platform_id: str) -> ChannelUser:
+    key = identity.user_hash(channel, platform_id)
+    user = session.exec(select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_hash == key)).first()
+    if user is None:
+        user = ChannelUser(channel=channel, user_hash=key, platform_id=platform_id, pseudonym=identity.new_pseudonym())
+        session.add(user)
+        session.flush()
+    elif not user.active:
+        user.active = True
+        session.add(user)
+    return user
+
+
+def get_open_conversation(session: Session, user: ChannelUser) -> Conversation:
+    conv = session.exec(
+        select(Conversation).where(Conversation.user_id == user.id, Conversation.closed == False)  # noqa: E712
+    ).first()
+    if conv is None:
+        conv = Conversation(user_id=user.id, state=DialogueState.NEW.value)
+        session.add(conv)
+        session.flush()
+    return conv
+
+
+def _view(conv: Conversation, ticket_open: bool) -> ConversationView:
+    pending = json.loads(conv.context) if conv.context else {}
+    return ConversationView(
+        state=DialogueState(conv.state),
+        consent_version=conv.consent_version,
+        consent_declined=conv.consent_declined,
+        ticket_open=ticket_open,
+        pending=pending,
+    )
+
+
+def handle_inbound(
+    session: Session,
+    rt: Runtime,
+    *,
+    channel: str,
+    platform_id: str,
+    inbound: Inbound,
+    reply_token: str | None = None,
+    reply_deadline: datetime | None = None,
+) -> Handled:
+    """Runs one turn for a user and writes everything it causes. Caller commits."""
+    user = get_or_create_user(session, channel, platform_id)
+    conv = get_open_conversation(session, user)
+    ticket = find_open_ticket(session, conv.id)
+    consent = current_consent_text(session)
+    knowledge = rt.knowledge
+
+    def notice(urgent: bool) -> str:
+        return waiting_notice(session, urgent=urgent)
+
+    ctx = EngineContext(knowledge.kb, knowledge.understander, consent.version, consent.text, notice)
+    result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
+
+    und = result.understanding
+    if inbound.kind == "text":
+        session.add(
+            Message(
+                conversation_id=conv.id,
+                direction="in",
+                sender="user",
+                body=inbound.text if result.store_inbound else None,
+                intent=und.intent if und else None,
+                entry_id=und.topic if und else None,
+                score=und.score if und else None,
+                external_id=inbound.external_id,
+            )
+        )
+
+    kinds = []
+    for ev in result.events:
+        kinds.append(ev.kind)
+        if ev.kind == "consent":
+            session.add(
+                Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
+            )
+        elif ev.kind == "handoff" and ticket is None:
+            answered = [
+                e
+                for e in session.exec(
+                    select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", Message.entry_id.is_not(None))
+                ).all()
+                if e
+            ]
+            crisis = any(e.kind == "crisis" for e in result.events)
+            ticket = do_open_ticket(
+                session,
+                conversation=conv,
+                crisis=crisis,
+                urgent=bool(ev.data.get("urgent")),
+                consent_declined=result.view.consent_version is None,
+                intake=ev.data.get("intake") or {},
+                answered_topics=answered,
+            )
+            conv.current_ticket_id = ticket.id
+            notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+        elif ev.kind == "staff_notify" and ticket is not None:
+            do_note_user_message(session, ticket)
+            notify.publish(session, "user_message", ticket_id=ticket.id, urgent=bool(ev.data.get("urgent")))
+        elif ev.kind == "crisis":
+            log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+
+    if "delete_user" in kinds:
+        session.add(Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
+        conv = do_erase_user(session, user)
+        ticket = None
+
+    _apply_view(conv, result)
+    store_out = result.view.consent_version is not None and "delete_user" not in kinds
+    for m in result.out:
+        session.add(
+            Message(
+                conversation_id=conv.id,
+                direction="out",
+                sender="bot",
+                kind=m.kind,
+                body=m.plain_text() if store_out else None,
+                entry_id=m.entry_id,
+                entry_version=m.entry_version,
+            )
+        )
+    outbox_id = None
+    if result.out:
+        row = enqueue(session, user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
+        outbox_id = row.id
+    session.flush()
+    return Handled(result.out, user.id, conv.id, outbox_id, kinds)
+
+
+def _apply_view(conv: Conversation, result: TurnResult) -> None:
+    v = result.view
+    conv.state = v.state.value
+    conv.consent_version = v.consent_version
+    conv.consent_declined = v.consent_declined
+    conv.context = json.dumps(v.pending, ensure_ascii=False) if v.pending else None
+    conv.last_activity_at = now_naive()

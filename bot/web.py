@@ -1,0 +1,95 @@
+"""The public web chat at ``/chat``: the same engine for someone without LINE or Telegram.
+
+Server-rendered, works without JavaScript (forms + redirect); a few lines of plain JS only
+refresh the transcript so staff replies appear. The conversation is keyed by a random
+token in an HttpOnly cookie; nothing personal ever appears in a URL.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, select
+
+from bot.service import handle_inbound
+from core import db, identity
+from core.clock import now_naive
+from core.messages import Inbound, OutMessage
+from core.models import ChannelUser, Conversation, Message, OutboxMessage
+
+COOKIE = "ristapo_chat"
+STATIC_DIR = Path(__file__).with_name("static")
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+router = APIRouter()
+MAX_TEXT = 2000
+
+
+def _token(request: Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    return token if token and 20 <= len(token) <= 100 else None
+
+
+def _find_user(session: Session, token: str) -> ChannelUser | None:
+    return session.exec(
+        select(ChannelUser).where(ChannelUser.channel == "web", ChannelUser.user_hash == identity.user_hash("web", token))
+    ).first()
+
+
+def transcript(session: Session, user: ChannelUser) -> list[dict]:
+    """Bot/staff messages from the outbox and the user's stored lines, oldest first."""
+    items: list[tuple[datetime, int, dict]] = []
+    conv = session.exec(select(Conversation).where(Conversation.user_id == user.id, Conversation.closed == False)).first()  # noqa: E712
+    since = conv.started_at if conv else None
+    if conv is not None:
+        for m in session.exec(select(Message).where(Message.conversation_id == conv.id, Message.direction == "in")).all():
+            items.append((m.created_at, 0, {"who": "user", "text": m.body, "unstored": m.body is None}))
+    q = select(OutboxMessage).where(OutboxMessage.user_id == user.id, OutboxMessage.payload.is_not(None))
+    for row in session.exec(q).all():
+        if since is not None and row.created_at < since:
+            continue
+        for i, d in enumerate(json.loads(row.payload or "[]")):
+            m = OutMessage.from_dict(d)
+            items.append((row.created_at, 1 + i, {"who": row.sender, "msg": m}))
+        if row.state != "delivered":
+            row.state = "delivered"
+            row.delivered_at = now_naive()
+            session.add(row)
+    items.sort(key=lambda t: (t[0], t[1]))
+    return [d for _t, _i, d in items]
+
+
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+def chat_page(request: Request):
+    token = _token(request)
+    items: list[dict] = []
+    if token:
+        with db.session_scope() as session:
+            user = _find_user(session, token)
+            if user is not None:
+                items = transcript(session, user)
+    partial = request.query_params.get("partial") == "1"
+    response = templates.TemplateResponse(
+        request, "chat_items.html" if partial else "chat.html", {"items": items, "max_text": MAX_TEXT}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/chat", include_in_schema=False)
+def chat_post(request: Request, text: str = Form(""), action: str = Form("")) -> Response:
+    token = _token(request) or secrets.token_urlsafe(32)
+    text = text.strip()[:MAX_TEXT]
+    action = action.strip()[:64]
+    if text or action:
+        inbound = Inbound(kind="postback", action=action) if action else Inbound(kind="text", text=text)
+        with db.session_scope() as session:
+            handle_inbound(session, request.app.state.runtime, channel="web", platform_id=token, inbound=inbound)
+    response = RedirectResponse("/chat#bottom", status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=60 * 60 * 24 * 180)
+    return response

@@ -1,0 +1,91 @@
+"""The one place that opens the database engine (SQLite file by default, PostgreSQL by URL)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+_engine: Engine | None = None
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine with the pragmas each backend needs."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            # why: WAL lets the webhook write while workers read; busy_timeout avoids spurious locks
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def init_engine(url: str) -> Engine:
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+    _engine = make_engine(url)
+    return _engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        from core.settings import get_settings
+
+        init_engine(get_settings().database_url)
+    assert _engine is not None
+    return _engine
+
+
+def import_all_models() -> None:
+    """Import every room's tables so metadata is complete (create_all, Alembic)."""
+    import importlib
+
+    for mod in ("core.models", "bot.models", "handoff.models", "admin.models"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def create_all() -> None:
+    import_all_models()
+    SQLModel.metadata.create_all(engine())
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session whose caller owns the transaction: commit on success, roll back on error."""
+    with Session(engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ping() -> bool:
+    from sqlalchemy import text
+
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,38 @@
+"""Pseudonymous identities: a keyed hash of the platform user id and a staff-facing pseudonym.
+
+Why keyed (HMAC) rather than a plain hash: LINE/Telegram ids are guessable in form, so a
+plain hash could be reversed by enumeration; the pepper lives outside the database.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+_pepper: bytes | None = None
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud on the phone
+
+
+def configure(data_dir: Path, pepper: str | None = None) -> None:
+    global _pepper
+    if pepper:
+        _pepper = pepper.encode()
+        return
+    path = data_dir / "keys" / "id-pepper"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    _pepper = path.read_text().strip().encode()
+
+
+def user_hash(channel: str, platform_id: str) -> str:
+    if _pepper is None:
+        raise RuntimeError("identity.configure() was not called")
+    return hmac.new(_pepper, f"{channel}:{platform_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_pseudonym() -> str:
+    """A short random label such as 相談者 A7K2 (random, so it reveals nothing)."""
+    return "相談者 " + "".join(secrets.choice(_ALPHABET) for _ in range(4))

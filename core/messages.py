@@ -1,0 +1,65 @@
+"""Channel-neutral inbound and outbound messages, the engine's only vocabulary.
+
+Adapters turn platform payloads into :class:`Inbound` and render :class:`OutMessage` in the
+platform's own UI (LINE Flex + quick replies, Telegram inline keyboards, web buttons).
+Button actions are short ASCII strings (LINE postback ≤ 300 chars, Telegram ≤ 64 bytes).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Inbound:
+    kind: str = "text"  # text | postback | follow | unsupported
+    text: str | None = None
+    action: str | None = None  # postback action, e.g. "c:y"
+    external_id: str | None = None  # platform message id (LINE unsend)
+
+
+@dataclass
+class Button:
+    label: str
+    action: str  # short ASCII action; "t:<text>" would be free text, never used for user data
+
+
+@dataclass
+class OutMessage:
+    kind: str  # text | answer | consent | crisis | handoff | menu | confirm | staff
+    text: str
+    title: str | None = None
+    source_line: str | None = None
+    buttons: list[Button] = field(default_factory=list)
+    quick_replies: list[Button] = field(default_factory=list)
+    entry_id: str | None = None
+    entry_version: int | None = None
+    urgent: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OutMessage":
+        data = dict(data)
+        data["buttons"] = [Button(**b) for b in data.get("buttons", [])]
+        data["quick_replies"] = [Button(**b) for b in data.get("quick_replies", [])]
+        return cls(**data)
+
+    def plain_text(self) -> str:
+        """The message as plain text (terminal, logs-free fallbacks, SMS-like channels)."""
+        parts = [f"【{self.title}】" if self.title else "", self.text, self.source_line or ""]
+        return "\n".join(p for p in parts if p)
+
+
+# Action ids (postback data). Keep them short and ASCII.
+A_CONSENT_YES = "c:y"
+A_CONSENT_NO = "c:n"
+A_HANDOFF = "h"
+A_MENU = "m"
+A_EMERGENCY = "x"
+A_DELETE = "d"
+A_DELETE_YES = "d:y"
+A_DELETE_NO = "d:n"
+A_ENTRY = "e:"  # + entry id
+A_INTAKE = "i:"  # + step:value, or "i:skip"

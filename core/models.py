@@ -1,0 +1,138 @@
+"""Tables shared by several rooms: channel users, conversations, messages, consent, outbox.
+
+Why here and not in bot/: the hand-off queue (handoff/) and the console (admin/) must read
+transcripts and write staff replies to the outbox, and dependencies point inward only.
+Message text is always an ``EncryptedText`` column.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.clock import now_naive
+from core.crypto import EncryptedText
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Channel(str, enum.Enum):
+    line = "line"
+    telegram = "telegram"
+    web = "web"
+    terminal = "terminal"
+
+
+class ChannelUser(SQLModel, table=True):
+    """One person on one channel, known to staff only by ``pseudonym``."""
+
+    __tablename__ = "channel_user"
+    __table_args__ = (UniqueConstraint("channel", "user_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(index=True)
+    user_hash: str = Field(index=True)  # keyed hash of the platform id (HMAC), never the id
+    platform_id: str | None = Field(default=None, sa_column=Column(EncryptedText))  # only for sending
+    pseudonym: str = Field(index=True)
+    active: bool = True
+    is_demo: bool = False
+    created_at: datetime = Field(default_factory=now_naive)
+
+
+class Conversation(SQLModel, table=True):
+    """The one open conversation of a user and its dialogue state (an Enum value in bot/states)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="channel_user.id", index=True)
+    state: str = "new"
+    consent_version: int | None = None  # accepted consent-A version, None = not given
+    consent_declined: bool = False
+    context: str | None = Field(default=None, sa_column=Column(EncryptedText))  # JSON: pending steps, intake
+    current_ticket_id: int | None = None
+    closed: bool = False
+    started_at: datetime = Field(default_factory=now_naive)
+    last_activity_at: datetime = Field(default_factory=now_naive, index=True)
+
+
+class Message(SQLModel, table=True):
+    """One turn of the transcript. ``body`` is stored only with consent A."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    direction: str  # in | out
+    sender: str  # user | bot | staff
+    staff_id: int | None = None
+    body: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    kind: str = "text"  # text | answer | consent | crisis | handoff | system ...
+    entry_id: str | None = None
+    entry_version: int | None = None
+    intent: str | None = None
+    score: float | None = None
+    external_id: str | None = Field(default=None, index=True)  # e.g. LINE message id for unsend
+    outbox_id: str | None = None
+    created_at: datetime = Field(default_factory=now_naive, index=True)
+
+
+class ConsentText(SQLModel, table=True):
+    """A published version of a consent text; the newest one is asked."""
+
+    __tablename__ = "consent_text"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = "A"
+    version: int
+    text: str
+    text_hash: str
+    published_at: datetime = Field(default_factory=now_naive)
+    published_by: int | None = None
+
+
+class Consent(SQLModel, table=True):
+    """Append-only record of a consent decision (A: keep what I write, B: share with an organisation)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="channel_user.id", index=True)
+    kind: str  # A | B
+    version: int
+    text_hash: str
+    choice: str  # given | declined | withdrawn
+    channel: str
+    ticket_id: int | None = None
+    created_at: datetime = Field(default_factory=now_naive)
+
+
+class OutboxState(str, enum.Enum):
+    pending = "pending"
+    sending = "sending"
+    delivered = "delivered"
+    failed = "failed"  # final 4xx
+    dead = "dead"  # gave up after N attempts: staff alerted
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message waiting to be delivered; written in the same transaction as its cause.
+
+    ``id`` is a UUID and doubles as LINE's ``X-Line-Retry-Key`` so a retried push is never
+    delivered twice.
+    """
+
+    __tablename__ = "outbox_message"
+    id: str = Field(default_factory=new_uuid, primary_key=True)
+    user_id: int = Field(foreign_key="channel_user.id", index=True)
+    channel: str
+    payload: str | None = Field(default=None, sa_column=Column(EncryptedText))  # JSON list of neutral messages
+    reply_token: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    reply_deadline: datetime | None = None
+    state: str = Field(default=OutboxState.pending.value, index=True)
+    attempts: int = 0
+    next_try_at: datetime = Field(default_factory=now_naive, index=True)
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    sender: str = "bot"  # bot | staff
+    staff_id: int | None = None
+    created_at: datetime = Field(default_factory=now_naive)
+    delivered_at: datetime | None = None

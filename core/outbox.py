@@ -1,0 +1,46 @@
+"""Writing to the transactional outbox (the only way anything is sent to a user)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlmodel import Session
+
+from core.clock import now_naive
+from core.messages import OutMessage
+from core.models import ChannelUser, OutboxMessage
+
+# Channels whose "delivery" happens in the request itself (nothing for a worker to do).
+IMMEDIATE_CHANNELS = {"terminal"}
+
+
+def enqueue(
+    session: Session,
+    *,
+    user: ChannelUser,
+    messages: list[OutMessage],
+    reply_token: str | None = None,
+    reply_deadline: datetime | None = None,
+    sender: str = "bot",
+    staff_id: int | None = None,
+) -> OutboxMessage:
+    """Adds an outbox row in the caller's transaction; the delivery worker sends it."""
+    row = OutboxMessage(
+        user_id=user.id,
+        channel=user.channel,
+        payload=json.dumps([m.to_dict() for m in messages], ensure_ascii=False),
+        reply_token=reply_token,
+        reply_deadline=reply_deadline,
+        sender=sender,
+        staff_id=staff_id,
+    )
+    if user.channel in IMMEDIATE_CHANNELS:
+        row.state = "delivered"
+        row.delivered_at = now_naive()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def payload_messages(row: OutboxMessage) -> list[OutMessage]:
+    return [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]

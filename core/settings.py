@@ -1,0 +1,91 @@
+"""Settings from ``RISTAPO_*`` environment variables (pydantic-settings).
+
+Relative paths resolve against ``data_dir`` (default ``./var`` of the current directory,
+overridable with ``RISTAPO_DATA_DIR``) so the installed command behaves the same from any
+working directory once the data directory is set.
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("ristapo.settings")
+
+PLACEHOLDERS = {"", "changethis", "changeme", "secret", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; channels switch on only when their credentials exist."""
+
+    model_config = SettingsConfigDict(env_prefix="RISTAPO_", extra="ignore")
+
+    env: str = "dev"  # dev | test | production
+    data_dir: Path = Path("var")
+    database_url: str = "sqlite:///var/ristapo.db"
+    data_key: str | None = None  # base64 32-byte AES key, or "kid:base64,kid2:base64"
+    data_key_file: Path | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    kb_dir: Path | None = None  # where entry files live (default: the packaged knowledge/entries)
+    id_pepper: str | None = None  # HMAC key for platform user ids (default: a file under data_dir/keys)
+
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    line_api_base: str = "https://api.line.me"
+    line_data_api_base: str = "https://api-data.line.me"
+
+    telegram_token: str | None = None
+    telegram_secret: str | None = None
+    telegram_api_base: str = "https://api.telegram.org/bot"
+
+    staff_webhook_url: str | None = None
+    retention_days: int = 180
+    payload_retention_days: int = 7
+    run_workers: bool = True
+    demo: bool = False
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> "Settings":
+        self.data_dir = self.data_dir.expanduser().resolve()
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and not self.database_url.startswith(prefix + "/"):
+            rel = self.database_url[len(prefix):]
+            if rel != ":memory:":
+                # why: "var/ristapo.db" means <data_dir>/ristapo.db wherever the command runs
+                rel_path = Path(rel)
+                if rel_path.parts and rel_path.parts[0] == "var":
+                    rel_path = Path(*rel_path.parts[1:])
+                self.database_url = prefix + str(self.data_dir / rel_path)
+        if self.data_key_file is not None and not self.data_key_file.is_absolute():
+            self.data_key_file = self.data_dir / self.data_key_file
+        if self.env == "production":
+            for name in ("line_channel_secret", "line_channel_access_token", "telegram_token", "telegram_secret"):
+                value = getattr(self, name)
+                if value is not None and value.strip().lower() in PLACEHOLDERS:
+                    raise ValueError(f"RISTAPO_{name.upper()} is a placeholder; set the real value or unset it")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("dev", "test")
+
+    @property
+    def line_enabled(self) -> bool:
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token and self.telegram_secret)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

@@ -1,0 +1,161 @@
+"""Load knowledge-base entries: one Markdown file with YAML front matter per entry.
+
+File format (``knowledge/entries/<id>.md``)::
+
+    ---
+    id: sumai-ga-nai
+    title: 出所・釈放後に住む場所がない
+    questions: [住むところがない, 出所したけど泊まる場所がない]
+    keywords: [住まい, 家がない]
+    related: [kousei-kinkyu-hogo, jiritsu-junbi-home]
+    sources:
+      - seed: 000_46021739e699323c.txt
+        quote: "...the wording the answer rests on..."
+      - name: 法務省「更生保護施設」
+        url: https://www.moj.go.jp/...
+        quote: "..."
+    as_of: 令和5年4月1日現在
+    version: 1
+    needs_place: false     # true: the answer lists local offices for the user's prefecture
+    ---
+    The answer body: plain, kind Japanese, one clear next step at the end.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ENTRIES_DIR = Path(__file__).parent / "entries"
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
+
+
+class EntryFormatError(ValueError):
+    """An entry file cannot be parsed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Source:
+    seed: str | None = None
+    name: str | None = None
+    url: str | None = None
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    answer: str
+    questions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    as_of: str = ""
+    version: int = 1
+    needs_place: bool = False
+    path: Path | None = field(default=None, compare=False)
+
+    def source_line(self) -> str:
+        """A short "出典・日付" line shown under an answer."""
+        names = []
+        for s in self.sources:
+            label = s.name or (f"資料 {s.seed.split('_')[0]}" if s.seed else None)
+            if label and label not in names:
+                names.append(label)
+        text = "出典: " + "、".join(names[:2]) if names else ""
+        if self.as_of:
+            text = f"{text}（{self.as_of}）" if text else self.as_of
+        return text
+
+
+def parse_entry(text: str, path: Path | None = None) -> Entry:
+    """Parse one entry file's text; raises :class:`EntryFormatError` with the reason."""
+    where = str(path) if path else "<entry>"
+    m = _FRONT.match(text.lstrip("\ufeff"))
+    if not m:
+        raise EntryFormatError(f"{where}: missing '---' YAML front matter")
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise EntryFormatError(f"{where}: YAML error: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise EntryFormatError(f"{where}: front matter must be a mapping")
+    for key in ("id", "title"):
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            raise EntryFormatError(f"{where}: '{key}' is required")
+    sources = []
+    for s in meta.get("sources") or []:
+        if not isinstance(s, dict):
+            raise EntryFormatError(f"{where}: each source must be a mapping")
+        sources.append(Source(seed=s.get("seed"), name=s.get("name"), url=s.get("url"), quote=s.get("quote")))
+
+    def strs(key: str) -> tuple[str, ...]:
+        value = meta.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise EntryFormatError(f"{where}: '{key}' must be a list of strings")
+        return tuple(value)
+
+    try:
+        version = int(meta.get("version", 1))
+    except (TypeError, ValueError) as exc:
+        raise EntryFormatError(f"{where}: 'version' must be an integer") from exc
+    return Entry(
+        id=meta["id"].strip(),
+        title=meta["title"].strip(),
+        answer=m.group(2).strip(),
+        questions=strs("questions"),
+        keywords=strs("keywords"),
+        related=strs("related"),
+        sources=tuple(sources),
+        as_of=str(meta.get("as_of") or ""),
+        version=version,
+        needs_place=bool(meta.get("needs_place", False)),
+        path=path,
+    )
+
+
+def dump_entry(entry: Entry) -> str:
+    """Serialise an entry back to its file format (used when an editor publishes)."""
+    meta = {
+        "id": entry.id,
+        "title": entry.title,
+        "questions": list(entry.questions),
+        "keywords": list(entry.keywords),
+        "related": list(entry.related),
+        "sources": [{k: v for k, v in vars(s).items() if v} for s in entry.sources],
+        "as_of": entry.as_of,
+        "version": entry.version,
+    }
+    if entry.needs_place:
+        meta["needs_place"] = True
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
+    return f"---\n{front}---\n{entry.answer.strip()}\n"
+
+
+@dataclass
+class KnowledgeBase:
+    entries: dict[str, Entry]
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self.entries.get(entry_id)
+
+    def __iter__(self):
+        return iter(self.entries.values())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def load_kb(directory: Path | None = None) -> KnowledgeBase:
+    """Load every ``*.md`` entry in ``directory`` (default: the packaged entries)."""
+    directory = directory or ENTRIES_DIR
+    entries: dict[str, Entry] = {}
+    for path in sorted(directory.glob("*.md")):
+        if path.name.startswith(("_", ".")) or path.name.upper() == "README.MD":
+            continue
+        entry = parse_entry(path.read_text(encoding="utf-8"), path)
+        entries[entry.id] = entry
+    return KnowledgeBase(entries)
