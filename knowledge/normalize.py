@@ -123,6 +123,7 @@ class Analysis:
     norm: str
     tokens: tuple[str, ...]
     reading: str
+    surfaces: tuple[str, ...] = ()  # folded surface of each token, parallel to ``tokens``
 
 
 def _fold_token(form: str) -> str:
@@ -139,6 +140,7 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset()) -> Analysis:
     if not cleaned:
         return Analysis("", (), "")
     tokens: list[str] = []
+    surfaces: list[str] = []
     reading: list[str] = []
     for m in _tokenizer().tokenize(cleaned, _MODE):
         pos = m.part_of_speech()[0]
@@ -155,11 +157,13 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset()) -> Analysis:
             reading.append(surface)
         else:
             reading.append(fold_kana(m.reading_form()))
-        if form in keep or _fold_token(surface) in keep:
+        folded_surface = _fold_token(surface)
+        if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS):
             tokens.append(form)
-        elif pos in _CONTENT_POS and form not in STOPWORDS:
-            tokens.append(form)
-    return Analysis(fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip())
+            surfaces.append(folded_surface)
+    return Analysis(
+        fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(), tuple(surfaces)
+    )
 
 
 def content_tokens(text: str) -> list[str]:

@@ -1,0 +1,302 @@
+"""Understand one message: crisis floor → intents → FAQ matcher → abstain.
+
+``Understander(kb).classify(text) -> Understanding``. The order is fixed and safety-first:
+
+1. the crisis lexicon (:mod:`knowledge.crisis`) — never overridden by anything below;
+2. intent rules (:mod:`knowledge.intents`), unless the message also asks a real question that
+   the knowledge base answers confidently (「ありがとう、ところで〜は?」 is FAQ);
+3. the FAQ matcher over the published entries;
+4. ``none`` when the best FAQ score is below :data:`THRESHOLD` — the bot must not pretend.
+
+The matcher combines four signals, all precomputed per entry at construction:
+
+- *query coverage*: how much of the message's content (IDF-weighted SudachiPy tokens, expanded
+  with ``synonyms.yaml`` groups) the entry explains; unknown words weigh heavily, so a message
+  about something else (保護猫, 採用試験) loses confidence;
+- *question coverage*: how much of the best-matching title / question / keyword is present;
+- *reading overlap*: IDF-weighted kana-bigram containment of the best doc in the message's
+  reading, which catches kana-typed and half-width words (ほごかんさつしょ, ｺｳｾｲﾎｺﾞｼｾﾂ);
+- *rapidfuzz* ``partial_ratio`` of the best doc's normalised text against the message.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz
+
+from .crisis import CrisisLexicon, default_lexicon
+from .intents import looks_like_question, match_intent
+from .kb import KnowledgeBase
+from .normalize import analyze, normalize
+
+INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
+SYNONYMS_PATH = Path(__file__).with_name("synonyms.yaml")
+
+THRESHOLD = 0.40  # below this the matcher abstains (intent "none")
+OVERRIDE_THRESHOLD = 0.50  # a question next to a courtesy must be at least this clear
+N_CANDIDATES = 3
+
+# Weights of the signals (sum to 1, so the score stays in 0..1).
+W_QUERY_COVER = 0.40
+W_DOC_COVER = 0.25
+W_READING = 0.20
+W_FUZZ = 0.15
+
+STRONG, WEAK = 1.0, 0.5  # title/questions/keywords vs answer text
+
+
+@dataclass
+class Understanding:
+    intent: str
+    topic: str | None
+    score: float
+    candidates: list[str] = field(default_factory=list)
+    crisis_id: str | None = None
+
+
+# --- synonyms ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Token sequences → group names (``syn:<group>``)."""
+
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]]
+    keep: frozenset[str]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Synonyms":
+        data = yaml.safe_load((path or SYNONYMS_PATH).read_text(encoding="utf-8")) or {}
+        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        keep: set[str] = set()
+        members: list[tuple[str, str]] = []
+        for group, words in (data.get("groups") or {}).items():
+            for word in words:
+                members.append((str(group), str(word)))
+                norm = normalize(str(word)).replace(" ", "")
+                if norm:
+                    keep.add(norm)
+        keep_f = frozenset(keep)
+        for group, word in members:
+            a = analyze(word, keep=keep_f)
+            seqs = {a.tokens, a.surfaces}
+            for seq in seqs:
+                if seq:
+                    by_first[seq[0]].append((seq, f"syn:{group}"))
+        for seqs in by_first.values():
+            seqs.sort(key=lambda s: -len(s[0]))
+        return cls(dict(by_first), keep_f)
+
+    def units(self, tokens: tuple[str, ...], surfaces: tuple[str, ...]) -> list[set[str]]:
+        """One set of alternative forms per token: the token plus any synonym groups it is in."""
+        units = [{t} for t in tokens]
+        for seq_src in (tokens, surfaces):
+            n = len(seq_src)
+            for i, tok in enumerate(seq_src):
+                for seq, group in self.by_first.get(tok, ()):
+                    if tuple(seq_src[i:i + len(seq)]) == seq:
+                        for j in range(i, i + len(seq)):
+                            units[j].add(group)
+                        break
+            if n != len(units):  # defensive: surfaces always parallel tokens
+                break
+        return units
+
+
+# --- index -------------------------------------------------------------------------------
+
+_TITLE_TAIL = re.compile(r"(とは|って何|ってなに)$")
+
+
+def _bigrams(reading: str) -> set[str]:
+    grams: set[str] = set()
+    for chunk in reading.split():
+        if len(chunk) == 1:
+            grams.add(chunk)
+        grams.update(chunk[i:i + 2] for i in range(len(chunk) - 1))
+    return grams
+
+
+@dataclass
+class _Doc:
+    entry: int
+    strength: float
+    norm: str
+    units: list[set[str]]
+    grams: set[str]
+    unit_mass: float = 0.0
+    gram_mass: float = 0.0
+
+
+class Understander:
+    """Classifies messages against one knowledge base; construct a new one to rebuild."""
+
+    def __init__(self, kb: KnowledgeBase, *, synonyms: Synonyms | None = None,
+                 lexicon: CrisisLexicon | None = None) -> None:
+        self.kb = kb
+        self.lexicon = lexicon or default_lexicon()
+        self.synonyms = synonyms or _default_synonyms()
+        self.ids: list[str] = []
+        self.docs: list[_Doc] = []
+        entry_forms: list[dict[str, float]] = []  # form -> best field strength, per entry
+        gram_df: dict[str, int] = defaultdict(int)
+        for idx, entry in enumerate(kb):
+            self.ids.append(entry.id)
+            fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
+            fields += [(q, STRONG) for q in entry.questions]
+            fields += [(k, STRONG) for k in entry.keywords]
+            forms: dict[str, float] = {}
+            grams_entry: set[str] = set()
+            for text, strength in fields:
+                doc = self._make_doc(idx, text, strength)
+                if doc is None:
+                    continue
+                self.docs.append(doc)
+                for unit in doc.units:
+                    for form in unit:
+                        forms[form] = max(forms.get(form, 0.0), strength)
+                grams_entry |= doc.grams
+            # The answer widens the vocabulary (weakly) but is never a doc to match against.
+            for para in entry.answer.split("\n"):
+                a = analyze(para, keep=self.synonyms.keep)
+                for unit in self.synonyms.units(a.tokens, a.surfaces):
+                    for form in unit:
+                        forms.setdefault(form, WEAK)
+            entry_forms.append(forms)
+            for g in grams_entry:
+                gram_df[g] += 1
+        n = max(len(self.ids), 1)
+        df: dict[str, int] = defaultdict(int)
+        for forms in entry_forms:
+            for form in forms:
+                df[form] += 1
+        self.idf = {f: math.log(1 + n / d) for f, d in df.items()}
+        self.oov_idf = math.log(1 + n / 0.5)
+        self.gram_idf = {g: math.log(1 + n / d) for g, d in gram_df.items()}
+        self.entry_forms = entry_forms
+        # Inverted indexes: form -> [(entry, strength)], bigram -> [doc index].
+        self.form_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for e, forms in enumerate(entry_forms):
+            for form, strength in forms.items():
+                self.form_postings[form].append((e, strength))
+        self.gram_postings: dict[str, list[int]] = defaultdict(list)
+        for d, doc in enumerate(self.docs):
+            doc.unit_mass = sum(self._unit_weight(u) for u in doc.units) or 1.0
+            doc.gram_mass = sum(self.gram_idf.get(g, 0.0) for g in doc.grams) or 1.0
+            for g in doc.grams:
+                self.gram_postings[g].append(d)
+        self.docs_by_entry: list[list[int]] = [[] for _ in self.ids]
+        for d, doc in enumerate(self.docs):
+            self.docs_by_entry[doc.entry].append(d)
+
+    rebuild = __init__  # ``understander.rebuild(kb)`` re-indexes in place
+
+    def _make_doc(self, entry: int, text: str, strength: float) -> _Doc | None:
+        a = analyze(text, keep=self.synonyms.keep)
+        if not a.norm:
+            return None
+        units = self.synonyms.units(a.tokens, a.surfaces)
+        return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading))
+
+    def _unit_weight(self, unit: set[str]) -> float:
+        known = [self.idf[f] for f in unit if f in self.idf]
+        return max(known) if known else self.oov_idf
+
+    # --- classification --------------------------------------------------------------
+
+    def classify(self, text: str) -> Understanding:
+        """Decide what ``text`` is: crisis, an intent, an FAQ entry, or none."""
+        norm = normalize(text or "")
+        crisis = self.lexicon.check(text or "", normalized=norm)
+        if crisis.is_crisis:
+            # Why first and final: a person in danger must get the hotlines even if the same
+            # message also quotes an FAQ title or says thank you.
+            return Understanding("crisis", None, 1.0, [], crisis.crisis_id)
+        if not norm:
+            return Understanding("none", None, 0.0, [])
+        intent = match_intent(norm)
+        if intent is not None:
+            rest = intent.residue
+            if len(rest) >= 3:
+                courtesy = intent.intent in ("greeting", "thanks")
+                if courtesy or looks_like_question(text, rest):
+                    ranked = self.rank(rest)
+                    if ranked and ranked[0][1] >= OVERRIDE_THRESHOLD:
+                        return self._faq(ranked)
+            return Understanding(intent.intent, None, 1.0, [])
+        ranked = self.rank(text)
+        if not ranked or ranked[0][1] < THRESHOLD:
+            return Understanding("none", None, round(ranked[0][1], 3) if ranked else 0.0,
+                                 [i for i, _ in ranked[:N_CANDIDATES]])
+        return self._faq(ranked)
+
+    @staticmethod
+    def _faq(ranked: list[tuple[str, float]]) -> Understanding:
+        return Understanding("faq", ranked[0][0], round(ranked[0][1], 3), [i for i, _ in ranked[:N_CANDIDATES]])
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """Entries ordered by score (0..1), best first; only entries sharing something."""
+        return [(self.ids[e], s) for e, s, _ in self.explain(text)]
+
+    def explain(self, text: str) -> list[tuple[int, float, tuple[float, float, float, float]]]:
+        """Ranked ``(entry index, score, (query cover, doc cover, reading, fuzz))``."""
+        a = analyze(text, keep=self.synonyms.keep)
+        if not a.norm:
+            return []
+        units = self.synonyms.units(a.tokens, a.surfaces)
+        weights = [self._unit_weight(u) for u in units]
+        q_mass = sum(weights)
+        q_cover: dict[int, float] = defaultdict(float)
+        for unit, w in zip(units, weights):
+            best: dict[int, float] = {}
+            for form in unit:
+                for e, strength in self.form_postings.get(form, ()):
+                    if strength > best.get(e, 0.0):
+                        best[e] = strength
+            for e, strength in best.items():
+                q_cover[e] += w * strength
+        q_grams = _bigrams(a.reading)
+        doc_gram_hit: dict[int, float] = defaultdict(float)
+        for g in q_grams:
+            idf = self.gram_idf.get(g)
+            if idf is None:
+                continue
+            for d in self.gram_postings[g]:
+                doc_gram_hit[d] += idf
+        candidates = set(q_cover) | {self.docs[d].entry for d in doc_gram_hit}
+        if not candidates:
+            return []
+        all_forms = set().union(*units) if units else set()
+        qnorm = a.norm.replace(" ", "")
+        out = []
+        for e in candidates:
+            qc = q_cover.get(e, 0.0) / q_mass if q_mass else 0.0
+            dc = rd = fz = 0.0
+            for d in self.docs_by_entry[e]:
+                doc = self.docs[d]
+                if doc.units:
+                    hit = sum(self._unit_weight(u) for u in doc.units if u & all_forms)
+                    dc = max(dc, hit / doc.unit_mass)
+                rd = max(rd, doc_gram_hit.get(d, 0.0) / doc.gram_mass)
+            if rd > 0.3 or dc > 0.3:
+                for d in self.docs_by_entry[e]:
+                    doc = self.docs[d]
+                    if len(doc.norm) >= 2:
+                        fz = max(fz, fuzz.partial_ratio(doc.norm, qnorm) / 100.0)
+            score = W_QUERY_COVER * qc + W_DOC_COVER * dc + W_READING * rd + W_FUZZ * fz
+            out.append((e, min(score, 1.0), (qc, dc, rd, fz)))
+        out.sort(key=lambda x: -x[1])
+        return out
+
+
+_SYN_CACHE: list[Synonyms] = []
+
+
+def _default_synonyms() -> Synonyms:
+    if not _SYN_CACHE:
+        _SYN_CACHE.append(Synonyms.load())
+    return _SYN_CACHE[0]
