@@ -111,10 +111,10 @@ def residue(norm: str) -> str:
 
 
 _QUESTION = re.compile(
-    r"(か$|の$|って|なに|なん|何|どう|いつ|どこ|どれ|だれ|誰|いくら|ある(の|ん)?$|ますか|ますか|れる$|える$|いい$|[?？])"
+    r"(って|なに|なん|何|どう|いつ|どこ|どれ|だれ|誰|いくら|ますか|ですか|[?？])"
 )
 
 
 def looks_like_question(raw: str, rest: str) -> bool:
     """True when the message asks something besides the courtesy or request."""
-    return bool(re.search(r"[?？]", raw)) or bool(_QUESTION.search(rest))
+    return bool(_QUESTION.search(rest)) or (bool(re.search(r"[?？]", raw)) and len(rest) >= 6)

@@ -40,10 +40,11 @@ def _is_word_char(ch: str) -> bool:
     return cat[0] in "LN"
 
 
-# ー/〜/～ elongation after hiragana is noise (すごーい, こんばんは〜); inside katakana words it is
-# spelling (ホーム), so there only runs are collapsed.
+# ー/〜/～ after hiragana is noise when it ends a word or precedes a vowel (すごーい, こんばんは〜,
+# しにたーい); before other kana it is usually a loanword typed in hiragana (でーた, ほーむ), and
+# inside katakana words it is spelling (ホーム), so there only runs are collapsed.
 _RE_WAVE = re.compile(r"[〜~～]+")
-_RE_LONG_AFTER_HIRA = re.compile(rf"(?<=[{_HIRA}])ー+")
+_RE_LONG_AFTER_HIRA = re.compile(rf"(?<=[{_HIRA}])ー+(?=\s|$|[あいうえおんっ])")
 _RE_LONG_RUN = re.compile(r"ー{2,}")
 _RE_SMALL_TSU_RUN = re.compile(r"([っッ])[っッ]+")
 _RE_SMALL_TSU_END = re.compile(r"[っッ]+(?=\s|$)")
@@ -112,6 +113,7 @@ STOPWORDS = frozenset(fold_kana(w) for w in """
 事 こと 物 もの 所 ところ とこ 方 かた ほう 人 ひと 時 とき 様 よう 為 ため 的 達 たち 等 など
 さん 様 ちゃん くん 君 感じ 訳 わけ 本当 ほんと 今 いま 何 なに 其れ それ 此れ これ
 分かる わかる 知る しる 教える おしえる 聞く きく 欲しい ほしい 見る みる 居 御 お ご 的
+御座る ござる 御願い 頂く いただく 致す 申す 仕舞う しまう 見える 呉れる
 ん の ー
 """.split())
 
