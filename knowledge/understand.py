@@ -110,6 +110,8 @@ class Synonyms:
 # --- index -------------------------------------------------------------------------------
 
 _TITLE_TAIL = re.compile(r"(とは|って何|ってなに)$")
+_KANA_ONLY = re.compile(r"[\u3041-\u3096ー]+")
+_KANA_RUN = re.compile(r"[\u3041-\u3096ー]{4,}")
 
 
 def _bigrams(reading: str) -> set[str]:
@@ -189,6 +191,15 @@ class Understander:
             doc.gram_mass = sum(self.gram_idf.get(g, 0.0) for g in doc.grams) or 1.0
             for g in doc.grams:
                 self.gram_postings[g].append(d)
+        # Kana-typed words (こうきんけい, ｺｳｾｲﾎｺﾞｼｾﾂ): readings of the vocabulary, for recovery.
+        self.vocab_reading: dict[str, str] = {}
+        for form in self.idf:
+            if form.startswith("syn:") or _KANA_ONLY.fullmatch(form):
+                continue
+            r = analyze(form).reading.replace(" ", "")
+            if len(r) >= 2 and _KANA_ONLY.fullmatch(r):
+                self.vocab_reading.setdefault(r, form)
+        self.max_reading = max((len(r) for r in self.vocab_reading), default=0)
         self.docs_by_entry: list[list[int]] = [[] for _ in self.ids]
         for d, doc in enumerate(self.docs):
             self.docs_by_entry[doc.entry].append(d)
@@ -201,6 +212,55 @@ class Understander:
             return None
         units = self.synonyms.units(a.tokens, a.surfaces)
         return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading))
+
+    def _query_units(self, a) -> list[set[str]]:
+        """Units of a message, with kana-typed vocabulary words recovered from their reading."""
+        units = self.synonyms.units(a.tokens, a.surfaces)
+        if not self.vocab_reading:
+            return units
+        pairs = list(zip(units, a.surfaces))
+        for run in _KANA_RUN.findall(a.norm):
+            found, covered, i = [], 0, 0
+            while i < len(run):
+                for n in range(min(self.max_reading, len(run) - i), 1, -1):
+                    form = self.vocab_reading.get(run[i:i + n])
+                    if form is not None:
+                        found.append(form)
+                        covered += n
+                        i += n
+                        break
+                else:
+                    i += 1
+            if not found or covered < 0.6 * len(run):
+                continue
+            # Drop the tokenizer's unknown fragments of this run; add the recovered words.
+            pairs = [(u, surf) for u, surf in pairs
+                     if not (surf and surf in run and not any(f in self.idf for f in u))]
+            present = set().union(*(u for u, _ in pairs)) if pairs else set()
+            extra = self.synonyms.units(tuple(found), tuple(found))
+            pairs += [(u, "") for u in extra if not u & present]
+        return [u for u, _ in pairs]
+        for run in _KANA_RUN.findall(a.norm):
+            found, covered, i = [], 0, 0
+            while i < len(run):
+                for n in range(min(self.max_reading, len(run) - i), 1, -1):
+                    form = self.vocab_reading.get(run[i:i + n])
+                    if form is not None:
+                        found.append(form)
+                        covered += n
+                        i += n
+                        break
+                else:
+                    i += 1
+            if not found or covered < 0.6 * len(run):
+                continue
+            # Drop the tokenizer's unknown fragments of this run; add the recovered words.
+            units = [u for u, surf in zip(units, a.surfaces)
+                     if not (surf in run and not any(f in self.idf for f in u))]
+            present = set().union(*units) if units else set()
+            extra = self.synonyms.units(tuple(found), tuple(found))
+            units += [u for u in extra if not u & present]
+        return units
 
     def _unit_weight(self, unit: set[str]) -> float:
         known = [self.idf[f] for f in unit if f in self.idf]
@@ -247,7 +307,7 @@ class Understander:
         a = analyze(text, keep=self.synonyms.keep)
         if not a.norm:
             return []
-        units = self.synonyms.units(a.tokens, a.surfaces)
+        units = self._query_units(a)
         weights = [self._unit_weight(u) for u in units]
         q_mass = sum(weights)
         q_cover: dict[int, float] = defaultdict(float)
