@@ -81,7 +81,7 @@ def turn(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnRe
     """Decides the bot's answer to one inbound message."""
     store = view.consented and inbound.kind == "text"
     result = _decide(view, inbound, ctx)
-    result.store_inbound = store and result.store_inbound is not False
+    result.store_inbound = store
     return result
 
 

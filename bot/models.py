@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.clock import now_naive
+from core.clock import now
 from core.crypto import EncryptedText
 
 
@@ -30,5 +30,5 @@ class InboxEvent(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = None
     last_error: str | None = None
-    received_at: datetime = Field(default_factory=now_naive)
+    received_at: datetime = Field(default_factory=now)
     processed_at: datetime | None = None

@@ -19,7 +19,7 @@ from core.messages import Inbound, OutMessage
 from bot.runtime import Runtime, current_consent_text
 from bot.states import DialogueState
 from core import identity
-from core.clock import now_naive
+from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message
 from core.outbox import enqueue
 from handoff import notify
@@ -177,4 +177,4 @@ def _apply_view(conv: Conversation, result: TurnResult) -> None:
     conv.consent_version = v.consent_version
     conv.consent_declined = v.consent_declined
     conv.context = json.dumps(v.pending, ensure_ascii=False) if v.pending else None
-    conv.last_activity_at = now_naive()
+    conv.last_activity_at = now()

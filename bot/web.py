@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from bot.service import handle_inbound
 from core import db, identity
-from core.clock import now_naive
+from core.clock import now
 from core.messages import Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 
@@ -57,7 +57,7 @@ def transcript(session: Session, user: ChannelUser) -> list[dict]:
             items.append((row.created_at, 1 + i, {"who": row.sender, "msg": m}))
         if row.state != "delivered":
             row.state = "delivered"
-            row.delivered_at = now_naive()
+            row.delivered_at = now()
             session.add(row)
     items.sort(key=lambda t: (t[0], t[1]))
     return [d for _t, _i, d in items]

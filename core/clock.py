@@ -1,4 +1,7 @@
-"""One place that says what time it is, so tests can freeze it (after-hours, retention)."""
+"""One place that says what time it is, so tests can freeze it (after-hours, retention).
+
+All times are timezone-aware UTC: SQLModel's ``UTCDateTime`` columns refuse naive values.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -16,8 +19,8 @@ def now() -> datetime:
 
 
 def now_naive() -> datetime:
-    """Current UTC time without tzinfo, as stored in the database (SQLite drops tzinfo)."""
-    return now().replace(tzinfo=None)
+    """Alias of :func:`now` (aware UTC), kept for older call sites; new code calls ``now()``."""
+    return now()
 
 
 def freeze(at: datetime | None) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.clock import now_naive
+from core.clock import now
 from core.crypto import EncryptedText
 
 
@@ -41,7 +41,7 @@ class ChannelUser(SQLModel, table=True):
     pseudonym: str = Field(index=True)
     active: bool = True
     is_demo: bool = False
-    created_at: datetime = Field(default_factory=now_naive)
+    created_at: datetime = Field(default_factory=now)
 
 
 class Conversation(SQLModel, table=True):
@@ -55,8 +55,8 @@ class Conversation(SQLModel, table=True):
     context: str | None = Field(default=None, sa_column=Column(EncryptedText))  # JSON: pending steps, intake
     current_ticket_id: int | None = None
     closed: bool = False
-    started_at: datetime = Field(default_factory=now_naive)
-    last_activity_at: datetime = Field(default_factory=now_naive, index=True)
+    started_at: datetime = Field(default_factory=now)
+    last_activity_at: datetime = Field(default_factory=now, index=True)
 
 
 class Message(SQLModel, table=True):
@@ -75,7 +75,7 @@ class Message(SQLModel, table=True):
     score: float | None = None
     external_id: str | None = Field(default=None, index=True)  # e.g. LINE message id for unsend
     outbox_id: str | None = None
-    created_at: datetime = Field(default_factory=now_naive, index=True)
+    created_at: datetime = Field(default_factory=now, index=True)
 
 
 class ConsentText(SQLModel, table=True):
@@ -87,7 +87,7 @@ class ConsentText(SQLModel, table=True):
     version: int
     text: str
     text_hash: str
-    published_at: datetime = Field(default_factory=now_naive)
+    published_at: datetime = Field(default_factory=now)
     published_by: int | None = None
 
 
@@ -102,7 +102,7 @@ class Consent(SQLModel, table=True):
     choice: str  # given | declined | withdrawn
     channel: str
     ticket_id: int | None = None
-    created_at: datetime = Field(default_factory=now_naive)
+    created_at: datetime = Field(default_factory=now)
 
 
 class OutboxState(str, enum.Enum):
@@ -129,10 +129,10 @@ class OutboxMessage(SQLModel, table=True):
     reply_deadline: datetime | None = None
     state: str = Field(default=OutboxState.pending.value, index=True)
     attempts: int = 0
-    next_try_at: datetime = Field(default_factory=now_naive, index=True)
+    next_try_at: datetime = Field(default_factory=now, index=True)
     lease_until: datetime | None = None
     last_error: str | None = None
     sender: str = "bot"  # bot | staff
     staff_id: int | None = None
-    created_at: datetime = Field(default_factory=now_naive)
+    created_at: datetime = Field(default_factory=now)
     delivered_at: datetime | None = None

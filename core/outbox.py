@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from core.clock import now_naive
+from core.clock import now
 from core.messages import OutMessage
 from core.models import ChannelUser, OutboxMessage
 
@@ -36,7 +36,7 @@ def enqueue(
     )
     if user.channel in IMMEDIATE_CHANNELS:
         row.state = "delivered"
-        row.delivered_at = now_naive()
+        row.delivered_at = now()
     session.add(row)
     session.flush()
     return row

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from core.clock import now_naive
+from core.clock import now
 from core.crypto import EncryptedText
 
 
@@ -37,7 +37,7 @@ class Ticket(SQLModel, table=True):
     outcome: str | None = None
     tags: str | None = None
     is_demo: bool = False
-    created_at: datetime = Field(default_factory=now_naive, index=True)
+    created_at: datetime = Field(default_factory=now, index=True)
     claimed_at: datetime | None = None
     closed_at: datetime | None = None
     last_user_message_at: datetime | None = None

@@ -5,7 +5,7 @@ import json
 
 from sqlmodel import Session, func, select
 
-from core.clock import now_naive
+from core.clock import now
 from core.models import Conversation
 from handoff.models import OPEN_STATES, Ticket
 
@@ -43,7 +43,7 @@ def do_open_ticket(
         consent_declined=consent_declined,
         intake=json.dumps(intake, ensure_ascii=False) if intake else None,
         answered_topics=",".join(dict.fromkeys(answered_topics)) or None,
-        last_user_message_at=now_naive(),
+        last_user_message_at=now(),
     )
     session.add(ticket)
     session.flush()
@@ -53,5 +53,5 @@ def do_open_ticket(
 def do_note_user_message(session: Session, ticket: Ticket) -> None:
     """Marks that the user wrote while staff own the chat (unread counter for the console)."""
     ticket.unread += 1
-    ticket.last_user_message_at = now_naive()
+    ticket.last_user_message_at = now()
     session.add(ticket)
