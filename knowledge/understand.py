@@ -148,10 +148,16 @@ class Understander:
         gram_df: dict[str, int] = defaultdict(int)
         for idx, entry in enumerate(kb):
             self.ids.append(entry.id)
+            forms: dict[str, float] = {}
             fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
             fields += [(q, STRONG) for q in entry.questions]
-            fields += [(k, STRONG) for k in entry.keywords]
-            forms: dict[str, float] = {}
+            # Keywords widen the vocabulary (strongly) but are not docs: a one-word "doc" would
+            # be fully covered by any message that happens to contain that word.
+            for k in entry.keywords:
+                a = analyze(k, keep=self.synonyms.keep)
+                for unit in self.synonyms.units(a.tokens, a.surfaces):
+                    for form in unit:
+                        forms[form] = STRONG
             grams_entry: set[str] = set()
             for text, strength in fields:
                 doc = self._make_doc(idx, text, strength)
