@@ -126,6 +126,7 @@ class Analysis:
     tokens: tuple[str, ...]
     reading: str
     surfaces: tuple[str, ...] = ()  # folded surface of each token, parallel to ``tokens``
+    pos: tuple[str, ...] = ()  # coarse part of speech of each token ("名詞", "動詞", "数詞"...)
 
 
 def _fold_token(form: str) -> str:
@@ -143,6 +144,7 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset()) -> Analysis:
         return Analysis("", (), "")
     tokens: list[str] = []
     surfaces: list[str] = []
+    poses: list[str] = []
     reading: list[str] = []
     for m in _tokenizer().tokenize(cleaned, _MODE):
         pos = m.part_of_speech()[0]
@@ -163,8 +165,12 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset()) -> Analysis:
         if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS):
             tokens.append(form)
             surfaces.append(folded_surface)
+            detail = m.part_of_speech()
+            poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
+                         "固有名詞" if detail[1] == "固有名詞" else pos)
     return Analysis(
-        fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(), tuple(surfaces)
+        fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(),
+        tuple(surfaces), tuple(poses),
     )
 
 

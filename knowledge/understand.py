@@ -37,7 +37,9 @@ from .normalize import analyze, normalize
 INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yaml")
 
-THRESHOLD = 0.40  # below this the matcher abstains (intent "none")
+THRESHOLD = 0.36  # below this the matcher abstains (intent "none")
+EVIDENCE_MASS = 9.0  # IDF mass of shared words (≈ three words found in only one or two entries)
+EVIDENCE_COVER = 0.35  # ...of which at least this share of the message must be explained
 OVERRIDE_THRESHOLD = 0.50  # a question next to a courtesy must be at least this clear
 N_CANDIDATES = 3
 
@@ -47,7 +49,9 @@ W_DOC_COVER = 0.25
 W_READING = 0.20
 W_FUZZ = 0.15
 
-STRONG, WEAK = 1.0, 0.5  # title/questions/keywords vs answer text
+STRONG, WEAK = 1.0, 0.5
+OOV_POS_FACTOR = {"名詞": 1.0, "固有名詞": 1.0, "形状詞": 0.6, "動詞": 0.35, "形容詞": 0.35,
+                  "接尾辞": 0.2, "接頭辞": 0.2, "数詞": 0.0}  # title/questions/keywords vs answer text
 
 
 @dataclass
@@ -185,6 +189,7 @@ class Understander:
         self.idf = {f: math.log(1 + n / d) for f, d in df.items()}
         self.oov_idf = math.log(1 + n / 0.5)
         self.gram_idf = {g: math.log(1 + n / d) for g, d in gram_df.items()}
+        self.oov_gram_idf = math.log(1 + n / 0.5)
         self.entry_forms = entry_forms
         # Inverted indexes: form -> [(entry, strength)], bigram -> [doc index].
         self.form_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -219,12 +224,12 @@ class Understander:
         units = self.synonyms.units(a.tokens, a.surfaces)
         return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading))
 
-    def _query_units(self, a) -> list[set[str]]:
+    def _query_units(self, a) -> tuple[list[set[str]], list[str]]:
         """Units of a message, with kana-typed vocabulary words recovered from their reading."""
         units = self.synonyms.units(a.tokens, a.surfaces)
         if not self.vocab_reading:
-            return units
-        pairs = list(zip(units, a.surfaces))
+            return units, list(a.pos)
+        pairs = list(zip(units, a.surfaces, a.pos))
         for run in _KANA_RUN.findall(a.norm):
             found, covered, i = [], 0, 0
             while i < len(run):
@@ -237,15 +242,15 @@ class Understander:
                         break
                 else:
                     i += 1
-            if not found or covered < 0.6 * len(run):
+            if not found or covered < 0.5 * len(run):
                 continue
             # Drop the tokenizer's unknown fragments of this run; add the recovered words.
-            pairs = [(u, surf) for u, surf in pairs
+            pairs = [(u, surf, pos) for u, surf, pos in pairs
                      if not (surf and surf in run and not any(f in self.idf for f in u))]
-            present = set().union(*(u for u, _ in pairs)) if pairs else set()
+            present = set().union(*(u for u, _, _ in pairs)) if pairs else set()
             extra = self.synonyms.units(tuple(found), tuple(found))
-            pairs += [(u, "") for u in extra if not u & present]
-        return [u for u, _ in pairs]
+            pairs += [(u, "", "名詞") for u in extra if not u & present]
+        return [u for u, _, _ in pairs], [p for _, _, p in pairs]
         for run in _KANA_RUN.findall(a.norm):
             found, covered, i = [], 0, 0
             while i < len(run):
@@ -258,7 +263,7 @@ class Understander:
                         break
                 else:
                     i += 1
-            if not found or covered < 0.6 * len(run):
+            if not found or covered < 0.5 * len(run):
                 continue
             # Drop the tokenizer's unknown fragments of this run; add the recovered words.
             units = [u for u, surf in zip(units, a.surfaces)
@@ -268,9 +273,14 @@ class Understander:
             units += [u for u in extra if not u & present]
         return units
 
-    def _unit_weight(self, unit: set[str]) -> float:
+    def _unit_weight(self, unit: set[str], pos: str = "名詞") -> float:
         known = [self.idf[f] for f in unit if f in self.idf]
-        return max(known) if known else self.oov_idf
+        if known:
+            return max(known)
+        # Unknown words: a noun names a thing the knowledge base does not cover (保護猫, 慰謝料)
+        # and weighs like the rarest word; verbs, adjectives and affixes are mostly the
+        # storytelling around a question; numbers say nothing about the topic.
+        return self.oov_idf * OOV_POS_FACTOR.get(pos, 0.4)
 
     # --- classification --------------------------------------------------------------
 
@@ -313,8 +323,8 @@ class Understander:
         a = analyze(text, keep=self.synonyms.keep)
         if not a.norm:
             return []
-        units = self._query_units(a)
-        weights = [self._unit_weight(u) for u in units]
+        units, poses = self._query_units(a)
+        weights = [self._unit_weight(u, p) for u, p in zip(units, poses)]
         q_mass = sum(weights)
         q_cover: dict[int, float] = defaultdict(float)
         for unit, w in zip(units, weights):
@@ -338,23 +348,29 @@ class Understander:
             return []
         all_forms = set().union(*units) if units else set()
         qnorm = a.norm.replace(" ", "")
+        q_gram_mass = sum(self.gram_idf.get(g, self.oov_gram_idf) for g in q_grams) or 1.0
         out = []
         for e in candidates:
             qc = q_cover.get(e, 0.0) / q_mass if q_mass else 0.0
             dc = rd = fz = 0.0
+            best_doc = None
             for d in self.docs_by_entry[e]:
                 doc = self.docs[d]
+                # Symmetric overlaps: a short question fully inside a long off-topic message
+                # must not count as a full match, nor a long question hit by one word.
                 if doc.units:
                     hit = sum(self._unit_weight(u) for u in doc.units if u & all_forms)
-                    dc = max(dc, hit / doc.unit_mass)
-                rd = max(rd, doc_gram_hit.get(d, 0.0) / doc.gram_mass)
-            if rd > 0.3 or dc > 0.3:
-                for d in self.docs_by_entry[e]:
-                    doc = self.docs[d]
-                    if len(doc.norm) >= 2:
-                        fz = max(fz, fuzz.partial_ratio(doc.norm, qnorm) / 100.0)
+                    dc_d = hit / max(doc.unit_mass, q_mass)
+                    if dc_d > dc:
+                        dc, best_doc = dc_d, doc
+                rd = max(rd, doc_gram_hit.get(d, 0.0) / max(doc.gram_mass, q_gram_mass))
+            if best_doc is not None:
+                fz = fuzz.ratio(best_doc.norm, qnorm) / 100.0
             score = W_QUERY_COVER * qc + W_DOC_COVER * dc + W_READING * rd + W_FUZZ * fz
-            out.append((e, min(score, 1.0), (qc, dc, rd, fz)))
+            # Long messages (a story around the question) explain a small share of their words
+            # yet share several specific terms with the entry: that evidence counts too.
+            evidence = THRESHOLD * min(q_cover.get(e, 0.0) / EVIDENCE_MASS, 1.0) * min(qc / EVIDENCE_COVER, 1.0)
+            out.append((e, min(max(score, evidence), 1.0), (qc, dc, rd, fz)))
         out.sort(key=lambda x: -x[1])
         return out
 
