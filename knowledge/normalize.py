@@ -133,41 +133,63 @@ def _fold_token(form: str) -> str:
     return fold_kana(form.lower())
 
 
-def analyze(text: str, *, keep: frozenset[str] = frozenset()) -> Analysis:
+def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Pattern[str] | None = None) -> Analysis:
     """Clean, tokenise once, and return normalised text, content tokens and a kana reading.
 
     ``keep`` lists folded forms kept whatever their part of speech (e.g. synonym words that
-    the dictionary tags as adverbs, like hiragana くすり).
+    the dictionary tags as adverbs, like hiragana くすり). ``protect`` matches (on the folded
+    text) kana terms the dictionary would split (りすたぽ → 栗鼠+たぽ); each becomes one token.
     """
     cleaned = clean(text)
     if not cleaned:
         return Analysis("", (), "")
+    # Segments to tokenise: protected kana terms become single tokens as they are.
+    segments: list[tuple[str, bool]] = []
+    if protect is not None:
+        folded = fold_kana(cleaned)  # same length as cleaned: folding is char for char
+        pos_ = 0
+        for m in protect.finditer(folded):
+            if m.start() > pos_:
+                segments.append((cleaned[pos_:m.start()], False))
+            segments.append((m.group(), True))
+            pos_ = m.end()
+        if pos_ < len(cleaned):
+            segments.append((cleaned[pos_:], False))
+    else:
+        segments.append((cleaned, False))
     tokens: list[str] = []
     surfaces: list[str] = []
     poses: list[str] = []
     reading: list[str] = []
-    for m in _tokenizer().tokenize(cleaned, _MODE):
-        pos = m.part_of_speech()[0]
-        if pos == "空白":
-            reading.append(" ")
+    for segment, protected in segments:
+        if protected:
+            tokens.append(segment)
+            surfaces.append(segment)
+            poses.append("名詞")
+            reading.append(segment)
             continue
-        surface = m.surface()
-        form = _fold_token(m.normalized_form())
-        if pos in ("補助記号", "記号"):
-            continue
-        # Reading: kana for Japanese words, the surface for latin/digits (reading_form of
-        # latin words is often キゴウ).
-        if re.search(r"[a-z0-9]", surface):
-            reading.append(surface)
-        else:
-            reading.append(fold_kana(m.reading_form()))
-        folded_surface = _fold_token(surface)
-        if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS):
-            tokens.append(form)
-            surfaces.append(folded_surface)
-            detail = m.part_of_speech()
-            poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
-                         "固有名詞" if detail[1] == "固有名詞" else pos)
+        for m in _tokenizer().tokenize(segment, _MODE):
+            pos = m.part_of_speech()[0]
+            if pos == "空白":
+                reading.append(" ")
+                continue
+            surface = m.surface()
+            form = _fold_token(m.normalized_form())
+            if pos in ("補助記号", "記号"):
+                continue
+            # Reading: kana for Japanese words, the surface for latin/digits (reading_form of
+            # latin words is often キゴウ).
+            if re.search(r"[a-z0-9]", surface):
+                reading.append(surface)
+            else:
+                reading.append(fold_kana(m.reading_form()))
+            folded_surface = _fold_token(surface)
+            if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS):
+                tokens.append(form)
+                surfaces.append(folded_surface)
+                detail = m.part_of_speech()
+                poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
+                             "固有名詞" if detail[1] == "固有名詞" else pos)
     return Analysis(
         fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(),
         tuple(surfaces), tuple(poses),

@@ -71,6 +71,10 @@ class Synonyms:
 
     by_first: dict[str, list[tuple[tuple[str, ...], str]]]
     keep: frozenset[str]
+    protect: re.Pattern[str] | None = None
+
+    def analyze(self, text: str):
+        return analyze(text, keep=self.keep, protect=self.protect)
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Synonyms":
@@ -85,15 +89,17 @@ class Synonyms:
                 if norm:
                     keep.add(norm)
         keep_f = frozenset(keep)
+        kana_terms = sorted((w for w in keep_f if len(w) >= 3 and _KANA_ONLY.fullmatch(w)), key=len, reverse=True)
+        protect = re.compile("|".join(map(re.escape, kana_terms))) if kana_terms else None
         for group, word in members:
-            a = analyze(word, keep=keep_f)
+            a = analyze(word, keep=keep_f, protect=protect)
             seqs = {a.tokens, a.surfaces}
             for seq in seqs:
                 if seq:
                     by_first[seq[0]].append((seq, f"syn:{group}"))
         for seqs in by_first.values():
             seqs.sort(key=lambda s: -len(s[0]))
-        return cls(dict(by_first), keep_f)
+        return cls(dict(by_first), keep_f, protect)
 
     def units(self, tokens: tuple[str, ...], surfaces: tuple[str, ...]) -> list[set[str]]:
         """One set of alternative forms per token: the token plus any synonym groups it is in."""
@@ -158,7 +164,7 @@ class Understander:
             # Keywords widen the vocabulary (strongly) but are not docs: a one-word "doc" would
             # be fully covered by any message that happens to contain that word.
             for k in entry.keywords:
-                a = analyze(k, keep=self.synonyms.keep)
+                a = self.synonyms.analyze(k)
                 for unit in self.synonyms.units(a.tokens, a.surfaces):
                     for form in unit:
                         forms[form] = STRONG
@@ -174,7 +180,7 @@ class Understander:
                 grams_entry |= doc.grams
             # The answer widens the vocabulary (weakly) but is never a doc to match against.
             for para in entry.answer.split("\n"):
-                a = analyze(para, keep=self.synonyms.keep)
+                a = self.synonyms.analyze(para)
                 for unit in self.synonyms.units(a.tokens, a.surfaces):
                     for form in unit:
                         forms.setdefault(form, WEAK)
@@ -218,7 +224,7 @@ class Understander:
     rebuild = __init__  # ``understander.rebuild(kb)`` re-indexes in place
 
     def _make_doc(self, entry: int, text: str, strength: float) -> _Doc | None:
-        a = analyze(text, keep=self.synonyms.keep)
+        a = self.synonyms.analyze(text)
         if not a.norm:
             return None
         units = self.synonyms.units(a.tokens, a.surfaces)
@@ -320,7 +326,7 @@ class Understander:
 
     def explain(self, text: str) -> list[tuple[int, float, tuple[float, float, float, float]]]:
         """Ranked ``(entry index, score, (query cover, doc cover, reading, fuzz))``."""
-        a = analyze(text, keep=self.synonyms.keep)
+        a = self.synonyms.analyze(text)
         if not a.norm:
             return []
         units, poses = self._query_units(a)
