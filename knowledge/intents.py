@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 _PERSON = r"(人間|にんげん|人|ひと|職員|しょくいん|担当|たんとう|すたっふ|おぺれーたー|相談員|そうだんいん|係|かかり|誰か|だれか|生身|なまみ)"
-_REQUEST = r"(たい|たく|[てで](ください|下さい|くれ|ほしい|欲しい|もらえ|貰え|頂け|いただけ)|させて|[てで]$|[てで] )"
+_REQUEST = r"(たい|たく|[てで](ください|下さい|くれ|ほしい|欲しい|もらえ|貰え|頂け|いただけ)|させて|[てで]$|[てで] |(せ|でき|出来|もらえ|れ)(ます|る)(か|の)?$)"
 
 # Order matters only for which intent wins when two match; hand-off first because a person
 # asking for a human while also saying hello wants the human.

@@ -127,6 +127,7 @@ class Analysis:
     reading: str
     surfaces: tuple[str, ...] = ()  # folded surface of each token, parallel to ``tokens``
     pos: tuple[str, ...] = ()  # coarse part of speech of each token ("名詞", "動詞", "数詞"...)
+    compounds: tuple[str, ...] = ()  # runs of adjacent nouns/affixes joined (保護+観察+所 → 保護観察所)
 
 
 def _fold_token(form: str) -> str:
@@ -161,8 +162,17 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Patter
     surfaces: list[str] = []
     poses: list[str] = []
     reading: list[str] = []
+    compounds: list[str] = []
+    run: list[str] = []
+
+    def end_run() -> None:
+        if len(run) >= 2:
+            compounds.append("".join(run))
+        run.clear()
+
     for segment, protected in segments:
         if protected:
+            end_run()
             tokens.append(segment)
             surfaces.append(segment)
             poses.append("名詞")
@@ -171,9 +181,14 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Patter
         for m in _tokenizer().tokenize(segment, _MODE):
             pos = m.part_of_speech()[0]
             if pos == "空白":
+                end_run()
                 reading.append(" ")
                 continue
             surface = m.surface()
+            if pos in ("名詞", "接尾辞", "接頭辞") and m.part_of_speech()[1] not in ("数詞", "代名詞"):
+                run.append(_fold_token(surface))
+            else:
+                end_run()
             form = _fold_token(m.normalized_form())
             if pos in ("補助記号", "記号"):
                 continue
@@ -190,9 +205,10 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Patter
                 detail = m.part_of_speech()
                 poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
                              "固有名詞" if detail[1] == "固有名詞" else pos)
+    end_run()
     return Analysis(
         fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(),
-        tuple(surfaces), tuple(poses),
+        tuple(surfaces), tuple(poses), tuple(compounds),
     )
 
 

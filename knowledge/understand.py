@@ -140,6 +140,7 @@ class _Doc:
     norm: str
     units: list[set[str]]
     grams: set[str]
+    compounds: tuple[str, ...] = ()
     unit_mass: float = 0.0
     gram_mass: float = 0.0
 
@@ -168,6 +169,8 @@ class Understander:
                 for unit in self.synonyms.units(a.tokens, a.surfaces):
                     for form in unit:
                         forms[form] = STRONG
+                for comp in a.compounds:
+                    forms["cmp:" + comp] = STRONG
             grams_entry: set[str] = set()
             for text, strength in fields:
                 doc = self._make_doc(idx, text, strength)
@@ -177,6 +180,8 @@ class Understander:
                 for unit in doc.units:
                     for form in unit:
                         forms[form] = max(forms.get(form, 0.0), strength)
+                for comp in doc.compounds:
+                    forms["cmp:" + comp] = max(forms.get("cmp:" + comp, 0.0), strength)
                 grams_entry |= doc.grams
             # The answer widens the vocabulary (weakly) but is never a doc to match against.
             for para in entry.answer.split("\n"):
@@ -184,6 +189,8 @@ class Understander:
                 for unit in self.synonyms.units(a.tokens, a.surfaces):
                     for form in unit:
                         forms.setdefault(form, WEAK)
+                for comp in a.compounds:
+                    forms.setdefault("cmp:" + comp, WEAK)
             entry_forms.append(forms)
             for g in grams_entry:
                 gram_df[g] += 1
@@ -228,7 +235,7 @@ class Understander:
         if not a.norm:
             return None
         units = self.synonyms.units(a.tokens, a.surfaces)
-        return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading))
+        return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading), a.compounds)
 
     def _query_units(self, a) -> tuple[list[set[str]], list[str]]:
         """Units of a message, with kana-typed vocabulary words recovered from their reading."""
@@ -331,6 +338,13 @@ class Understander:
             return []
         units, poses = self._query_units(a)
         weights = [self._unit_weight(u, p) for u, p in zip(units, poses)]
+        # Compounds (保護観察所 vs 保護観察) tell close topics apart; they count only when the
+        # knowledge base knows them, so a new compound (保護猫) is judged by its parts alone.
+        for comp in a.compounds:
+            key = "cmp:" + comp
+            if key in self.idf:
+                units.append({key})
+                weights.append(self.idf[key])
         q_mass = sum(weights)
         q_cover: dict[int, float] = defaultdict(float)
         for unit, w in zip(units, weights):

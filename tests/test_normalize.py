@@ -53,3 +53,15 @@ def test_content_tokens_drop_particles_and_auxiliaries():
 def test_reading_is_hiragana_for_kanji_and_kana_input():
     assert reading("保護観察所") == reading("ほごかんさつしょ") == "ほごかんさつしょ"
     assert analyze("拘禁刑").reading == "こうきんけい"
+
+
+def test_noun_compounds_are_reported_for_close_topics():
+    assert "保護観察所" in analyze("保護観察所ってなに").compounds
+    assert "保護観察所" not in analyze("保護観察ってなに").compounds
+
+
+def test_protected_kana_terms_stay_one_token():
+    import re
+
+    a = analyze("りすたぽってなに", protect=re.compile("りすたぽ"))
+    assert a.tokens[0] == "りすたぽ"

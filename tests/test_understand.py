@@ -31,6 +31,7 @@ def understander():
     ("電話で相談したい", "handoff"),
     ("担当の人につないでください", "handoff"),
     ("ボットじゃなくて人間がいい", "handoff"),
+    ("スタッフと直接話せますか", "handoff"),
     ("記録を消してください", "delete_data"),
     ("データ削除して", "delete_data"),
     ("同意を取り消したい", "delete_data"),
