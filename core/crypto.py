@@ -7,10 +7,15 @@ names it. A wrong or missing key raises :class:`DecryptionError`, never returns 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import json
 import logging
 import os
+import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +25,12 @@ from sqlalchemy.types import Text, TypeDecorator
 
 log = logging.getLogger("ristapo.crypto")
 PREFIX = "enc1"
+_KID = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def _safe_kid(kid: str) -> str:
+    """A key id fit for an error message (a non-token value must never be echoed)."""
+    return kid if _KID.match(kid) else "<malformed>"
 
 
 class DecryptionError(RuntimeError):
@@ -32,10 +43,17 @@ class MissingKeyError(RuntimeError):
 
 @dataclass
 class KeyRing:
-    """Keys by id; ``current`` encrypts, every key decrypts."""
+    """Keys by id; ``current`` encrypts, every key decrypts.
 
-    keys: dict[str, bytes] = field(default_factory=dict)
+    ``reload`` (set for key-file rings) is asked for a fresh ring when a value names an unknown
+    key id: after ``ristapo keys rotate`` a running process can still read re-encrypted rows.
+    """
+
+    # why repr=False: a ring printed in a traceback or a debug line must not show key bytes
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     current: str = ""
+    reload: Callable[[], "KeyRing"] | None = field(default=None, repr=False, compare=False)
+    _reloaded_at: float = field(default=-1e9, repr=False, compare=False)
 
     def encrypt(self, plaintext: str) -> str:
         if not self.current:
@@ -45,20 +63,47 @@ class KeyRing:
         return f"{PREFIX}:{self.current}:{base64.b64encode(nonce + blob).decode()}"
 
     def decrypt(self, token: str) -> str:
+        # why no "from exc" detail and no value in messages: the value may be legacy plain text
         try:
             prefix, kid, b64 = token.split(":", 2)
-        except ValueError as exc:
-            raise DecryptionError("value is not an encrypted token") from exc
+        except ValueError:
+            raise DecryptionError("value is not an encrypted token") from None
         if prefix != PREFIX:
             raise DecryptionError("value is not an encrypted token")
         key = self.keys.get(kid)
+        if key is None and self.reload is not None:
+            self._reload()
+            key = self.keys.get(kid)
         if key is None:
-            raise DecryptionError(f"no key with id {kid!r} is configured")
-        raw = base64.b64decode(b64)
+            raise DecryptionError(
+                f"no key with id {_safe_kid(kid)!r} is configured (known: {', '.join(sorted(self.keys)) or 'none'})"
+            )
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecryptionError(f"value under key {_safe_kid(kid)!r} is damaged (not base64)") from None
+        if len(raw) < 12 + 16:
+            raise DecryptionError(f"value under key {_safe_kid(kid)!r} is damaged (too short)")
         try:
             return AESGCM(key).decrypt(raw[:12], raw[12:], kid.encode()).decode("utf-8")
-        except InvalidTag as exc:
-            raise DecryptionError(f"key {kid!r} does not open this value (wrong key or tampered data)") from exc
+        except InvalidTag:
+            raise DecryptionError(
+                f"key {_safe_kid(kid)!r} does not open this value (wrong key or tampered data)"
+            ) from None
+
+    def _reload(self) -> None:
+        # why throttled: a batch of rows under a truly unknown key must not re-read the file per row
+        now = time.monotonic()
+        if now - self._reloaded_at < 1.0:
+            return
+        self._reloaded_at = now
+        try:
+            fresh = self.reload()  # type: ignore[misc]
+        except Exception as exc:  # a broken key file must not hide the real decryption error
+            log.warning("could not reload the data key file", extra={"error_type": type(exc).__name__})
+            return
+        self.keys = fresh.keys
+        self.current = fresh.current
 
     @staticmethod
     def key_id_of(token: str) -> str | None:
@@ -79,8 +124,14 @@ def parse_keys(spec: str) -> KeyRing:
     for i, part in enumerate(p.strip() for p in spec.split(",") if p.strip()):
         kid, _, b64 = part.rpartition(":")
         kid = kid or "k1"
-        key = base64.b64decode(b64)
+        if not _KID.match(kid):
+            raise MissingKeyError("a data key id must be 1-40 characters of A-Z a-z 0-9 _ . -")
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
         if len(key) != 32:
+            # why no value in the message: this is secret material
             raise MissingKeyError(f"data key {kid!r} must be 32 bytes of base64")
         ring.keys[kid] = key
         if i == 0:
@@ -88,22 +139,45 @@ def parse_keys(spec: str) -> KeyRing:
     return ring
 
 
+def format_keys(ring: KeyRing) -> str:
+    """The ``RISTAPO_DATA_KEY`` value for ``ring`` (current key first)."""
+    order = [ring.current] + sorted(k for k in ring.keys if k != ring.current)
+    return ",".join(f"{kid}:{base64.b64encode(ring.keys[kid]).decode()}" for kid in order if kid)
+
+
 def new_key_b64() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def load_keyfile(path: Path) -> KeyRing:
-    data = json.loads(path.read_text())
-    ring = KeyRing(keys={k: base64.b64decode(v) for k, v in data["keys"].items()}, current=data["current"])
+    try:
+        data = json.loads(path.read_text())
+        ring = KeyRing(keys={k: base64.b64decode(v, validate=True) for k, v in data["keys"].items()}, current=data["current"])
+    except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise MissingKeyError(f"data key file {path} is unreadable ({type(exc).__name__})") from None
+    if ring.current not in ring.keys or any(len(k) != 32 for k in ring.keys.values()):
+        raise MissingKeyError(f"data key file {path} is inconsistent (current key missing or a key is not 32 bytes)")
     return ring
 
 
 def save_keyfile(path: Path, ring: KeyRing) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Writes the key file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"current": ring.current, "keys": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()}}))
-    os.chmod(tmp, 0o600)
+    body = json.dumps({"current": ring.current, "keys": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()}})
+    # why os.open with 0o600: write_text then chmod leaves a window where the keys are world-readable
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(body)
+        fh.flush()
+        os.fsync(fh.fileno())
     tmp.replace(path)
+
+
+def default_key_file(data_dir: Path) -> Path:
+    return data_dir / "keys" / "data-keys.json"
 
 
 def configure(*, data_key: str | None, key_file: Path | None, data_dir: Path, production: bool) -> KeyRing:
@@ -116,14 +190,16 @@ def configure(*, data_key: str | None, key_file: Path | None, data_dir: Path, pr
     if data_key:
         _ring = parse_keys(data_key)
     else:
-        path = key_file or (data_dir / "keys" / "data-keys.json")
+        path = key_file or default_key_file(data_dir)
         if path.exists():
             _ring = load_keyfile(path)
+            _ring.reload = lambda: load_keyfile(path)
         elif production:
             raise MissingKeyError("production mode needs RISTAPO_DATA_KEY or RISTAPO_DATA_KEY_FILE; refusing to start")
         else:
             _ring = KeyRing(keys={"dev1": secrets.token_bytes(32)}, current="dev1")
             save_keyfile(path, _ring)
+            _ring.reload = lambda: load_keyfile(path)
             log.warning("created a development data key at %s (keep it outside backups of the database)", path)
     return _ring
 

@@ -1,13 +1,18 @@
 """Structured logs that never carry message text, tokens or platform user ids.
 
-Records are JSON lines. ``extra`` fields are allowed only from a safe list; anything else
-(and any exception text, which can echo user input) is dropped or reduced to its type.
+Records are JSON lines with UTC times. ``extra`` fields are allowed only from a safe list;
+anything else (and any exception text, which can echo user input) is dropped or reduced to
+its type. Token-shaped strings (Telegram bot tokens, bearer tokens, LINE user ids) are masked
+wherever they appear, because a URL or an SDK message can carry them without anyone noticing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import sys
+import time
 
 SAFE_EXTRA = {
     "conversation", "ticket", "user", "channel", "event_id", "outbox", "state", "status",
@@ -16,20 +21,39 @@ SAFE_EXTRA = {
 }
 _STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
+# why these shapes: they are the secrets and ids that end up in URLs and SDK error strings
+_REDACT = [
+    (re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{30,}"), "<telegram-token>"),  # Telegram bot token
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer <token>"),
+    (re.compile(r"\b[UCR][0-9a-f]{32}\b"), "<line-id>"),  # LINE user / group / room id
+    (re.compile(r"(?i)(x-line-signature|x-telegram-bot-api-secret-token|authorization)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), r"\1\2<secret>"),
+]
+
+
+def redact(text: str) -> str:
+    """Masks token- and id-shaped substrings."""
+    for pattern, repl in _REDACT:
+        text = pattern.sub(repl, text)
+    return text
+
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record: t (UTC), level, logger, msg and the safe extras only."""
+
+    converter = time.gmtime  # why: log lines carry UTC (ASVS 16.2.2), whatever the host zone
+
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "t": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "t": self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage() if not record.args else record.msg % tuple(_scrub(a) for a in record.args),
+            "msg": redact(_message(record)),
         }
         for key, value in vars(record).items():
             if key in _STD:
                 continue
             if key in SAFE_EXTRA:
-                out[key] = value if isinstance(value, (int, float, bool)) or value is None else str(value)[:80]
+                out[key] = _safe_value(key, value)
         if record.exc_info and record.exc_info[0] is not None:
             # why only the type: exception messages can contain user text (e.g. a JSON decode error)
             out["error_type"] = record.exc_info[0].__name__
@@ -40,6 +64,28 @@ class JsonFormatter(logging.Formatter):
                 tb = tb.tb_next
             out["where"] = " > ".join(frames[-4:])
         return json.dumps(out, ensure_ascii=False)
+
+
+def _message(record: logging.LogRecord) -> str:
+    # why never raise: logging's own error path (Handler.handleError) prints the raw arguments
+    try:
+        if not record.args:
+            return str(record.msg)
+        args = record.args
+        if isinstance(args, dict):
+            return str(record.msg) % {k: _scrub(v) for k, v in args.items()}
+        return str(record.msg) % tuple(_scrub(a) for a in args)
+    except Exception:
+        return f"<unformattable log message at {record.filename}:{record.lineno}>"
+
+
+def _safe_value(key: str, value):
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if key == "user":
+        # why: only internal ids belong here; anything else might be a platform id, so hash it
+        return "h:" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
+    return redact(str(value)[:80])
 
 
 def _scrub(value):
@@ -59,5 +105,6 @@ def setup_logging(level: str = "INFO") -> None:
     handler._ristapo = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    # why also at DEBUG: httpx logs full request URLs, and Telegram puts the bot token in the URL
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

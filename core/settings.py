@@ -10,7 +10,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("ristapo.settings")
@@ -26,19 +26,20 @@ class Settings(BaseSettings):
     env: str = "dev"  # dev | test | production
     data_dir: Path = Path("var")
     database_url: str = "sqlite:///var/ristapo.db"
-    data_key: str | None = None  # base64 32-byte AES key, or "kid:base64,kid2:base64"
+    # why repr=False on secrets: a Settings object printed in a log or traceback must not show them
+    data_key: str | None = Field(default=None, repr=False)  # base64 32-byte AES key, or "kid:base64,kid2:base64"
     data_key_file: Path | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     kb_dir: Path | None = None  # where entry files live (default: the packaged knowledge/entries)
-    id_pepper: str | None = None  # HMAC key for platform user ids (default: a file under data_dir/keys)
+    id_pepper: str | None = Field(default=None, repr=False)  # HMAC key for platform user ids (default: a file under data_dir/keys)
 
-    line_channel_secret: str | None = None
-    line_channel_access_token: str | None = None
+    line_channel_secret: str | None = Field(default=None, repr=False)
+    line_channel_access_token: str | None = Field(default=None, repr=False)
     line_api_base: str = "https://api.line.me"
     line_data_api_base: str = "https://api-data.line.me"
 
-    telegram_token: str | None = None
-    telegram_secret: str | None = None
+    telegram_token: str | None = Field(default=None, repr=False)
+    telegram_secret: str | None = Field(default=None, repr=False)
     telegram_api_base: str = "https://api.telegram.org/bot"
 
     staff_webhook_url: str | None = None
