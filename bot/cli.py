@@ -43,6 +43,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal import run_terminal_chat
+    from core.logs import setup_logging
+
+    setup_logging("WARNING")
 
     return run_terminal_chat(user=args.user)
 

@@ -187,8 +187,8 @@ def _answer(view: ConversationView, entry: Entry, und: Understanding | None, tex
         if place is not None:
             out.append(OutMessage("text", format_offices(offices_for(place)), quick_replies=texts.common_quick_replies()))
         else:
+            # the entry's own last line asks for the place (kb check enforces it); remember to listen
             pending["place_for"] = entry.id
-            out.append(OutMessage("text", texts.ASK_PLACE, quick_replies=texts.common_quick_replies()))
     events = [Event("answered", {"entry_id": entry.id, "version": entry.version, "score": und.score if und else None})]
     return TurnResult(replace(view, pending=pending), out, events, und)
 

@@ -29,6 +29,14 @@ from pathlib import Path
 import yaml
 
 ENTRIES_DIR = Path(__file__).parent / "entries"
+# Human names of the seed documents, for the "出典" line users see (file names mean nothing to them).
+SEED_NAMES = {
+    "000": "法務省保護局の資料",
+    "001": "再犯防止推進白書(令和6年版)",
+    "002": "厚生労働省「地域生活定着促進事業」",
+    "003": "厚生労働省の通知(重層的支援体制整備事業)",
+    "004": "研修資料「刑事司法と障害福祉の連携について」",
+}
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 
 
@@ -62,7 +70,7 @@ class Entry:
         """A short "出典・日付" line shown under an answer."""
         names = []
         for s in self.sources:
-            label = s.name or (f"資料 {s.seed.split('_')[0]}" if s.seed else None)
+            label = s.name or (SEED_NAMES.get(s.seed.split("_")[0], "公的な資料") if s.seed else None)
             if label and label not in names:
                 names.append(label)
         text = "出典: " + "、".join(names[:2]) if names else ""
