@@ -1,16 +1,84 @@
-"""Honest waiting: what the user is told when a ticket is created."""
+"""Honest waiting: what the user is told when a ticket is created.
+
+Why so explicit: a person in trouble who writes at 22:00 must not believe someone is
+reading. In hours we give the queue position and a rough wait; after hours, on weekends,
+public holidays and closed days we say nobody is reading now, when someone will, and which
+numbers to call meanwhile.
+"""
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
 from sqlmodel import Session
 
+from core.clock import JST, now
+from handoff.hours import HoursStatus, OfficeHoursBase, format_when, load_hours, next_opening, status
 from handoff.queue import queue_position
+
+HOTLINES_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "hotlines.yaml"
+_SHORT_NUMBERS = ("110", "119", "0120-279-338")
+# why a fallback: the waiting notice must never fail, even if the data file is broken.
+_FALLBACK = [("警察(緊急)", "110", None), ("よりそいホットライン", "0120-279-338", "24時間")]
+
+REASONS = {
+    "holiday": "今日は祝日({name})なので、職員は休みです。",
+    "closed_day": "今日は年末年始などの休みの日なので、職員は休みです。",
+    "no_hours_today": "今日は土日などの休みの日なので、職員は休みです。",
+    "before_hours": "いまは受付時間の前です。",
+    "after_hours": "いまは受付時間が終わっています。",
+}
+
+
+@lru_cache
+def emergency_numbers() -> list[tuple[str, str, str | None]]:
+    """(name, number, hours) of the short emergency list, read from knowledge/hotlines.yaml."""
+    try:
+        data = yaml.safe_load(HOTLINES_FILE.read_text(encoding="utf-8"))
+        items = data.get("hotlines", data) if isinstance(data, dict) else data
+        found = [(h["name"], str(h["number"]), h.get("hours")) for h in items if str(h.get("number")) in _SHORT_NUMBERS]
+        return found or _FALLBACK
+    except Exception:
+        return _FALLBACK
+
+
+def emergency_text() -> str:
+    lines = [f"・{name} {number}" + (f"({hours})" if hours else "") for name, number, hours in emergency_numbers()]
+    return "いま危ないとき・つらいときは、すぐに電話してください。\n" + "\n".join(lines)
+
+
+def expected_wait_minutes(position: int, hours: OfficeHoursBase) -> int:
+    """A rough wait: tickets ahead × handling time, rounded up to 10 minutes (at least 10)."""
+    return max(10, int(math.ceil(position * hours.minutes_per_ticket / 10.0)) * 10)
+
+
+def compose_notice(*, position: int, hours: OfficeHoursBase, st: HoursStatus, at: datetime) -> str:
+    """The waiting text for a given queue position and hours status (pure, for tests)."""
+    at = at.astimezone(JST)
+    head = "職員に引き継ぎました。"
+    if st.open_now:
+        wait = expected_wait_minutes(position, hours)
+        body = f"いまは受付時間内です。順番は{position}番目です。返事の目安は、およそ{wait}分後です(混みぐあいで前後します)。"
+        if st.closes_at is not None and at + timedelta(minutes=wait) > st.closes_at:
+            nxt = next_opening(hours, st.closes_at)
+            later = f"次の受付時間({format_when(nxt, at)}から)" if nxt else "次の受付時間"
+            body += f"受付は{format_when(st.closes_at, at)}までなので、今日中に返事できないときは{later}に返事をします。"
+        body += "職員が読んだら、このチャットに返事をします。"
+    else:
+        reason = REASONS.get(st.reason, "いまは受付時間外です。").format(name=st.holiday_name or "")
+        when = f"{format_when(st.next_open, at)}ごろ" if st.next_open else "次の受付日"
+        body = (
+            f"{reason}いま、このチャットを読んでいる職員はいません。"
+            f"次に職員が読むのは{when}です。順番は{position}番目です。"
+        )
+    return head + body + "\n" + emergency_text()
 
 
 def waiting_notice(session: Session, *, urgent: bool) -> str:
     """Says whether someone is reading now, the queue position and when to expect a reply."""
-    position = queue_position(session, urgent=urgent)
-    return (
-        "職員に引き継ぎました。"
-        f"いま{position}番目です。職員が読んだら、このチャットに返事をします。"
-        "いま危ないときは110番、つらいときは よりそいホットライン 0120-279-338(24時間)へ電話してください。"
-    )
+    hours = load_hours(session)
+    at = now()
+    return compose_notice(position=queue_position(session, urgent=urgent), hours=hours, st=status(hours, at), at=at)
