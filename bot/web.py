@@ -7,6 +7,7 @@ token in an HttpOnly cookie; nothing personal ever appears in a URL.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +15,10 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
+from bot.runtime import current_consent_text
 from bot.service import handle_inbound
 from core import db, identity
 from core.clock import now
@@ -27,6 +30,35 @@ STATIC_DIR = Path(__file__).with_name("static")
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 router = APIRouter()
 MAX_TEXT = 2000
+COOKIE_DAYS = 180
+
+# why these headers: the page is public and talks about offences; keep it out of frames,
+# caches, referrers and search engines, and let it load nothing but its own files.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+}
+
+# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, #7110).
+_TEL = re.compile(r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])|(?<![\d#-])(110|119)(?=番)")
+
+
+def tel_links(text: str | None) -> Markup:
+    """Escapes ``text`` and wraps phone numbers in ``tel:`` links."""
+    escaped = str(escape(text or ""))
+
+    def link(m: re.Match) -> str:
+        number = m.group(0)
+        target = number.replace("-", "").replace("#", "%23")
+        return f'<a href="tel:{target}">{number}</a>'
+
+    return Markup(_TEL.sub(link, escaped))
+
+
+templates.env.filters["tel"] = tel_links
 
 
 def _token(request: Request) -> str | None:
@@ -65,23 +97,29 @@ def transcript(session: Session, user: ChannelUser) -> list[dict]:
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
 def chat_page(request: Request):
+    """Shows the conversation; a newcomer sees the welcome and the consent question first."""
     token = _token(request)
     items: list[dict] = []
-    if token:
-        with db.session_scope() as session:
-            user = _find_user(session, token)
-            if user is not None:
-                items = transcript(session, user)
+    consent_text = None
+    with db.session_scope() as session:
+        user = _find_user(session, token) if token else None
+        if user is not None:
+            items = transcript(session, user)
+        if not items:
+            consent_text = current_consent_text(session).text
     partial = request.query_params.get("partial") == "1"
     response = templates.TemplateResponse(
-        request, "chat_items.html" if partial else "chat.html", {"items": items, "max_text": MAX_TEXT}
+        request,
+        "chat_items.html" if partial else "chat.html",
+        {"items": items, "max_text": MAX_TEXT, "consent_text": consent_text},
     )
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 
 @router.post("/chat", include_in_schema=False)
 def chat_post(request: Request, text: str = Form(""), action: str = Form("")) -> Response:
+    """Runs one turn and redirects back to the page (post/redirect/get; works without JS)."""
     token = _token(request) or secrets.token_urlsafe(32)
     text = text.strip()[:MAX_TEXT]
     action = action.strip()[:64]
@@ -90,6 +128,18 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form("")) ->
         with db.session_scope() as session:
             handle_inbound(session, request.app.state.runtime, channel="web", platform_id=token, inbound=inbound)
     response = RedirectResponse("/chat#bottom", status_code=303)
-    secure = request.url.scheme == "https"
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=60 * 60 * 24 * 180)
+    settings = getattr(request.app.state, "settings", None)
+    public_https = bool(settings and str(settings.public_base_url).startswith("https://"))
+    # why HttpOnly + SameSite=Lax: page scripts never need the token, and another site's form
+    # cannot post into someone's conversation; Secure whenever the service is served over https
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or public_https,
+        max_age=60 * 60 * 24 * COOKIE_DAYS,
+        path="/",
+    )
+    response.headers.update(SECURITY_HEADERS)
     return response

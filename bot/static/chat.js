@@ -1,13 +1,24 @@
-// Refreshes the transcript every few seconds so staff replies appear; the page works without it.
+// Refreshes the conversation every few seconds so staff replies appear. The page works without it.
 (function () {
   var log = document.getElementById("log");
-  var last = log.innerHTML;
+  if (!log || !window.fetch) return;
   function scrollDown() { window.scrollTo(0, document.body.scrollHeight); }
-  scrollDown();
+  if (location.hash === "#bottom") scrollDown();
+  function busy() {
+    var a = document.activeElement;
+    // never pull the page from under someone who is typing or on a button in the conversation
+    return a && ((a.tagName === "TEXTAREA" && a.value) || log.contains(a));
+  }
   setInterval(function () {
-    if (document.activeElement && document.activeElement.tagName === "TEXTAREA" && document.activeElement.value) return;
-    fetch("/chat?partial=1", { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
-      if (html !== last) { log.innerHTML = html; last = html; scrollDown(); }
-    }).catch(function () {});
+    if (document.hidden || busy()) return;
+    fetch("/chat?partial=1", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        var tmp = document.createElement("div");
+        tmp.innerHTML = html;
+        if (tmp.innerHTML.trim() !== log.innerHTML.trim()) { log.innerHTML = tmp.innerHTML; scrollDown(); }
+      })
+      .catch(function () {});
   }, 4000);
 })();

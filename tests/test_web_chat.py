@@ -1,0 +1,190 @@
+"""The web chat at /chat through HTTP: consent, answers with buttons, hand-off, crisis, privacy."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from core import db
+from core.models import Consent, Message
+from handoff.models import Ticket
+
+HOUSING = "住むところがない"
+
+
+@pytest.fixture
+def app(settings, monkeypatch):
+    from bot.app import create_app
+
+    monkeypatch.setenv("RISTAPO_RUN_WORKERS", "0")
+    # why: these tests drive only /chat; channels and the console have their own tests (the
+    # browser test runs the whole app)
+    monkeypatch.setattr("bot.app._mount_optional", lambda app, settings: None)
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    # no lifespan: the web chat needs only the database and the runtime
+    return TestClient(app, follow_redirects=False)
+
+
+class _Page(HTMLParser):
+    """Bubbles (data-kind), buttons (action values) and every URL-bearing attribute of a page."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+        self.actions: list[str] = []
+        self.urls: list[str] = []
+        self.forms: list[tuple[str, str]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "data-kind" in a:
+            self.kinds.append(a["data-kind"])
+        if tag == "button" and a.get("name") == "action":
+            self.actions.append(a.get("value") or "")
+        if tag == "form":
+            self.forms.append(((a.get("method") or "get").lower(), a.get("action") or ""))
+        for key in ("href", "src", "action"):
+            if key in a and tag != "button":
+                self.urls.append(a[key] or "")
+
+
+def post(client: TestClient, **form) -> None:
+    r = client.post("/chat", data=form)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/chat#bottom"
+
+
+def page(client: TestClient) -> tuple[str, _Page]:
+    r = client.get("/chat")
+    assert r.status_code == 200
+    return r.text, _Page(r.text)
+
+
+def _rows(model):
+    with db.session_scope() as s:
+        return s.exec(select(model)).all()
+
+
+def test_a_newcomer_sees_the_welcome_and_the_consent_question(client):
+    r = client.get("/chat")
+    assert r.status_code == 200
+    assert "set-cookie" not in r.headers  # nothing is created by just looking
+    p = _Page(r.text)
+    assert p.kinds[:2] == ["welcome", "consent"]
+    assert {"c:y", "c:n"} <= set(p.actions)
+    assert "記録について" in r.text and "180日" in r.text
+    assert '<html lang="ja">' in r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_consent_answer_with_buttons_then_handoff(client):
+    post(client, action="c:y")
+    html, p = page(client)
+    assert "consent" not in p.kinds  # answered: the question is gone
+    assert "ありがとうございます" in html
+    assert [(c.kind, c.choice, c.channel) for c in _rows(Consent)] == [("A", "given", "web")]
+
+    post(client, text=HOUSING)
+    html, p = page(client)
+    assert "answer" in p.kinds
+    assert HOUSING in html  # the user's own line, kept with consent
+    assert any(a.startswith("e:") for a in p.actions)  # related entries as buttons
+    assert "h" in p.actions  # 「人と話したい」 as a button
+
+    post(client, action="h")
+    html, p = page(client)
+    for _ in range(6):  # skip the short intake, whatever its length
+        if "handoff" in p.kinds:
+            break
+        skips = [a for a in p.actions if a.startswith("i:") and a.endswith(":skip")]
+        assert skips, "an intake question offers とばす"
+        post(client, action=skips[-1])
+        html, p = page(client)
+    assert p.kinds[-1] == "handoff"
+    assert len(_rows(Ticket)) == 1
+
+
+def test_crisis_shows_hotlines_as_tap_to_call_links(client):
+    post(client, text="もう死にたい")
+    r = client.get("/chat")
+    p = _Page(r.text)
+    assert p.kinds[0] == "crisis"
+    assert 'role="alert"' in r.text
+    assert 'href="tel:0120279338"' in r.text.split('data-kind="crisis"', 1)[1]
+    assert len(_rows(Ticket)) == 1 and _rows(Ticket)[0].crisis
+
+
+def test_the_emergency_button_works_without_typing(client):
+    post(client, action="x")
+    _html, p = page(client)
+    assert p.kinds[0] == "crisis"
+
+
+def test_before_consent_the_answer_comes_and_the_text_is_not_kept(client):
+    post(client, text=HOUSING)
+    html, p = page(client)
+    assert "answer" in p.kinds and p.kinds[-1] == "consent"
+    post(client, text="CANARY-web-4411")
+    html, p = page(client)
+    assert "CANARY-web-4411" not in html
+    assert "残していません" in html
+    assert all(m.body is None for m in _rows(Message) if m.direction == "in")
+
+
+def test_cookie_is_httponly_lax_and_random(client):
+    r = client.post("/chat", data={"action": "c:y"})
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("ristapo_chat=")
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http on loopback
+    token = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert len(token) >= 40
+
+
+def test_cookie_is_secure_over_https(app):
+    c = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    r = c.post("/chat", data={"action": "c:y"})
+    assert "Secure" in r.headers["set-cookie"]
+
+
+def test_nothing_personal_in_urls(client):
+    secret_text = "大阪市北区1-2-3 山田太郎"
+    r = client.post("/chat", data={"text": secret_text})
+    token = r.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+    assert token not in r.headers["location"] and "山田" not in r.headers["location"]
+    post(client, action="c:y")
+    post(client, text=secret_text)
+    html, p = page(client)
+    assert secret_text in html  # shown to its writer (consent given) ...
+    urls = p.urls + [client.get("/chat?partial=1").url.path]
+    for url in urls:  # ... but never part of a link, form target or script URL
+        assert token not in url and "山田" not in url and "%E5%B1%B1" not in url
+    assert all(method == "post" and action == "/chat" for method, action in p.forms)
+    assert token not in html  # the token is in the HttpOnly cookie only
+
+
+def test_two_browsers_do_not_see_each_other(app):
+    a = TestClient(app, follow_redirects=False)
+    b = TestClient(app, follow_redirects=False)
+    post(a, action="c:y")
+    post(a, text="CANARY-only-a 仕事を探したい")
+    assert "CANARY-only-a" in a.get("/chat").text
+    assert "CANARY-only-a" not in b.get("/chat").text
+
+
+def test_partial_returns_only_the_conversation(client):
+    post(client, action="c:y")
+    r = client.get("/chat?partial=1")
+    assert r.status_code == 200
+    assert "<html" not in r.text and 'data-kind="text"' in r.text
+    assert re.search(r'<div id="bottom">', r.text)
