@@ -1,0 +1,220 @@
+"""Retention: hard-delete what is older than the stated periods (``ristapo purge`` and a daily task).
+
+Rules (``RISTAPO_RETENTION_DAYS``, default 180; ``RISTAPO_PAYLOAD_RETENTION_DAYS``, default 7):
+
+- A conversation whose every timestamp, message and ticket is older than the retention period
+  and that has no open ticket is deleted with everything that references it (messages,
+  tickets, staff notes, referrals, any later table with a foreign key to them). An open
+  conversation idle that long counts as closed: the user's next message starts afresh.
+- Messages and closed tickets older than the period are deleted in conversations that live on,
+  unless a ticket is still open there (staff need the context of a case they are handling).
+- A channel user with nothing left (no conversation, no undelivered message) and no recent
+  activity is deleted with its consent records.
+- Raw inbox events and outbox payloads: the text (payload, reply token) is erased once the
+  row is processed/delivered and older than the payload period; the row keeps its ids so a
+  redelivered event is still recognised as a duplicate. The rows go after the retention period.
+- Expired staff sessions are deleted (if the console is installed).
+
+Why foreign keys are walked rather than listed: a table added later that points at a
+conversation or ticket is deleted with it, so retention cannot silently miss new content.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, and_, delete, exists, false, func, not_, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, SQLModel
+
+from core import db
+from core.clock import now
+from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.settings import Settings
+
+log = logging.getLogger("ristapo.retention")
+
+FIRST_RUN_DELAY = 120.0  # seconds after start-up: let the service settle first
+INTERVAL = 24 * 3600.0
+CHUNK = 500
+INBOX_DONE = ("done", "failed")
+OUTBOX_DONE = ("delivered", "failed", "dead")
+SESSION_IDLE = timedelta(minutes=30)  # fallbacks when the console (admin.auth) is not installed
+SESSION_ABSOLUTE = timedelta(hours=10)
+
+
+def purge(
+    session: Session,
+    *,
+    retention_days: int,
+    payload_retention_days: int,
+    dry_run: bool = False,
+    at: datetime | None = None,
+) -> dict[str, int]:
+    """Deletes what the retention rules remove; returns counts per table.
+
+    ``<table>.payload`` keys count erased payloads. Caller commits. With ``dry_run`` the work
+    is done and then the session's transaction is rolled back, so the counts are exactly what
+    a real run would remove (cascades included) and nothing changes.
+    """
+    db.import_all_models()
+    from bot.models import InboxEvent
+    from handoff.models import OPEN_STATES, Ticket
+
+    at = at or now()
+    cutoff = at - timedelta(days=retention_days)
+    payload_cutoff = at - timedelta(days=payload_retention_days)
+    counts: Counter[str] = Counter()
+
+    open_ticket = exists().where(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES))
+    recent_message = exists().where(Message.conversation_id == Conversation.id, Message.created_at >= cutoff)
+    recent_ticket = exists().where(Ticket.conversation_id == Conversation.id, _any_recent(Ticket.__table__, cutoff))
+    conversation_expired = and_(
+        not_(_any_recent(Conversation.__table__, cutoff)), ~open_ticket, ~recent_message, ~recent_ticket
+    )
+
+    # 1. whole conversations (with messages, tickets, notes … through the foreign keys)
+    _delete(session, Conversation.__table__, conversation_expired, counts)
+
+    # 2. old messages and closed old tickets inside conversations that live on
+    busy = select(Ticket.conversation_id).where(Ticket.state.in_(OPEN_STATES))
+    _delete(session, Message.__table__, and_(Message.created_at < cutoff, Message.conversation_id.not_in(busy)), counts)
+    _delete(
+        session,
+        Ticket.__table__,
+        and_(Ticket.state.not_in(OPEN_STATES), not_(_any_recent(Ticket.__table__, cutoff))),
+        counts,
+    )
+
+    # 3. users with nothing left
+    surviving_conversation = exists().where(Conversation.user_id == ChannelUser.id, not_(conversation_expired))
+    live_outbox = exists().where(
+        OutboxMessage.user_id == ChannelUser.id,
+        or_(OutboxMessage.state.not_in(OUTBOX_DONE), OutboxMessage.created_at >= cutoff),
+    )
+    surviving_ticket = exists().where(
+        Ticket.user_id == ChannelUser.id, or_(Ticket.state.in_(OPEN_STATES), _any_recent(Ticket.__table__, cutoff))
+    )
+    user_expired = and_(
+        not_(_any_recent(ChannelUser.__table__, cutoff)), ~surviving_conversation, ~live_outbox, ~surviving_ticket
+    )
+    _delete(session, ChannelUser.__table__, user_expired, counts)
+
+    # 4. raw payloads: text first (short period), then the rows themselves
+    inbox = InboxEvent.__table__
+    inbox_old_payload = and_(
+        inbox.c.state.in_(INBOX_DONE),
+        inbox.c.payload.is_not(None),
+        func.coalesce(inbox.c.processed_at, inbox.c.received_at) < payload_cutoff,
+    )
+    _erase(session, inbox, inbox_old_payload, ("payload",), counts)
+    _delete(session, inbox, and_(inbox.c.state.in_(INBOX_DONE), inbox.c.received_at < cutoff), counts)
+
+    outbox = OutboxMessage.__table__
+    outbox_old_payload = and_(
+        outbox.c.state.in_(OUTBOX_DONE),
+        or_(outbox.c.payload.is_not(None), outbox.c.reply_token.is_not(None)),
+        func.coalesce(outbox.c.delivered_at, outbox.c.created_at) < payload_cutoff,
+    )
+    _erase(session, outbox, outbox_old_payload, ("payload", "reply_token"), counts)
+    _delete(session, outbox, and_(outbox.c.state.in_(OUTBOX_DONE), outbox.c.created_at < cutoff), counts)
+
+    # 5. expired console sessions
+    sessions = SQLModel.metadata.tables.get("staff_session")
+    if sessions is not None and {"created_at", "last_seen_at"} <= set(sessions.c.keys()):
+        idle, absolute = _session_limits()
+        expired = or_(sessions.c.created_at < at - absolute, sessions.c.last_seen_at < at - idle)
+        _delete(session, sessions, expired, counts)
+
+    if dry_run:
+        session.rollback()
+    return {k: v for k, v in sorted(counts.items()) if v}
+
+
+def run_once(settings: Settings, *, dry_run: bool = False) -> dict[str, int]:
+    """Runs :func:`purge` in its own transaction and logs the counts (never any content)."""
+    with db.session_scope() as session:
+        counts = purge(
+            session,
+            retention_days=settings.retention_days,
+            payload_retention_days=settings.payload_retention_days,
+            dry_run=dry_run,
+        )
+    summary = " ".join(f"{k}={v}" for k, v in counts.items()) or "nothing"
+    log.info("retention %s: %s", "dry run" if dry_run else "purge", summary, extra={"count": sum(counts.values())})
+    return counts
+
+
+def install(app, settings: Settings) -> None:
+    """Adds the daily retention task to the service's background workers."""
+
+    async def retention_worker(_app) -> None:
+        await asyncio.sleep(FIRST_RUN_DELAY)
+        while True:
+            try:
+                await asyncio.to_thread(run_once, settings)
+            except Exception:
+                # why keep going: a failed run (e.g. a locked database) must not stop tomorrow's
+                log.exception("retention purge failed; will try again at the next run")
+            await asyncio.sleep(INTERVAL)
+
+    app.state.workers.append(retention_worker)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _any_recent(table: Table, cutoff: datetime) -> ColumnElement[bool]:
+    """True when any timestamp column of the row is at or after ``cutoff`` (new columns count too)."""
+    cols = [c for c in table.columns if _is_datetime(c)]
+    return or_(*(c >= cutoff for c in cols)) if cols else false()
+
+
+def _is_datetime(column) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+def _children(table: Table) -> Iterable[tuple[Table, object]]:
+    for child in SQLModel.metadata.sorted_tables:
+        if child is table:
+            continue
+        for fk in child.foreign_keys:
+            if fk.column.table is table:
+                yield child, fk.parent
+
+
+def _delete(session: Session, table: Table, where, counts: Counter, depth: int = 0) -> None:
+    """Deletes rows of ``table`` matching ``where`` and, first, every row that references them."""
+    if depth > 8:  # a foreign-key cycle would be a schema bug; refuse rather than loop
+        raise RuntimeError(f"foreign keys under {table.name} nest too deeply")
+    pk = list(table.primary_key.columns)
+    if len(pk) != 1:
+        raise RuntimeError(f"retention needs a single-column primary key on {table.name}")
+    (pk_col,) = pk
+    # why ids first: the condition may look at rows that the cascade below removes
+    ids = list(session.execute(select(pk_col).where(where)).scalars())
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for child, fk_col in _children(table):
+            _delete(session, child, fk_col.in_(chunk), counts, depth + 1)
+        session.execute(delete(table).where(pk_col.in_(chunk)))
+    counts[table.name] += len(ids)
+
+
+def _erase(session: Session, table: Table, where, columns: tuple[str, ...], counts: Counter) -> None:
+    n = session.execute(update(table).where(where).values({c: None for c in columns})).rowcount
+    counts[f"{table.name}.payload"] += n or 0
+
+
+def _session_limits() -> tuple[timedelta, timedelta]:
+    try:
+        from admin import auth
+    except ModuleNotFoundError:
+        return SESSION_IDLE, SESSION_ABSOLUTE
+    return getattr(auth, "IDLE_TIMEOUT", SESSION_IDLE), getattr(auth, "ABSOLUTE_TIMEOUT", SESSION_ABSOLUTE)
