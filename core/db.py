@@ -55,7 +55,7 @@ def import_all_models() -> None:
     """Import every room's tables so metadata is complete (create_all, Alembic)."""
     import importlib
 
-    for mod in ("core.models", "bot.models", "handoff.models", "admin.models"):
+    for mod in ("core.models", "bot.models", "handoff.models", "admin.models", "admin.kb_models"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
