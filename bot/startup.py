@@ -10,9 +10,11 @@ log = logging.getLogger("ristapo.startup")
 
 
 def prepare(settings: Settings | None = None, *, create_tables: bool = True) -> Settings:
-    """Configures keys and the engine; creates tables on SQLite dev databases.
+    """Configures keys and the engine, and makes sure the schema is right (core.migrate).
 
-    Raises ``crypto.MissingKeyError`` in production without a data key (refuse to start).
+    Raises ``crypto.MissingKeyError`` in production without a data key, and
+    ``migrate.SchemaNotReady`` on an unmigrated or out-of-date database (refuse to start;
+    a dev SQLite database is upgraded automatically, tests use create_all).
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -25,7 +27,9 @@ def prepare(settings: Settings | None = None, *, create_tables: bool = True) -> 
     identity.configure(settings.data_dir, settings.id_pepper)
     db.init_engine(settings.database_url)
     if create_tables:
-        db.create_all()
+        from core import migrate
+
+        migrate.ensure_schema(settings)
     return settings
 
 

@@ -1,7 +1,14 @@
 """Shared fixtures: an isolated data directory and database per test, personas, a chat driver.
 
 Why a fresh SQLite file per test: tests never share state (a lesson from errbot's global
-MemoryStorage); the same suite runs on PostgreSQL when RISTAPO_TEST_POSTGRES_URL is set.
+MemoryStorage).
+
+Both backends: a test marked ``@pytest.mark.postgres`` (or in a module listed in
+``BOTH_BACKENDS``) runs twice, ``[sqlite]`` and ``[postgres]``, through the ``db_backend``
+fixture that ``settings`` uses; ``@pytest.mark.postgres(only=True)`` runs on PostgreSQL only.
+The PostgreSQL variant skips with a reason when RISTAPO_TEST_POSTGRES_URL is unset
+(scripts/test.sh sets it via scripts/pg-test-cluster.sh). Every other test runs on SQLite
+only, so the suite does not run twice.
 """
 from __future__ import annotations
 
@@ -17,6 +24,61 @@ TEST_KEY = base64.b64encode(b"k" * 32).decode()
 CANARY = "CANARY-前科-9137"
 
 
+POSTGRES_URL = os.environ.get("RISTAPO_TEST_POSTGRES_URL") or None
+PG_ADMIN_URL = os.environ.get("RISTAPO_PG_ADMIN_URL") or None
+NO_POSTGRES = (
+    "PostgreSQL variant skipped: RISTAPO_TEST_POSTGRES_URL is not set "
+    "(scripts/test.sh starts a throwaway cluster with scripts/pg-test-cluster.sh; "
+    "it could not install or start PostgreSQL here)"
+)
+# Modules whose database-dependent tests matter on both engines (dialogue flows, claim race,
+# inbox/outbox workers, erasure, migrations); a test file can also say @pytest.mark.postgres.
+BOTH_BACKENDS = (
+    "test_dialogue", "test_pipeline", "test_line", "test_inbox", "test_outbox", "test_workers",
+    "test_handoff", "test_claim", "test_erase", "test_privacy", "test_retention", "test_migrations",
+)
+
+
+def _runs_on_both(metafunc) -> tuple[bool, bool]:
+    marker = metafunc.definition.get_closest_marker("postgres")
+    if marker is not None:
+        return True, bool(marker.kwargs.get("only"))
+    name = metafunc.module.__name__.rsplit(".", 1)[-1]
+    return any(name == m or name.startswith(m + "_") for m in BOTH_BACKENDS), False
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    both, only = _runs_on_both(metafunc)
+    if not both:
+        return
+    pg = pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)])
+    metafunc.parametrize("db_backend", [pg] if only else ["sqlite", pg], indirect=True)
+
+
+@pytest.fixture
+def db_backend(request) -> str:
+    """"sqlite" (default) or "postgres" for tests that run on both engines (see module doc)."""
+    return getattr(request, "param", "sqlite")
+
+
+def _reset_postgres(url: str) -> None:
+    """Empty the shared test database: end leftover sessions of earlier tests, drop, create."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from core import db
+
+    with db.engine().connect() as conn:
+        # why: a connection leaked by an earlier test (thread, subprocess) would block DROP TABLE
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.commit()
+    db.engine().dispose()
+    SQLModel.metadata.drop_all(db.engine())
+    db.create_all()
+
+
 @pytest.fixture(scope="session")
 def shared_runtime():
     from bot.runtime import Runtime
@@ -25,7 +87,7 @@ def shared_runtime():
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch, shared_runtime):
+def settings(tmp_path, monkeypatch, shared_runtime, db_backend):
     """Settings pointing at a fresh data dir and database; the process is prepared for them."""
     from bot import runtime
     from bot.startup import prepare
@@ -35,7 +97,7 @@ def settings(tmp_path, monkeypatch, shared_runtime):
     monkeypatch.setenv("RISTAPO_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("RISTAPO_DATA_KEY", f"t1:{TEST_KEY}")
     monkeypatch.setenv("RISTAPO_ID_PEPPER", "test-pepper")
-    pg = os.environ.get("RISTAPO_TEST_POSTGRES_URL")
+    pg = POSTGRES_URL if db_backend == "postgres" else None
     monkeypatch.setenv("RISTAPO_DATABASE_URL", pg if pg else f"sqlite:///{tmp_path / 'var' / 'test.db'}")
     for name in ("RISTAPO_LINE_CHANNEL_SECRET", "RISTAPO_LINE_CHANNEL_ACCESS_TOKEN", "RISTAPO_TELEGRAM_TOKEN", "RISTAPO_TELEGRAM_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -43,12 +105,7 @@ def settings(tmp_path, monkeypatch, shared_runtime):
     s = get_settings()
     prepare(s)
     if pg:
-        from sqlmodel import SQLModel
-
-        from core import db
-
-        SQLModel.metadata.drop_all(db.engine())
-        db.create_all()
+        _reset_postgres(pg)
     runtime.set_runtime(shared_runtime)
     yield s
     runtime.set_runtime(None)
