@@ -1,0 +1,373 @@
+"""The LINE channel: ``POST /webhooks/line`` (persist-then-ack) and :class:`LineAdapter`.
+
+The route only verifies the signature (``WebhookParser`` with the channel secret), stores each
+event's raw JSON in the inbox (unique on ``webhookEventId``) and answers 200 — it never calls
+LINE or the engine, so it answers fast whatever they are doing. The inbox worker later asks
+:meth:`LineAdapter.to_inbound` what an event means, and the delivery worker calls
+:meth:`LineAdapter.send`: the reply token while fresh (used once), else a push whose
+``X-Line-Retry-Key`` is the outbox id, so a retried push is never delivered twice.
+
+Pitfalls of line-bot-sdk v3 handled here (research/channels.md §0): the ``AsyncApiClient``
+is created inside the running loop; ``WebhookParser`` instead of ``WebhookHandler`` (which
+never awaits async callbacks); every call has an explicit timeout (the SDK default is 300 s);
+limits the SDK does not check are enforced in ``line_render``. The LINE profile (display
+name) is never fetched.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from starlette.background import BackgroundTask
+
+from bot import pipeline
+from bot.channels import line_render
+from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
+from core import db, identity
+from core import clock
+from core.messages import Inbound, OutMessage
+from core.settings import Settings
+
+log = logging.getLogger("ristapo.line")
+# why: the SDK logs response bodies at DEBUG; keep it quiet whatever the root level is
+logging.getLogger("linebot").setLevel(logging.WARNING)
+
+REPLY_TOKEN_SECONDS = 50  # LINE guarantees about a minute; keep a margin for our own delay
+MAX_BODY_BYTES = 1_000_000
+GROUP_NOTICE = (
+    "りすたぽのチャットは、1対1のトークだけで使えます。グループでのやりとりは読み取りも記録もしません。"
+    "相談は、このアカウントを友だち追加して、1対1で送ってください。"
+)
+GROUP_NOTICE_EVERY = 600.0  # seconds: one courtesy line per group, not one per message
+HANDLED_TYPES = {"message", "follow", "unfollow", "postback", "unsend"}
+
+
+class WebhookRejected(Exception):
+    """A webhook request we refuse (400); ``reason`` is a short code for the log."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ms_to_utc(ms) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+class LineAdapter(ChannelAdapter):
+    """LINE Messaging API through line-bot-sdk v3 (async)."""
+
+    name = "line"
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0, hint_timeout: float = 2.0):
+        from linebot.v3 import WebhookParser
+
+        assert settings.line_channel_secret and settings.line_channel_access_token
+        self.parser = WebhookParser(settings.line_channel_secret)
+        self._token = settings.line_channel_access_token
+        self.api_base = settings.line_api_base.rstrip("/")
+        self.data_api_base = settings.line_data_api_base.rstrip("/")
+        self.timeout = timeout
+        self.hint_timeout = hint_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = None
+        self._api = None
+        self._hint_slots = asyncio.Semaphore(4)
+        self._group_noticed: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ SDK client
+
+    def api(self):
+        """The ``AsyncMessagingApi`` of the running loop (created on first use inside it)."""
+        from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
+
+        loop = asyncio.get_running_loop()
+        if self._api is None or self._loop is not loop:
+            # why lazily here: AsyncApiClient builds an aiohttp connector, which needs the running loop
+            self._client = AsyncApiClient(Configuration(host=self.api_base, access_token=self._token))
+            self._api = AsyncMessagingApi(self._client)
+            self._loop = loop
+        return self._api
+
+    def blob_api(self):
+        from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApiBlob, Configuration
+
+        return AsyncMessagingApiBlob(AsyncApiClient(Configuration(host=self.data_api_base, access_token=self._token)))
+
+    async def aclose(self) -> None:
+        client, self._client, self._api, self._loop = self._client, None, None, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------------ webhook
+
+    def parse_webhook(self, body: bytes, signature: str | None) -> tuple[list[RawEvent], list[str]]:
+        """Verifies and splits a webhook body: (events to store, reply tokens owed a group notice).
+
+        Raises :class:`WebhookRejected` for a missing/bad signature or an unreadable body.
+        """
+        from linebot.v3.exceptions import InvalidSignatureError
+
+        if not signature:
+            raise WebhookRejected("missing_signature")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookRejected("not_utf8") from None
+        try:
+            # why the SDK parser: it compares the HMAC in constant time; its models tell us
+            # nothing we need, so we store the raw JSON of each event ourselves
+            self.parser.parse(text, signature)
+        except InvalidSignatureError:
+            raise WebhookRejected("bad_signature") from None
+        except Exception:
+            raise WebhookRejected("unparseable") from None
+        events = json.loads(text).get("events") or []
+        stored: list[RawEvent] = []
+        courtesy: list[str] = []
+        for ev in events:
+            if not isinstance(ev, dict):
+                continue
+            kind = str(ev.get("type"))
+            source = ev.get("source") or {}
+            mode = ev.get("mode", "active")
+            if mode != "active":
+                log.info("line event in standby mode ignored", extra={"kind": kind[:20]})
+                continue
+            if source.get("type") in ("group", "room"):
+                token = ev.get("replyToken")
+                if kind in ("message", "join") and token and self._owe_group_notice(source):
+                    courtesy.append(token)
+                continue  # why not stored: group talk is other people's words, not a consultation
+            user_id = source.get("userId") if source.get("type") == "user" else None
+            if kind not in HANDLED_TYPES or not user_id:
+                log.info("line event acknowledged without action", extra={"kind": kind[:20]})
+                continue
+            external_id = str(ev.get("webhookEventId") or "")
+            if not external_id:
+                # why a hash: an event without id must still be stored once, not once per delivery
+                import hashlib
+
+                external_id = "h:" + hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()[:40]
+            stored.append(
+                RawEvent(
+                    external_id=external_id,
+                    platform_user_id=user_id,
+                    event_time=_ms_to_utc(ev.get("timestamp")),
+                    payload=json.dumps(ev, ensure_ascii=False, separators=(",", ":")),
+                )
+            )
+        return stored, courtesy
+
+    def _owe_group_notice(self, source: dict) -> bool:
+        key = identity.user_hash("line-group", str(source.get("groupId") or source.get("roomId") or ""))
+        now = time.monotonic()
+        last = self._group_noticed.get(key)
+        if last is not None and now - last < GROUP_NOTICE_EVERY:
+            return False
+        if len(self._group_noticed) > 10_000:
+            self._group_noticed.clear()
+        self._group_noticed[key] = now
+        return True
+
+    async def send_group_notices(self, tokens: list[str]) -> None:
+        """Best effort: one polite line to a group/room, after the 200 has been sent."""
+        from linebot.v3.messaging import ReplyMessageRequest, TextMessage
+
+        for token in tokens:
+            try:
+                await self.api().reply_message(
+                    ReplyMessageRequest(reply_token=token, messages=[TextMessage(text=GROUP_NOTICE)]),
+                    _request_timeout=self.hint_timeout * 2,
+                )
+            except Exception as exc:
+                log.info("group notice not sent", extra={"error_type": type(exc).__name__})
+
+    # ------------------------------------------------------------------ inbound
+
+    def to_inbound(self, payload: str) -> Interpreted | None:
+        """Stored raw event → what the inbox worker should do."""
+        ev = json.loads(payload)
+        source = ev.get("source") or {}
+        user_id = source.get("userId")
+        if source.get("type") != "user" or not user_id:
+            return None
+        kind = ev.get("type")
+        if ev.get("mode", "active") != "active":
+            return Interpreted(user_id, None, side_effect="ignore")
+        token = ev.get("replyToken")
+        if (ev.get("deliveryContext") or {}).get("isRedelivery"):
+            token = None  # why: a redelivered event's token may be used or stale; push instead
+        sent_at = _ms_to_utc(ev.get("timestamp"))
+        deadline = sent_at + timedelta(seconds=REPLY_TOKEN_SECONDS) if (token and sent_at) else None
+        token = token if deadline else None
+
+        def turn(inbound: Inbound) -> Interpreted:
+            return Interpreted(user_id, inbound, reply_token=token, reply_deadline=deadline)
+
+        if kind == "message":
+            msg = ev.get("message") or {}
+            if msg.get("type") == "text":
+                return turn(Inbound(kind="text", text=str(msg.get("text") or ""), external_id=msg.get("id")))
+            return turn(Inbound(kind="unsupported", external_id=msg.get("id")))
+        if kind == "follow":
+            return turn(Inbound(kind="follow"))
+        if kind == "postback":
+            data = str((ev.get("postback") or {}).get("data") or "")[: line_render.MAX_POSTBACK_DATA]
+            return turn(Inbound(kind="postback", action=data))
+        if kind == "unfollow":
+            return Interpreted(user_id, None, side_effect="unfollow")
+        if kind == "unsend":
+            message_id = (ev.get("unsend") or {}).get("messageId")
+            return Interpreted(user_id, None, side_effect=f"unsend:{message_id}" if message_id else "ignore")
+        log.info("line event type not handled", extra={"kind": str(kind)[:20]})
+        return Interpreted(user_id, None, side_effect="ignore")
+
+    async def show_processing(self, platform_user_id: str) -> None:
+        """Best effort loading animation in a 1:1 chat (never blocks, never raises)."""
+        from linebot.v3.messaging import ShowLoadingAnimationRequest
+
+        if self._hint_slots.locked():
+            return
+        async with self._hint_slots:
+            try:
+                await self.api().show_loading_animation(
+                    ShowLoadingAnimationRequest(chat_id=platform_user_id, loading_seconds=20), _request_timeout=self.hint_timeout
+                )
+            except Exception as exc:
+                log.info("loading animation not shown", extra={"error_type": type(exc).__name__})
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(
+        self,
+        platform_user_id: str,
+        messages: list[OutMessage],
+        *,
+        retry_key: str,
+        reply_token: str | None,
+        reply_deadline: datetime | None,
+    ) -> SendResult:
+        """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key."""
+        from linebot.v3.messaging import Message, PushMessageRequest, ReplyMessageRequest
+
+        rendered = line_render.render(messages)
+        if not rendered:
+            return SendResult(SendOutcome.failed, error="nothing_to_send")
+        requests = line_render.chunk(rendered)
+        api = self.api()
+        fresh = bool(reply_token and reply_deadline and clock.now() < reply_deadline)
+        # why only for one request: a reply has no idempotency key, so a message that needs
+        # several requests goes entirely by push, where each request is safe to repeat
+        if fresh and len(requests) == 1:
+            try:
+                await api.reply_message(
+                    ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in requests[0]]),
+                    _request_timeout=self.timeout,
+                )
+                return SendResult(SendOutcome.delivered)
+            except Exception as exc:
+                result = _classify(exc)
+                if not (result.outcome == SendOutcome.failed and getattr(exc, "status", None) == 400):
+                    return result
+                # 400 on reply is almost always "Invalid reply token": fall through to push
+        for index, chunk in enumerate(requests):
+            key = retry_key if index == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(index)))
+            try:
+                await api.push_message(
+                    PushMessageRequest(to=platform_user_id, messages=[Message.from_dict(m) for m in chunk]),
+                    x_line_retry_key=key,
+                    _request_timeout=self.timeout,
+                )
+            except Exception as exc:
+                if getattr(exc, "status", None) == 409:
+                    continue  # why: LINE already accepted this request (same retry key) earlier
+                return _classify(exc)
+        return SendResult(SendOutcome.delivered)
+
+
+def _classify(exc: BaseException) -> SendResult:
+    """Maps an SDK/transport error to a send outcome (no message text in ``error``)."""
+    from linebot.v3.messaging import ApiException
+
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        if status == 429:
+            return SendResult(SendOutcome.retry, retry_after=_retry_after(exc), error="http_429")
+        if status >= 500 or status in (0, 401, 408):
+            # 401: our token is wrong or expired; retrying lets an operator fix it before dead-letter
+            return SendResult(SendOutcome.retry, error=f"http_{status}")
+        return SendResult(SendOutcome.failed, error=f"http_{status}")
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ClientError, OSError)):
+        return SendResult(SendOutcome.retry, error="timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__[:40])
+    return SendResult(SendOutcome.retry, error=type(exc).__name__[:40])
+
+
+def _retry_after(exc) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- route + install
+
+router = APIRouter()
+
+
+def _store(events: list[RawEvent]) -> int:
+    with db.session_scope() as session:
+        return pipeline.store_events(session, "line", events)
+
+
+@router.post("/webhooks/line", include_in_schema=False)
+async def line_webhook(request: Request):
+    """Verifies, stores, answers 200; the workers do everything else."""
+    adapter: LineAdapter = request.app.state.line_adapter
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        log.warning("line webhook rejected", extra={"kind": "too_large", "path": "/webhooks/line"})
+        return PlainTextResponse("too large", status_code=413)
+    body = await request.body()
+    try:
+        events, courtesy = adapter.parse_webhook(body, request.headers.get("x-line-signature"))
+    except WebhookRejected as exc:
+        # why no body in the log: it may hold a consultation; the reason code is enough
+        log.warning("line webhook rejected", extra={"kind": exc.reason, "path": "/webhooks/line"})
+        return PlainTextResponse("bad request", status_code=400)
+    if events:
+        # a failure here is a 500: LINE may redeliver, and nothing was acknowledged that we lost
+        await asyncio.to_thread(_store, events)
+        pipeline.poke_inbox()
+    task = BackgroundTask(adapter.send_group_notices, courtesy) if courtesy else None
+    return PlainTextResponse("OK", background=task)
+
+
+def install(app, settings: Settings) -> None:
+    """Mounts the webhook and registers the adapter when the LINE credentials are set."""
+    if not settings.line_enabled:
+        return
+    adapter = LineAdapter(settings)
+    pipeline.register_adapter(adapter)
+    app.state.line_adapter = adapter
+    app.include_router(router)
+
+    async def _close(app) -> None:
+        await adapter.aclose()
+
+    app.state.on_shutdown.append(_close)

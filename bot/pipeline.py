@@ -1,0 +1,658 @@
+"""The durable pipeline every channel shares: inbox (persist-then-ack) and outbox delivery.
+
+Webhook routes call :func:`store_events` and answer 200; nothing else happens in the request.
+The **inbox worker** takes stored events one user at a time (oldest first), runs the engine
+turn and marks the event done in ONE transaction, so a crash anywhere means "not processed"
+and the event is simply taken again. The **delivery worker** takes due outbox rows with a
+lease, calls :meth:`ChannelAdapter.send` and records the outcome; sending is idempotent
+(LINE ``X-Line-Retry-Key`` = outbox id), so a crash between "sent" and "recorded" costs at
+most a 409, never a second message.
+
+Works on SQLite (conditional UPDATE claims; writes serialise) and PostgreSQL
+(``FOR UPDATE SKIP LOCKED``; any number of ``ristapo worker`` processes). Workers poll the
+database (other processes) and wake at once when this process commits new work
+(:func:`poke`).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, event, exists, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
+from bot.models import InboxEvent
+from core import db, identity
+from core import clock
+from core.messages import OutMessage
+from core.models import ChannelUser, Conversation, Message, OutboxMessage, OutboxState
+
+log = logging.getLogger("ristapo.pipeline")
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+# Tunables. Env overrides exist for the crash test and operators, not for everyday use.
+MAX_SEND_ATTEMPTS = 6  # then "dead" and a staff alert
+MAX_INBOX_ATTEMPTS = 5  # a poison event stops blocking its user's queue after this
+POLL_SECONDS = _env_float("RISTAPO_WORKER_POLL_SECONDS", 1.0)
+OUTBOX_LEASE_SECONDS = _env_float("RISTAPO_OUTBOX_LEASE_SECONDS", 60.0)
+RETRY_BASE_SECONDS = _env_float("RISTAPO_RETRY_BASE_SECONDS", 5.0)
+RETRY_MAX_SECONDS = 600.0
+SEND_CONCURRENCY = 32
+LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
+
+
+# --------------------------------------------------------------------------- registry
+
+_adapters: dict[str, ChannelAdapter] = {}
+
+
+def register_adapter(adapter: ChannelAdapter) -> None:
+    """Makes ``adapter`` the one for its channel in this process (a newer one replaces it)."""
+    _adapters[adapter.name] = adapter
+
+
+def unregister_adapter(name: str) -> None:
+    _adapters.pop(name, None)
+
+
+def get_adapter(name: str) -> ChannelAdapter | None:
+    return _adapters.get(name)
+
+
+def worker_channels() -> list[str]:
+    """Channels whose inbox/outbox rows this process works on (web/terminal deliver elsewhere)."""
+    return sorted(_adapters)
+
+
+# --------------------------------------------------------------------------- wake-ups
+
+
+class _Waker:
+    """An asyncio.Event that any thread can set (webhook commit, inbox commit, console reply)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        self.event.clear()
+
+
+_wakers: dict[str, list[_Waker]] = {"inbox": [], "outbox": []}
+
+
+def poke(kind: str) -> None:
+    """Wakes this process's ``inbox`` or ``outbox`` workers now (new work was committed)."""
+    for w in list(_wakers.get(kind, [])):
+        w.set()
+
+
+def poke_inbox() -> None:
+    poke("inbox")
+
+
+def poke_outbox() -> None:
+    poke("outbox")
+
+
+@event.listens_for(Session, "after_flush")
+def _note_outbox_rows(session, _ctx):  # pragma: no cover - trivial
+    # why: staff replies (console) and engine turns add outbox rows from many places; one hook
+    # wakes the delivery worker after their commit without each caller knowing about it.
+    for obj in session.new:
+        if isinstance(obj, OutboxMessage) and obj.state == OutboxState.pending.value:
+            session.info["ristapo_outbox_added"] = True
+            return
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session):  # pragma: no cover - trivial
+    if session.info.pop("ristapo_outbox_added", False):
+        poke("outbox")
+
+
+# --------------------------------------------------------------------------- inbox: storing
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent]) -> int:
+    """Inserts events, ignoring ones already stored (same channel + external id); returns how many are new.
+
+    Concurrent duplicates end as one row: the unique constraint decides, not a prior SELECT.
+    The caller commits (and then answers the platform 200).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only the two supported engines
+        raise RuntimeError(f"unsupported database {dialect}")
+    received = clock.now()
+    added = 0
+    for raw in raw_events:
+        values = dict(
+            channel=channel,
+            external_id=raw.external_id,
+            user_key=identity.user_hash(channel, raw.platform_user_id) if raw.platform_user_id else None,
+            event_time=raw.event_time or received,
+            payload=raw.payload,
+            state="pending",
+            attempts=0,
+            received_at=received,
+        )
+        stmt = dialect_insert(InboxEvent).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        added += max(session.execute(stmt).rowcount or 0, 0)
+    return added
+
+
+# --------------------------------------------------------------------------- inbox: processing
+
+
+def _inbox_candidates(session: Session, channels: list[str], limit: int) -> list[int]:
+    """Ids of the oldest pending event of each user that is due (per-user order by time, id)."""
+    now = clock.now()
+    earlier = aliased(InboxEvent)
+    blocked = exists().where(
+        earlier.channel == InboxEvent.channel,
+        earlier.user_key == InboxEvent.user_key,
+        earlier.state == "pending",
+        or_(
+            earlier.event_time < InboxEvent.event_time,
+            and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
+        ),
+    )
+    q = (
+        select(InboxEvent.id)
+        .where(
+            InboxEvent.channel.in_(channels),
+            InboxEvent.state == "pending",
+            or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= now),
+            ~blocked,
+        )
+        .order_by(InboxEvent.event_time, InboxEvent.id)
+        .limit(limit)
+    )
+    return list(session.execute(q).scalars())
+
+
+def _claim_inbox(session: Session, event_id: int) -> InboxEvent | None:
+    """Takes one event for this transaction, or None if another worker has it or it is not due."""
+    now = clock.now()
+    earlier = aliased(InboxEvent)
+    blocked = exists().where(
+        earlier.channel == InboxEvent.channel,
+        earlier.user_key == InboxEvent.user_key,
+        earlier.state == "pending",
+        or_(
+            earlier.event_time < InboxEvent.event_time,
+            and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
+        ),
+    )
+    due = and_(
+        InboxEvent.id == event_id,
+        InboxEvent.state == "pending",
+        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= now),
+        ~blocked,
+    )
+    if _is_postgres(session):
+        # why SKIP LOCKED: N workers each take different rows without waiting on each other;
+        # the row lock lasts the whole turn, so it *is* the lease.
+        got = session.execute(select(InboxEvent.id).where(due).with_for_update(skip_locked=True)).scalar_one_or_none()
+        if got is None:
+            return None
+    else:
+        # why a conditional UPDATE: it takes SQLite's write lock and re-checks the state under
+        # it, so two processes can never both claim the row.
+        res = session.execute(update(InboxEvent).where(due).values(lease_until=now + timedelta(seconds=60)))
+        if res.rowcount != 1:
+            return None
+    return session.get(InboxEvent, event_id, populate_existing=True)
+
+
+def _find_user(session: Session, channel: str, platform_id: str) -> ChannelUser | None:
+    key = identity.user_hash(channel, platform_id)
+    return session.execute(
+        select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_hash == key)
+    ).scalar_one_or_none()
+
+
+def _has_consent(session: Session, user: ChannelUser | None) -> bool:
+    if user is None:
+        return False
+    got = session.execute(
+        select(Conversation.id).where(
+            Conversation.user_id == user.id, Conversation.closed == False, Conversation.consent_version.is_not(None)  # noqa: E712
+        )
+    ).first()
+    return got is not None
+
+
+def _apply_side_effect(session: Session, channel: str, it: Interpreted, row: InboxEvent) -> ChannelUser | None:
+    effect = it.side_effect or ""
+    user = _find_user(session, channel, it.platform_user_id) if it.platform_user_id else None
+    if effect == "unfollow" and user is not None:
+        # why not erase: blocking is not a deletion request; retention removes the rest in time
+        user.active = False
+        session.add(user)
+    elif effect.startswith("unsend:") and user is not None:
+        message_id = effect.split(":", 1)[1]
+        conv_ids = select(Conversation.id).where(Conversation.user_id == user.id)
+        for msg in session.execute(
+            select(Message).where(Message.external_id == message_id, Message.conversation_id.in_(conv_ids))
+        ).scalars():
+            session.delete(msg)
+        _erase_unsent_payload(session, channel, row, message_id)
+    elif effect not in ("", "ignore", "group", "unfollow") and not effect.startswith("unsend:"):
+        log.info("inbox event acknowledged without action", extra={"channel": channel, "kind": effect[:20]})
+    return user
+
+
+def _erase_unsent_payload(session: Session, channel: str, row: InboxEvent, message_id: str) -> None:
+    """The stored raw event of an unsent message still holds its text: erase that payload too."""
+    adapter = get_adapter(channel)
+    for other in session.execute(
+        select(InboxEvent).where(
+            InboxEvent.channel == channel, InboxEvent.user_key == row.user_key, InboxEvent.payload.is_not(None), InboxEvent.id != row.id
+        )
+    ).scalars():
+        try:
+            it = adapter.to_inbound(other.payload) if adapter else None
+        except Exception:
+            continue
+        if it is not None and it.inbound is not None and it.inbound.external_id == message_id:
+            other.payload = None
+            session.add(other)
+
+
+def _process_event(session: Session, row: InboxEvent, runtime) -> str:
+    """Interprets and handles one claimed event inside the caller's transaction."""
+    from bot.service import handle_inbound
+
+    adapter = get_adapter(row.channel)
+    assert adapter is not None
+    it = adapter.to_inbound(row.payload) if row.payload is not None else None
+    user: ChannelUser | None = None
+    outcome = "ignored"
+    if it is not None and it.inbound is not None:
+        handled = handle_inbound(
+            session,
+            runtime,
+            channel=row.channel,
+            platform_id=it.platform_user_id,
+            inbound=it.inbound,
+            reply_token=it.reply_token,
+            reply_deadline=it.reply_deadline,
+        )
+        conv = session.get(Conversation, handled.conversation_id)
+        if conv is None or conv.consent_version is None:
+            row.payload = None  # why: without consent A nothing the user wrote outlives the turn
+        outcome = "handled"
+    elif it is not None:
+        user = _apply_side_effect(session, row.channel, it, row)
+        if not _has_consent(session, user):
+            row.payload = None
+        outcome = it.side_effect or "ignored"
+    else:
+        row.payload = None
+    row.state = "done"
+    row.processed_at = clock.now()
+    row.lease_until = None
+    row.attempts = (row.attempts or 0) + 1
+    row.last_error = None
+    session.add(row)
+    return outcome
+
+
+def _record_inbox_failure(event_id: int, exc: BaseException) -> None:
+    with db.session_scope() as session:
+        row = session.get(InboxEvent, event_id)
+        if row is None:
+            return
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = type(exc).__name__[:80]
+        if row.attempts >= MAX_INBOX_ATTEMPTS:
+            row.state = "failed"
+            row.lease_until = None
+            log.error("inbox event failed for good", extra={"channel": row.channel, "event_id": row.id, "attempts": row.attempts})
+            from handoff import notify
+
+            notify.publish(session, "inbox_failed", inbox_id=row.id)
+        else:
+            row.lease_until = clock.now() + timedelta(seconds=_backoff(row.attempts))
+        session.add(row)
+
+
+def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Asks the adapter for a typing/loading hint when the user has been waiting a while."""
+    if loop is None or row.payload is None or row.event_time is None:
+        return
+    if (clock.now() - row.event_time).total_seconds() < LOADING_AFTER_SECONDS:
+        return
+    adapter = get_adapter(row.channel)
+    hint = getattr(adapter, "show_processing", None)
+    if hint is None:
+        return
+    try:
+        it = adapter.to_inbound(row.payload)
+    except Exception:
+        return
+    if it is None or it.inbound is None or it.inbound.kind != "text":
+        return
+    with contextlib.suppress(RuntimeError):
+        asyncio.run_coroutine_threadsafe(hint(it.platform_user_id), loop)
+
+
+def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | None = None) -> int:
+    """Processes up to ``limit`` due events (blocking; run it in a thread). Returns how many were taken."""
+    from bot.runtime import get_runtime
+
+    channels = worker_channels()
+    if not channels:
+        return 0
+    runtime = get_runtime()
+    with Session(db.engine(), expire_on_commit=False) as s:
+        ids = _inbox_candidates(s, channels, limit)
+    taken = 0
+    for event_id in ids:
+        try:
+            with db.session_scope() as session:
+                row = _claim_inbox(session, event_id)
+                if row is None:
+                    continue
+                taken += 1
+                _maybe_loading(row, loop)
+                _process_event(session, row, runtime)
+        except Exception as exc:
+            log.exception("inbox event raised; will retry", extra={"event_id": event_id})
+            with contextlib.suppress(Exception):
+                _record_inbox_failure(event_id, exc)
+    return taken
+
+
+async def run_inbox_once(limit: int = 50) -> int:
+    """Processes the due inbox events once (tests, ``ristapo worker``); returns how many."""
+    total = 0
+    while True:
+        n = await asyncio.to_thread(process_inbox_batch, limit, loop=asyncio.get_running_loop())
+        total += n
+        if n == 0:
+            return total
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+@dataclass
+class SendJob:
+    outbox_id: str
+    channel: str
+    user_id: int
+    platform_id: str | None
+    user_active: bool
+    messages: list[OutMessage]
+    reply_token: str | None
+    reply_deadline: datetime | None
+    attempts: int
+
+
+def _backoff(attempts: int, retry_after: float | None = None) -> float:
+    delay = min(RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0)), RETRY_MAX_SECONDS)
+    delay *= random.uniform(0.8, 1.2)  # why jitter: many rows failing together must not retry in lockstep
+    return max(delay, retry_after or 0.0)
+
+
+def _outbox_due(channels: list[str], now: datetime):
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(
+        earlier.user_id == OutboxMessage.user_id,
+        earlier.state.in_((OutboxState.pending.value, OutboxState.sending.value)),
+        or_(
+            earlier.created_at < OutboxMessage.created_at,
+            and_(earlier.created_at == OutboxMessage.created_at, earlier.id < OutboxMessage.id),
+        ),
+    )
+    return and_(
+        OutboxMessage.channel.in_(channels),
+        OutboxMessage.state.in_((OutboxState.pending.value, OutboxState.sending.value)),
+        OutboxMessage.next_try_at <= now,
+        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+        ~blocked,  # why: a user's messages go out in the order they were written
+    )
+
+
+def claim_outbox(limit: int) -> list[SendJob]:
+    """Leases up to ``limit`` due rows (one per user, oldest first) and returns what to send."""
+    channels = worker_channels()
+    if not channels or limit <= 0:
+        return []
+    jobs: list[SendJob] = []
+    with db.session_scope() as session:
+        now = clock.now()
+        due = _outbox_due(channels, now)
+        if _is_postgres(session):
+            rows = list(
+                session.execute(
+                    select(OutboxMessage).where(due).order_by(OutboxMessage.created_at).limit(limit).with_for_update(skip_locked=True)
+                ).scalars()
+            )
+        else:
+            ids = list(session.execute(select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(limit)).scalars())
+            rows = []
+            for oid in ids:
+                res = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == oid, due)
+                    .values(lease_until=now + timedelta(seconds=OUTBOX_LEASE_SECONDS))
+                )
+                if res.rowcount == 1:
+                    rows.append(session.get(OutboxMessage, oid, populate_existing=True))
+        for row in rows:
+            user = session.get(ChannelUser, row.user_id)
+            row.attempts = (row.attempts or 0) + 1
+            row.state = OutboxState.sending.value
+            row.lease_until = now + timedelta(seconds=OUTBOX_LEASE_SECONDS)
+            # why clear it now: a reply token works once; after this attempt only push is safe
+            token = row.reply_token if row.attempts == 1 else None
+            row.reply_token = None
+            session.add(row)
+            try:
+                messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
+            except Exception:
+                messages = []
+            jobs.append(
+                SendJob(
+                    outbox_id=row.id,
+                    channel=row.channel,
+                    user_id=row.user_id,
+                    platform_id=user.platform_id if user else None,
+                    user_active=bool(user and user.active),
+                    messages=messages,
+                    reply_token=token,
+                    reply_deadline=row.reply_deadline,
+                    attempts=row.attempts,
+                )
+            )
+    return jobs
+
+
+async def deliver(job: SendJob) -> SendResult:
+    """Calls the channel adapter for one job; never raises."""
+    adapter = get_adapter(job.channel)
+    if adapter is None:
+        return SendResult(SendOutcome.retry, error="no_adapter")
+    if not job.user_active or not job.platform_id:
+        return SendResult(SendOutcome.user_gone, error="user_inactive")
+    if not job.messages:
+        return SendResult(SendOutcome.failed, error="empty_payload")
+    try:
+        return await adapter.send(
+            job.platform_id,
+            job.messages,
+            retry_key=job.outbox_id,
+            reply_token=job.reply_token,
+            reply_deadline=job.reply_deadline,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # an adapter bug must not kill the worker
+        log.exception("adapter.send raised", extra={"channel": job.channel, "outbox": job.outbox_id})
+        return SendResult(SendOutcome.retry, error=type(exc).__name__[:80])
+
+
+def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
+    """Records send outcomes (one transaction); ignores rows whose lease another worker took over."""
+    if not done:
+        return
+    from handoff import notify
+
+    with db.session_scope() as session:
+        now = clock.now()
+        for job, result in done:
+            row = session.get(OutboxMessage, job.outbox_id)
+            if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
+                continue
+            row.lease_until = None
+            row.last_error = (result.error or result.outcome.value)[:200] if result.outcome != SendOutcome.delivered else None
+            if result.outcome == SendOutcome.delivered:
+                row.state = OutboxState.delivered.value
+                row.delivered_at = now
+            elif result.outcome == SendOutcome.retry:
+                if row.attempts >= MAX_SEND_ATTEMPTS:
+                    row.state = OutboxState.dead.value
+                    log.error("outbox row dead-lettered", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
+                    notify.publish(session, "delivery_dead", outbox_id=row.id)
+                else:
+                    row.state = OutboxState.pending.value
+                    row.next_try_at = now + timedelta(seconds=_backoff(row.attempts, result.retry_after))
+                    log.info("outbox send will be retried", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
+            elif result.outcome == SendOutcome.user_gone:
+                row.state = OutboxState.failed.value
+                user = session.get(ChannelUser, row.user_id)
+                if user is not None and user.active:
+                    user.active = False
+                    session.add(user)
+            else:
+                row.state = OutboxState.failed.value
+                log.warning("outbox send failed for good", extra={"channel": row.channel, "outbox": row.id, "status": row.last_error})
+                notify.publish(session, "delivery_failed", outbox_id=row.id)
+            session.add(row)
+
+
+async def run_outbox_once(limit: int = 100) -> int:
+    """Sends every due outbox row once (tests, ``ristapo worker``); returns how many were attempted."""
+    total = 0
+    sem = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(job: SendJob) -> tuple[SendJob, SendResult]:
+        async with sem:
+            return job, await deliver(job)
+
+    while True:
+        jobs = await asyncio.to_thread(claim_outbox, limit)
+        if not jobs:
+            return total
+        total += len(jobs)
+        done = await asyncio.gather(*(one(j) for j in jobs))
+        await asyncio.to_thread(finish_jobs, list(done))
+
+
+# --------------------------------------------------------------------------- worker loops
+
+
+async def inbox_loop(*, concurrency: int | None = None) -> None:
+    """Processes inbox events forever: wakes on :func:`poke` and polls for other processes."""
+    waker = _Waker()
+    _wakers["inbox"].append(waker)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                n = await asyncio.to_thread(process_inbox_batch, 50, loop=loop)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbox worker pass failed")
+                n = 0
+            if n == 0:
+                await waker.wait(POLL_SECONDS)
+    finally:
+        _wakers["inbox"].remove(waker)
+
+
+async def outbox_loop(*, concurrency: int = SEND_CONCURRENCY) -> None:
+    """Delivers outbox rows forever, keeping up to ``concurrency`` sends in flight."""
+    waker = _Waker()
+    _wakers["outbox"].append(waker)
+    inflight: set[asyncio.Task] = set()
+    finished: list[tuple[SendJob, SendResult]] = []
+
+    async def one(job: SendJob) -> None:
+        finished.append((job, await deliver(job)))
+        waker.set()
+
+    try:
+        while True:
+            if finished:
+                batch, finished[:] = list(finished), []
+                try:
+                    await asyncio.to_thread(finish_jobs, batch)
+                except Exception:
+                    # the leases run out and the rows are sent again (idempotently) later
+                    log.exception("recording send outcomes failed")
+            free = concurrency - len(inflight)
+            jobs: list[SendJob] = []
+            if free > 0:
+                try:
+                    jobs = await asyncio.to_thread(claim_outbox, free)
+                except Exception:
+                    log.exception("outbox claim failed")
+            for job in jobs:
+                task = asyncio.create_task(one(job))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+            if not jobs and not finished:
+                await waker.wait(POLL_SECONDS)
+    finally:
+        for t in inflight:
+            t.cancel()
+        _wakers["outbox"].remove(waker)
+
+
+async def _inbox_worker(app) -> None:
+    await inbox_loop()
+
+
+async def _outbox_worker(app) -> None:
+    await outbox_loop()
+
+
+def install(app, settings) -> None:
+    """Adds the inbox and delivery workers to the app's lifespan (``RISTAPO_RUN_WORKERS``)."""
+    app.state.workers.append(_inbox_worker)
+    app.state.workers.append(_outbox_worker)
