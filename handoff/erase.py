@@ -5,7 +5,8 @@ call it: rooms import inward only, and tickets and notes are handoff's tables.
 """
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, SQLModel, select
 
 from core.clock import now
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
@@ -44,8 +45,25 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
         conv.consent_version = None
         conv.current_ticket_id = None
         session.add(conv)
+    _erase_raw_events(session, user)
     session.flush()
     fresh = Conversation(user_id=user.id, state="new")
     session.add(fresh)
     session.flush()
     return fresh
+
+
+def _erase_raw_events(session: Session, user: ChannelUser) -> None:
+    """Erases the text of the user's processed raw webhook events (the inbox keeps ids and state).
+
+    Why by table name: the inbox is bot/'s table and handoff/ must not import bot/. Pending
+    events are left to the inbox worker, which erases them after processing (no consent now).
+    """
+    inbox = SQLModel.metadata.tables.get("inbox_event")
+    if inbox is None:
+        return
+    session.execute(
+        update(inbox)
+        .where(inbox.c.user_key == user.user_hash, inbox.c.state != "pending", inbox.c.payload.is_not(None))
+        .values(payload=None)
+    )
