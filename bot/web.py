@@ -43,7 +43,11 @@ SECURITY_HEADERS = {
 }
 
 # Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, #7110).
-_TEL = re.compile(r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])|(?<![\d#-])(110|119)(?=番)")
+_TEL = re.compile(
+    r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])"
+    r"|(?<![\d#,.-])(110|119)(?=番|\s|$|[)）、。])",
+    re.MULTILINE,
+)
 
 
 def tel_links(text: str | None) -> Markup:
@@ -53,7 +57,7 @@ def tel_links(text: str | None) -> Markup:
     def link(m: re.Match) -> str:
         number = m.group(0)
         target = number.replace("-", "").replace("#", "%23")
-        return f'<a href="tel:{target}">{number}</a>'
+        return f'<a class="tel" href="tel:{target}">{number}</a>'
 
     return Markup(_TEL.sub(link, escaped))
 

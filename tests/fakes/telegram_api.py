@@ -48,6 +48,7 @@ class _Failure:
     retry_after: int | None
     description: str | None
     times: int
+    after: int = 0
 
 
 @dataclass
@@ -65,10 +66,12 @@ class FakeBotAPI:
         self._server: ThreadingHTTPServer | None = None
 
     # -- scripting -------------------------------------------------------------------------
-    def fail(self, method: str, status: int, *, retry_after: int | None = None, description: str | None = None, times: int = 1) -> None:
-        """Makes the next ``times`` calls of ``method`` answer ``status`` (429: with ``retry_after``)."""
+    def fail(
+        self, method: str, status: int, *, retry_after: int | None = None, description: str | None = None, times: int = 1, after: int = 0
+    ) -> None:
+        """Makes ``times`` calls of ``method`` answer ``status`` (429: with ``retry_after``), after ``after`` good ones."""
         with self._lock:
-            self._failures.setdefault(method, []).append(_Failure(status, retry_after, description, times))
+            self._failures.setdefault(method, []).append(_Failure(status, retry_after, description, times, after))
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         """The decoded parameters of every call of ``method``, oldest first (failed ones too)."""
@@ -108,7 +111,7 @@ class FakeBotAPI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-bot-api", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -158,6 +161,9 @@ class FakeBotAPI:
         if not queue:
             return None
         failure = queue[0]
+        if failure.after > 0:
+            failure.after -= 1
+            return None
         failure.times -= 1
         if failure.times <= 0:
             queue.pop(0)
