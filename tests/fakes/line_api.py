@@ -63,6 +63,10 @@ class Recorded:
         return out
 
 
+PUSH = "/v2/bot/message/push"
+REPLY = "/v2/bot/message/reply"
+
+
 class FakeLineApi:
     """Start with :meth:`start` (or the ``line_api`` fixture); ``base_url`` goes into settings."""
 
@@ -128,10 +132,13 @@ class FakeLineApi:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def then(self, *responses: Scripted | int) -> "FakeLineApi":
-        """Queues scripted answers, e.g. ``fake.then(500, 500, Scripted(200, delay=2), 200)``."""
+    def then(self, *responses: Scripted | int, path: str | None = None) -> "FakeLineApi":
+        """Queues scripted answers, e.g. ``fake.then(500, 500, Scripted(200, delay=2), 200, path=PUSH)``."""
         for r in responses:
-            self.script.append(Scripted(r) if isinstance(r, int) else r)
+            s = Scripted(r) if isinstance(r, int) else r
+            if path is not None and s.path is None:
+                s.path = path
+            self.script.append(s)
         return self
 
     def reset(self) -> None:

@@ -1,0 +1,293 @@
+"""Delivery through the real SDK against the fake LINE API: reply-then-push, retries, limits, privacy."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import select
+
+from bot import pipeline
+from bot.channels import line_render
+from bot.models import InboxEvent
+from core import clock, db
+from core.messages import Button, OutMessage
+from core.models import ChannelUser, Message, OutboxMessage
+from core.outbox import enqueue
+from handoff import notify
+from tests.builders import make_line_event, make_line_postback_event, make_line_text_event
+from tests.fakes.line_api import PUSH, Scripted, line_api, line_api_server, line_env  # noqa: F401  (fixtures)
+
+CANARY = "CANARY-前科-9137"
+
+
+def _rows(model):
+    with db.session_scope() as s:
+        return list(s.exec(select(model)).all())
+
+
+@pytest.fixture
+def time_travel():
+    """Moves the service clock forward (retries become due); restores it afterwards."""
+    offset = [timedelta(0)]
+
+    def forward(seconds: float = 3600) -> None:
+        offset[0] += timedelta(seconds=seconds)
+        clock.freeze(datetime.now(timezone.utc) + offset[0])
+
+    yield forward
+    clock.freeze(None)
+
+
+@pytest.fixture
+def notifications():
+    got: list[tuple[str, dict]] = []
+    unsubscribe = notify.subscribe(lambda kind, data: got.append((kind, data)))
+    yield got
+    unsubscribe()
+
+
+def _old_text_event(text: str, user_id: str = "U-late") -> dict:
+    """An event whose reply token has expired (sent two minutes ago)."""
+    return make_line_text_event(text, user_id=user_id, timestamp=int((time.time() - 120) * 1000))
+
+
+def _line_user_with_outbox(messages: list[OutMessage], platform_id: str = "U-direct") -> str:
+    from bot.service import get_or_create_user
+
+    with db.session_scope() as session:
+        user = get_or_create_user(session, "line", platform_id)
+        row = enqueue(session, user=user, messages=messages)
+        return row.id
+
+
+def _outbox(oid: str) -> OutboxMessage:
+    with db.session_scope() as s:
+        return s.get(OutboxMessage, oid)
+
+
+# ---------------------------------------------------------------------- reply or push
+
+
+def test_fresh_reply_token_is_used_once_by_reply(line_env):
+    line_env.post(make_line_text_event("仕事を探したい", user_id="U-fresh"))
+    line_env.process()
+    (send,) = line_env.fake.sends()
+    assert send.path == "/v2/bot/message/reply" and send.retry_key is None
+    (row,) = _rows(OutboxMessage)
+    assert row.state == "delivered" and row.reply_token is None
+
+
+def test_expired_reply_token_means_push_with_the_outbox_id_as_retry_key(line_env):
+    line_env.post(_old_text_event("仕事を探したい"))
+    line_env.process()
+    (send,) = line_env.fake.sends()
+    (row,) = _rows(OutboxMessage)
+    assert send.path == "/v2/bot/message/push"
+    assert send.body["to"] == "U-late"
+    assert send.retry_key == row.id
+    assert row.state == "delivered"
+
+
+def test_redelivered_event_is_answered_by_push(line_env):
+    line_env.post(make_line_text_event("こんにちは", user_id="U-re", deliveryContext={"isRedelivery": True}))
+    line_env.process()
+    assert [s.path for s in line_env.fake.sends()] == ["/v2/bot/message/push"]
+
+
+def test_rejected_reply_token_falls_back_to_push(line_env):
+    line_env.fake.then(Scripted(400, path="/v2/bot/message/reply", body={"message": "Invalid reply token"}))
+    line_env.post(make_line_text_event("こんにちは", user_id="U-400"))
+    line_env.process()
+    assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 400), ("/v2/bot/message/push", 200)]
+    assert _rows(OutboxMessage)[0].state == "delivered"
+
+
+# ---------------------------------------------------------------------- retries
+
+
+def test_500_500_timeout_200_is_one_delivery_with_one_retry_key(line_env, time_travel):
+    line_env.fake.then(500, 500, Scripted(200, delay=1.5), 200, path=PUSH)
+    line_env.post(_old_text_event("住むところがない"))
+    line_env.process()
+    for _ in range(4):
+        time_travel()
+        line_env.drive(pipeline.run_outbox_once())
+    sends = line_env.fake.sends()
+    (row,) = _rows(OutboxMessage)
+    assert len(sends) == 4
+    assert {s.retry_key for s in sends} == {row.id}
+    assert len(line_env.fake.accepted) == 1  # the timed-out call was accepted; the 4th got 409
+    assert row.state == "delivered" and row.attempts == 4
+
+
+def test_409_counts_as_delivered(line_env):
+    line_env.fake.then(Scripted(409, path="/v2/bot/message/push"))
+    oid = _line_user_with_outbox([OutMessage("text", "こんにちは")])
+    line_env.drive(pipeline.run_outbox_once())
+    assert _outbox(oid).state == "delivered"
+
+
+def test_400_is_final_and_never_retried(line_env, time_travel, notifications):
+    line_env.fake.then(Scripted(400, path="/v2/bot/message/push"))
+    oid = _line_user_with_outbox([OutMessage("text", "こんにちは")])
+    line_env.drive(pipeline.run_outbox_once())
+    time_travel()
+    line_env.drive(pipeline.run_outbox_once())
+    row = _outbox(oid)
+    assert row.state == "failed" and row.attempts == 1 and row.last_error == "http_400"
+    assert len(line_env.fake.sends()) == 1
+    assert ("delivery_failed", {"outbox_id": oid}) in notifications
+
+
+def test_six_500s_dead_letter_and_alert_staff(line_env, time_travel, notifications):
+    line_env.fake.then(*[500] * 7, path=PUSH)
+    oid = _line_user_with_outbox([OutMessage("text", "こんにちは")])
+    for _ in range(8):
+        line_env.drive(pipeline.run_outbox_once())
+        time_travel()
+    row = _outbox(oid)
+    assert row.state == "dead" and row.attempts == pipeline.MAX_SEND_ATTEMPTS == 6
+    assert len(line_env.fake.sends()) == 6
+    assert {s.retry_key for s in line_env.fake.sends()} == {oid}
+    assert ("delivery_dead", {"outbox_id": oid}) in notifications
+
+
+def test_429_waits_at_least_retry_after(line_env, time_travel):
+    line_env.fake.then(Scripted(429, headers={"Retry-After": "900"}, path="/v2/bot/message/push"))
+    oid = _line_user_with_outbox([OutMessage("text", "こんにちは")])
+    before = clock.now()
+    line_env.drive(pipeline.run_outbox_once())
+    row = _outbox(oid)
+    assert row.state == "pending" and row.next_try_at >= before + timedelta(seconds=899)
+    time_travel(600)
+    line_env.drive(pipeline.run_outbox_once())
+    assert len(line_env.fake.sends()) == 1  # not yet due
+    time_travel(600)
+    line_env.drive(pipeline.run_outbox_once())
+    assert _outbox(oid).state == "delivered"
+
+
+def test_inactive_user_is_not_sent_to(line_env):
+    line_env.post(make_line_text_event("こんにちは", user_id="U-gone", timestamp=int((time.time() - 120) * 1000)))
+    line_env.post(make_line_event("unfollow", user_id="U-gone"))
+    line_env.drive(pipeline.run_inbox_once())
+    line_env.drive(pipeline.run_outbox_once())
+    assert line_env.fake.sends() == []
+    assert _rows(OutboxMessage)[0].state == "failed"
+
+
+# ---------------------------------------------------------------------- limits the SDK does not check
+
+
+def test_more_than_five_messages_are_split_into_requests_each_with_its_own_retry_key(line_env, time_travel):
+    messages = [OutMessage("text", f"{i}番目のお知らせです。") for i in range(12)]
+    line_env.fake.then(200, 500, path=PUSH)  # second request fails once: the retry must not resend the first
+    oid = _line_user_with_outbox(messages)
+    line_env.drive(pipeline.run_outbox_once())
+    time_travel()
+    line_env.drive(pipeline.run_outbox_once())
+    sends = line_env.fake.sends()
+    assert all(s.path == "/v2/bot/message/push" and len(s.messages) <= 5 for s in sends)
+    keys = [oid, str(uuid.uuid5(uuid.UUID(oid), "1")), str(uuid.uuid5(uuid.UUID(oid), "2"))]
+    assert [s.retry_key for s in sends] == [keys[0], keys[1], keys[0], keys[1], keys[2]]
+    delivered = [t for s in line_env.fake.accepted for t in s.texts]
+    assert delivered == [m.text for m in messages]  # each exactly once, in order
+    assert _outbox(oid).state == "delivered"
+
+
+def test_long_text_is_split_on_sentences_within_5000_utf16_units(line_env):
+    sentence = "保護観察所に相談できます😀。"  # the emoji counts 2 UTF-16 units
+    text = sentence * 800  # ~12,800 units
+    oid = _line_user_with_outbox([OutMessage("text", text)])
+    line_env.drive(pipeline.run_outbox_once())
+    parts = [m["text"] for s in line_env.fake.accepted for m in s.messages]
+    assert len(parts) == 3
+    assert all(line_render.utf16_len(p) <= 5000 for p in parts)
+    assert all(p.endswith("。") for p in parts)
+    assert "".join(parts) == text
+    assert _outbox(oid).state == "delivered"
+
+
+def test_rendering_respects_quick_reply_label_and_postback_limits():
+    many = [Button(f"とても長いボタンのラベルです番号{i}", f"e:{i}") for i in range(20)]
+    msg = OutMessage("consent", "説明", buttons=many[:2], quick_replies=many + [Button("x", "y" * 301)])
+    (rendered,) = line_render.render([msg])
+    items = rendered["quickReply"]["items"]
+    assert len(items) == 13
+    assert all(line_render.utf16_len(i["action"]["label"]) <= 20 for i in items)
+    assert all(len(i["action"]["data"]) <= 300 for i in items)
+
+
+def test_answer_is_a_flex_bubble_with_source_line_and_handoff_button():
+    msg = OutMessage(
+        "answer", "保護観察所に相談できます。", title="住まいの相談", source_line="出典: 法務省(2025年4月)",
+        buttons=[Button("仕事の相談", "e:shuro-shien")], quick_replies=[Button("メニュー", "m")],
+    )
+    (flex,) = line_render.render([msg])
+    assert flex["type"] == "flex" and flex["altText"].startswith("住まいの相談")
+    texts = [c["text"] for c in flex["contents"]["body"]["contents"]]
+    assert texts == ["住まいの相談", "保護観察所に相談できます。", "出典: 法務省(2025年4月)"]
+    actions = [b["action"]["data"] for b in flex["contents"]["footer"]["contents"]]
+    assert actions == ["e:shuro-shien", "h"]
+    from linebot.v3.messaging import Message
+
+    assert Message.from_dict(flex) is not None  # the SDK accepts it
+
+
+# ---------------------------------------------------------------------- privacy side effects
+
+
+def test_unsend_deletes_the_stored_message_and_its_raw_event(line_env):
+    line_env.post(make_line_text_event("こんにちは", user_id="U-uns"))
+    line_env.post(make_line_postback_event("c:y", user_id="U-uns"))
+    line_env.process()
+    ev = make_line_text_event(f"消したい {CANARY}", user_id="U-uns")
+    line_env.post(ev)
+    line_env.process()
+    assert any(m.body and CANARY in m.body for m in _rows(Message))
+    line_env.post(make_line_event("unsend", user_id="U-uns", unsend={"messageId": ev["message"]["id"]}))
+    line_env.process()
+    assert not any(m.external_id == ev["message"]["id"] for m in _rows(Message))
+    assert not any(r.payload and CANARY in r.payload for r in _rows(InboxEvent))
+
+
+def test_payload_is_erased_after_processing_for_a_user_without_consent(line_env):
+    line_env.post(make_line_text_event(f"住むところがない {CANARY}", user_id="U-nocon"))
+    line_env.process()
+    (row,) = _rows(InboxEvent)
+    assert row.state == "done" and row.payload is None
+
+
+def test_payload_is_kept_encrypted_for_a_user_with_consent(line_env):
+    line_env.post(make_line_text_event("こんにちは", user_id="U-con"))
+    line_env.post(make_line_postback_event("c:y", user_id="U-con"))
+    line_env.process()
+    line_env.post(make_line_text_event(f"仕事を探したい {CANARY}", user_id="U-con"))
+    line_env.process()
+    kept = [r.payload for r in _rows(InboxEvent) if r.payload]
+    assert any(CANARY in p for p in kept)
+    from sqlalchemy import text
+
+    with db.engine().connect() as conn:
+        raw = [r[0] for r in conn.execute(text("SELECT payload FROM inbox_event WHERE payload IS NOT NULL"))]
+    assert raw and all(p.startswith("enc1:") and CANARY not in p for p in raw)
+
+
+# ---------------------------------------------------------------------- worker loops
+
+
+def test_workers_in_serve_wake_on_a_webhook_and_answer(line_env, monkeypatch):
+    """With the lifespan running (as in ``ristapo serve``) a webhook is answered without polling."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setattr(pipeline, "POLL_SECONDS", 30.0)  # only the in-process poke can wake them
+    line_env.app.state.settings.run_workers = True
+    from tests.builders import line_body, sign
+
+    with TestClient(line_env.app) as client:
+        body = line_body(make_line_text_event("こんにちは", user_id="U-live"))
+        client.post("/webhooks/line", content=body, headers={"X-Line-Signature": sign(body, line_env.secret)})
+        assert line_env.fake.wait_for(lambda f: len(f.accepted) == 1, timeout=10)
+    assert _rows(InboxEvent)[0].state == "done"
