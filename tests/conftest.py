@@ -153,3 +153,11 @@ def consented_chat(chat) -> ChatDriver:
     chat.say("こんにちは")
     chat.press("c:y")
     return chat
+
+
+@pytest.fixture(autouse=True)
+def _no_real_line_api(monkeypatch):
+    """No test ever reaches api.line.me: the LINE SDK may only talk to a loopback fake."""
+    from tests.fakes.line_api import block_real_line_api
+
+    block_real_line_api(monkeypatch)
