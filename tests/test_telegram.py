@@ -243,6 +243,26 @@ def test_group_message_gets_one_polite_line_and_is_not_stored(tg):
     assert _rows(Message) == []
 
 
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"no_update_id": 1}'])
+def test_a_body_that_is_not_an_update_is_400(tg, body):
+    r = tg.client.post("/webhooks/telegram", content=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert r.status_code == 400
+    assert _rows(InboxEvent) == []
+
+
+def test_an_update_of_unexpected_shape_is_acknowledged_and_dropped(tg):
+    r = tg.post({"update_id": 99, "message": {"message_id": 1, "chat": "oops"}})
+    assert r.status_code == 200
+    assert _rows(InboxEvent) == []
+
+
+def test_update_kinds_we_do_not_serve_are_acknowledged_without_storing(tg):
+    edited = tg_message("CANARY-前科-9137")
+    edited["edited_message"] = edited.pop("message")
+    assert tg.post(edited).status_code == 200
+    assert _rows(InboxEvent) == []
+
+
 # ------------------------------------------------------------------------------- delivery
 def test_429_is_delivered_after_retry_after_and_only_once(tg):
     t0 = clock.now()

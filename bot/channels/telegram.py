@@ -407,14 +407,20 @@ def build_router(adapter: TelegramAdapter, secret: str) -> APIRouter:
         except (ValueError, TypeError, KeyError):
             return JSONResponse({"detail": "not an update"}, status_code=400)
         q = data.get("callback_query") if isinstance(data.get("callback_query"), dict) else None
-        if not is_private(data):
+        try:
+            private = is_private(data)
+            raw = raw_event(data, adapter.bot_id) if private else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # why 200: Telegram would redeliver a shape we cannot read forever; nothing is kept
+            log.warning("telegram: update with an unexpected shape acknowledged and dropped")
+            return Response(status_code=200)
+        if not private:
             chat = chat_of(data) or {}
             if q is not None:
                 background.add_task(adapter.answer_callback, str(q.get("id")), GROUP_LINE)
             elif chat.get("id") is not None and chat.get("type") in ("group", "supergroup"):
                 background.add_task(adapter.tell_group, int(chat["id"]))
             return Response(status_code=200)
-        raw = raw_event(data, adapter.bot_id)
         if raw is not None:
             await run_in_threadpool(store_raw_event, raw)
         if q is not None:
@@ -450,3 +456,15 @@ def _register(adapter: TelegramAdapter) -> None:
     from bot import pipeline
 
     pipeline.register_adapter(adapter)
+
+
+def register_for_worker(settings: Settings) -> TelegramAdapter | None:
+    """For processes without the web app (``ristapo worker``): registers a sending adapter.
+
+    The bot initializes itself on the first send; call ``await adapter.stop()`` on exit.
+    """
+    if not settings.telegram_enabled:
+        return None
+    adapter = TelegramAdapter.from_settings(settings)
+    _register(adapter)
+    return adapter
