@@ -1,0 +1,114 @@
+"""Numbers for the admin dashboard: counts only, never message text or identities.
+
+Days are JST calendar days. The queries read timestamps of the last ``days`` days and bucket
+them in Python: an office has hundreds of conversations a day, not millions, and this keeps
+the code the same on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from core.clock import JST, now
+from core.models import ChannelUser, Conversation, Message
+from handoff.models import Ticket
+
+CHANNEL_LABELS = {"line": "LINE", "telegram": "Telegram", "web": "ウェブ", "terminal": "端末"}
+WAIT_BUCKETS = [(5, "5分未満"), (15, "5〜15分"), (30, "15〜30分"), (60, "30〜60分"), (240, "1〜4時間"), (None, "4時間以上")]
+
+
+@dataclass
+class Dashboard:
+    days: list[date]
+    conversations: dict[str, list[int]]  # channel -> count per day
+    handoffs: list[int]
+    crisis: list[int]
+    wait_buckets: list[tuple[str, int]]
+    wait_median_min: float | None
+    waiting_now: int
+    answered: int
+    abstained: int
+    top_entries: list[tuple[str, int]]
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def abstention_rate(self) -> float | None:
+        asked = self.answered + self.abstained
+        return None if asked == 0 else self.abstained / asked
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(JST).date()
+
+
+def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = True) -> Dashboard:
+    """Conversations per day and channel, hand-offs, waiting times, abstention rate, top entries."""
+    today = now().astimezone(JST).date()
+    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    start = datetime.combine(day_list[0], datetime.min.time(), JST)
+    index = {d: i for i, d in enumerate(day_list)}
+
+    q = select(Conversation.started_at, ChannelUser.channel).join(ChannelUser, ChannelUser.id == Conversation.user_id).where(Conversation.started_at >= start)
+    if not include_demo:
+        q = q.where(ChannelUser.is_demo == False)  # noqa: E712
+    conversations: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    for started, channel in session.exec(q).all():
+        i = index.get(_day(started))
+        if i is not None:
+            conversations[channel][i] += 1
+
+    tq = select(Ticket).where(Ticket.created_at >= start)
+    if not include_demo:
+        tq = tq.where(Ticket.is_demo == False)  # noqa: E712
+    handoffs, crisis = [0] * days, [0] * days
+    waits: list[float] = []
+    for t in session.exec(tq).all():
+        i = index.get(_day(t.created_at))
+        if i is None:
+            continue
+        handoffs[i] += 1
+        crisis[i] += int(t.crisis)
+        if t.claimed_at is not None:
+            waits.append((t.claimed_at - t.created_at).total_seconds() / 60)
+    buckets = Counter()
+    for w in waits:
+        for limit, label in WAIT_BUCKETS:
+            if limit is None or w < limit:
+                buckets[label] += 1
+                break
+    waits.sort()
+    median = waits[len(waits) // 2] if waits else None
+    waiting_now = len(session.exec(select(Ticket.id).where(Ticket.state == "waiting")).all())
+
+    mq = select(Message.intent, Message.entry_id, Message.sender, Message.direction).where(Message.created_at >= start)
+    answered = abstained = 0
+    top: Counter[str] = Counter()
+    for intent, entry_id, sender, direction in session.exec(mq).all():
+        if sender == "user" and direction == "in":
+            if intent == "faq" and entry_id:
+                answered += 1
+            elif intent == "none":
+                abstained += 1
+        elif sender == "bot" and entry_id:
+            top[entry_id] += 1
+
+    return Dashboard(
+        days=day_list,
+        conversations=dict(conversations),
+        handoffs=handoffs,
+        crisis=crisis,
+        wait_buckets=[(label, buckets[label]) for _l, label in WAIT_BUCKETS],
+        wait_median_min=median,
+        waiting_now=waiting_now,
+        answered=answered,
+        abstained=abstained,
+        top_entries=top.most_common(10),
+        totals={
+            "conversations": sum(sum(v) for v in conversations.values()),
+            "handoffs": sum(handoffs),
+            "crisis": sum(crisis),
+        },
+    )
