@@ -72,7 +72,7 @@ def server(tmp_path) -> Iterator[str]:
         PYTHONUNBUFFERED="1",
     )
     proc = subprocess.Popen(
-        [*_ristapo(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*_ristapo(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
