@@ -20,6 +20,9 @@ SAFE_EXTRA = {
     "error_type", "staff", "action", "port", "host", "worker",
 }
 _STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Libraries whose INFO/DEBUG output dumps SQL rows (decrypted!), request or update bodies.
+# why in the formatter: whoever turns the level up to debug a problem must not leak user text
+_BODY_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.orm", "linebot", "telegram", "httpcore", "hpack", "aiohttp", "urllib3", "multipart", "python_multipart")
 
 # why these shapes: they are the secrets and ids that end up in URLs and SDK error strings
 _REDACT = [
@@ -47,7 +50,7 @@ class JsonFormatter(logging.Formatter):
             "t": self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": redact(_message(record)),
+            "msg": _omitted(record) or redact(_message(record)),
         }
         for key, value in vars(record).items():
             if key in _STD:
@@ -64,6 +67,12 @@ class JsonFormatter(logging.Formatter):
                 tb = tb.tb_next
             out["where"] = " > ".join(frames[-4:])
         return json.dumps(out, ensure_ascii=False)
+
+
+def _omitted(record: logging.LogRecord) -> str | None:
+    if record.levelno < logging.WARNING and record.name.startswith(_BODY_LOGGERS):
+        return "<library debug output omitted: it can carry personal data>"
+    return None
 
 
 def _message(record: logging.LogRecord) -> str:

@@ -24,6 +24,51 @@ TEST_KEY = base64.b64encode(b"k" * 32).decode()
 CANARY = "CANARY-前科-9137"
 
 
+# --------------------------------------------------------------------------- canary in logs (whole suite)
+import logging  # noqa: E402
+
+
+class CanaryCatcher(logging.Handler):
+    """Notes every log record whose JSON line (or message) contains the canary."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        from core.logs import JsonFormatter
+
+        self.formatter_ = JsonFormatter()
+        self.hits: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            seen = self.formatter_.format(record)
+            if record.name.startswith("ristapo"):  # our own code must not even build such a message
+                seen += "\n" + record.getMessage()
+        except Exception:
+            seen = str(record.msg)
+        if CANARY in seen:
+            self.hits.append(f"{record.name} ({record.filename}:{record.lineno})")
+
+
+@pytest.fixture(autouse=True)
+def _no_canary_in_logs():
+    """Fails any test whose log output contains the canary (issue 9: never log user text).
+
+    The ristapo loggers run at DEBUG here so lines below the default WARNING are checked too.
+    """
+    catcher = CanaryCatcher()
+    root, ours = logging.getLogger(), logging.getLogger("ristapo")
+    level = ours.level
+    ours.setLevel(logging.DEBUG)
+    root.addHandler(catcher)
+    try:
+        yield catcher
+    finally:
+        root.removeHandler(catcher)
+        ours.setLevel(level)
+    if catcher.hits:
+        pytest.fail("the canary reached the logs: " + ", ".join(sorted(set(catcher.hits))), pytrace=False)
+
+
 POSTGRES_URL = os.environ.get("RISTAPO_TEST_POSTGRES_URL") or None
 PG_ADMIN_URL = os.environ.get("RISTAPO_PG_ADMIN_URL") or None
 NO_POSTGRES = (
