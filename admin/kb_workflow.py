@@ -627,3 +627,120 @@ def do_sync_files(session: Session, files: KbFiles, *, actor: StaffUser | None =
         audit.record(session, action="kb.publish", actor_id=actor.id if actor else None,
                      actor_name=actor.username if actor else "ristapo kb publish", target=f"entry:{row.entry_id}", detail=f"v{row.version} sync")
     return recorded
+
+
+# --- unanswered questions ---------------------------------------------------------------------
+
+UNANSWERED_DAYS = 90
+CLUSTER_SIMILARITY = 62  # rapidfuzz WRatio on normalised text; 0..100
+
+
+@dataclass
+class Question:
+    message_id: int
+    text: str | None  # None: stored without consent, so there is no text to show
+    reason: str  # abstained | asked_person
+    guess: str | None  # the matcher's best candidate, when it had one
+
+
+@dataclass
+class Cluster:
+    questions: list[Question]
+    reasons: set[str]
+
+    @property
+    def label(self) -> str:
+        return self.questions[0].text or ""
+
+    @property
+    def message_ids(self) -> list[int]:
+        return [q.message_id for q in self.questions]
+
+
+def unanswered_questions(session: Session, *, days: int = UNANSWERED_DAYS, limit: int = 2000) -> list[Question]:
+    """User messages the bot could not answer: it abstained, or the user then asked for a person.
+
+    Only the message row is read: never the user, their pseudonym or the conversation.
+    """
+    from datetime import timedelta
+
+    from core.models import Message
+
+    since = now() - timedelta(days=days)
+    q = (
+        select(Message.id, Message.conversation_id, Message.direction, Message.intent, Message.kind, Message.entry_id, Message.body)
+        .where(Message.created_at >= since)
+        .order_by(Message.conversation_id, Message.created_at, Message.id)
+        .limit(limit * 4)
+    )
+    found: dict[int, Question] = {}
+    last_question: dict[int, tuple] = {}
+    for mid, conv, direction, intent, kind, entry_id, body in session.exec(q).all():
+        if direction == "in":
+            if intent == "none":
+                found[mid] = Question(mid, body, "abstained", None)
+                last_question.pop(conv, None)
+            elif intent == "handoff":
+                prev = last_question.pop(conv, None)
+                if prev is not None and prev[0] not in found:
+                    found[prev[0]] = Question(prev[0], prev[1], "asked_person", prev[2])
+            elif intent == "faq":
+                last_question[conv] = (mid, body, entry_id)
+            else:
+                last_question.pop(conv, None)
+        elif kind == "handoff":
+            # the 「人と話したい」 button leaves no inbound row; the ticket notice marks it
+            prev = last_question.pop(conv, None)
+            if prev is not None and prev[0] not in found:
+                found[prev[0]] = Question(prev[0], prev[1], "asked_person", prev[2])
+    return sorted(found.values(), key=lambda x: -x.message_id)[:limit]
+
+
+def cluster_questions(questions: list[Question], *, threshold: int = CLUSTER_SIMILARITY) -> tuple[list[Cluster], int]:
+    """Groups similar question texts (biggest group first); returns (clusters, count without text)."""
+    from rapidfuzz import fuzz
+
+    from knowledge.normalize import normalize
+
+    clusters: list[tuple[str, Cluster]] = []
+    hidden = 0
+    for q in questions:
+        if not q.text:
+            hidden += 1
+            continue
+        norm = normalize(q.text)
+        best, best_score = None, 0.0
+        for key, cl in clusters:
+            score = fuzz.WRatio(norm, key)
+            if score > best_score:
+                best, best_score = cl, score
+        if best is not None and best_score >= threshold:
+            best.questions.append(q)
+            best.reasons.add(q.reason)
+        else:
+            clusters.append((norm, Cluster([q], {q.reason})))
+    ordered = sorted((c for _k, c in clusters), key=lambda c: -len(c.questions))
+    return ordered, hidden
+
+
+def question_texts(session: Session, message_ids: list[int]) -> list[str]:
+    """The stored (consented) texts of unanswered questions, for turning into paraphrases."""
+    wanted = {q.message_id: q for q in unanswered_questions(session)}
+    texts = []
+    for mid in message_ids:
+        q = wanted.get(mid)
+        if q is not None and q.text:
+            text = " ".join(q.text.split())[:200]
+            if text not in texts:
+                texts.append(text)
+    return texts
+
+
+def do_add_paraphrases(session: Session, editor: StaffUser, files: KbFiles, entry_id: str, texts: list[str]) -> EntryVersion:
+    """Adds question texts to an entry's draft (started if needed; precondition: check_start_draft)."""
+    row = check_start_draft(session, editor, files, entry_id) or do_start_draft(session, editor, files, entry_id)
+    entry = parse_entry(row.text)
+    fields = EntryFields.of(entry)
+    fields.questions += [t for t in texts if t not in fields.questions]
+    do_save_draft(session, editor, row, fields)
+    return row

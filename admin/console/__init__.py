@@ -1,0 +1,199 @@
+"""The server-rendered console at ``/console``: login steps, navigation by role, page modules.
+
+Page modules (``PAGE_MODULES``) each expose ``router`` and optionally ``NAV`` (a list of
+:class:`NavItem`); a module that does not exist yet in this checkout is skipped, so the staff
+inbox (``admin.console.staff``) and the admin pages (``admin.console.admin_pages``) plug in
+without touching this file.
+
+Every page declares its roles with :func:`page_roles` (deny by default): the session comes
+from ``admin.deps`` (the same session, CSRF and audit rules as the JSON API); this module
+only turns "not signed in" into a redirect to the login page and "not allowed" into a
+Japanese 403 page instead of JSON.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+from starlette.staticfiles import StaticFiles
+
+from admin import deps
+from admin.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
+from admin.deps import SessionDep, SignedIn
+from admin.models import Role
+
+ADMIN_DIR = Path(__file__).resolve().parents[1]
+STATIC_DIR = ADMIN_DIR / "static"
+CHAT_TEMPLATES = ADMIN_DIR.parent / "bot" / "templates"  # the web chat's partial, for previews
+PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.staff", "admin.console.admin_pages")
+
+templates = Jinja2Templates(directory=str(ADMIN_DIR / "templates"))
+templates.env.loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates")), FileSystemLoader(str(CHAT_TEMPLATES))])
+
+ROLE_LABELS = {"staff": "受付", "editor": "知識ベース", "admin": "管理"}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One entry of the top navigation, shown only to staff holding one of ``roles``."""
+
+    label: str
+    href: str
+    roles: frozenset[str]
+    order: int = 50
+
+
+NAV: list[NavItem] = []
+ROUTERS: list[APIRouter] = []
+
+
+class LoginRedirect(Exception):
+    """Not signed in (or not fully): the browser goes to the login page."""
+
+
+class ConsoleForbidden(Exception):
+    """Signed in but not allowed (role, CSRF): a 403 page that reveals nothing else."""
+
+    def __init__(self, message: str = "この画面を開く権限がありません。") -> None:
+        self.message = message
+
+
+async def console_login(request: Request, session: SessionDep) -> SignedIn:
+    """The admin session rules (``admin.deps``), with HTML-friendly failures."""
+    try:
+        login = await deps.signed_in_any_stage(request, session)
+        return await deps.signed_in(request, session, login)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            raise LoginRedirect() from None
+        if exc.detail == "csrf":
+            raise ConsoleForbidden("フォームの確認用トークンがありません(または古くなっています)。画面を読み込み直してから、もう一度操作してください。") from None
+        raise ConsoleForbidden() from None
+
+
+ConsoleLogin = Annotated[SignedIn, Depends(console_login)]
+
+
+def page_roles(*roles: Role):
+    """A dependency admitting signed-in staff with at least one of ``roles``; others get 403."""
+    wanted = frozenset(r.value for r in roles)
+    if not wanted:
+        raise ValueError("page_roles needs at least one role")
+
+    def _gate(request: Request, session: SessionDep, login: ConsoleLogin) -> SignedIn:
+        if not (login.user.role_set & wanted):
+            # why audit: a refused page is a signal worth seeing, as in the API
+            deps.actor_for(login.user, deps.client_ip(request)).audit(session, "authz.denied", request.url.path[:80])
+            session.commit()
+            raise ConsoleForbidden()
+        return login
+
+    _gate.__name__ = "page_" + "_or_".join(sorted(wanted))
+    return _gate
+
+
+EditorPage = Annotated[SignedIn, Depends(page_roles(Role.editor))]
+StaffPage = Annotated[SignedIn, Depends(page_roles(Role.staff))]
+AdminPage = Annotated[SignedIn, Depends(page_roles(Role.admin))]
+AnyRolePage = Annotated[SignedIn, Depends(page_roles(Role.staff, Role.editor, Role.admin))]
+
+
+def nav_for(roles: frozenset[str]) -> list[NavItem]:
+    return sorted((n for n in NAV if n.roles & roles), key=lambda n: (n.order, n.href))
+
+
+def render(request: Request, template: str, login: SignedIn | None = None, status_code: int = 200, **context) -> HTMLResponse:
+    """A console page: the signed-in user, their navigation and the CSRF token for every form."""
+    ctx = {
+        "user": login.user if login else None,
+        "nav": nav_for(login.user.role_set) if login else [],
+        "csrf_token": csrf_token_for(login.token) if login else context.pop("csrf_token", ""),
+        "role_labels": ROLE_LABELS,
+        "path": request.url.path,
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    return no_store(response)
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # why data: images: the TOTP QR code is an SVG data URL (no outside service sees the secret)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+def set_session_cookies(response: Response, token: str | None) -> None:
+    """Sets (or clears) the session cookie and the readable CSRF cookie bound to it."""
+    if token is None:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        response.delete_cookie(CSRF_COOKIE, path="/", secure=True, samesite="strict")
+        return
+    # why __Host- + Secure + Path=/ + no Domain: the cookie cannot be set or read by a sibling host
+    response.set_cookie(SESSION_COOKIE, token, path="/", secure=True, httponly=True, samesite="strict")
+    response.set_cookie(CSRF_COOKIE, csrf_token_for(token), path="/", secure=True, httponly=False, samesite="strict")
+
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+def console_home(request: Request, login: ConsoleLogin):
+    """Sends each person to the first section their roles open."""
+    items = nav_for(login.user.role_set)
+    if items:
+        return RedirectResponse(items[0].href, status_code=303)
+    return render(request, "console/message.html", login, status_code=403, title="権限がありません",
+                  message="このアカウントで開ける画面がありません。管理者に役割の設定を依頼してください。")
+
+
+def _share_chat_filters() -> None:
+    """The web chat partial (used for previews) needs the chat's own Jinja filters (e.g. ``tel``)."""
+    try:
+        from bot import web
+    except ModuleNotFoundError:
+        return
+    for name, func in web.templates.env.filters.items():
+        templates.env.filters.setdefault(name, func)
+
+
+def install(app: FastAPI, settings) -> None:
+    """Mounts the console: static files, the page modules present, the error pages."""
+    app.mount("/console/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
+    _share_chat_filters()
+    for name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that part of the console is not built in this checkout
+            raise
+        NAV.extend(n for n in getattr(module, "NAV", []) if n not in NAV)
+        if module.router not in ROUTERS:
+            ROUTERS.append(module.router)
+    app.include_router(router)
+    for r in ROUTERS:
+        app.include_router(r)
+
+    @app.exception_handler(LoginRedirect)
+    async def _to_login(request: Request, _exc: LoginRedirect):
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/console/login"})
+        return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(ConsoleForbidden)
+    async def _forbidden(request: Request, exc: ConsoleForbidden):
+        return render(request, "console/message.html", None, status_code=403, title="開けません", message=exc.message)

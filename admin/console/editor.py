@@ -1,0 +1,433 @@
+"""Editor pages: the knowledge-base list, drafts, preview, try-it, review, history, unanswered questions.
+
+Routes parse the form, call one ``check_*`` then one ``do_*`` from :mod:`admin.kb_workflow`
+and commit; a :class:`~admin.kb_workflow.WorkflowError` becomes a message on the page.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from admin import deps
+from admin import kb_workflow as wf
+from admin.console import EditorPage, NavItem, render
+from admin.deps import SessionDep
+from admin.kb_models import STATUS_LABELS, EntryVersion
+from core.messages import Button, OutMessage
+from knowledge.kb import Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
+from knowledge.understand import Understander
+
+router = APIRouter(prefix="/console/kb", include_in_schema=False)
+NAV = [NavItem("知識ベース", "/console/kb", frozenset({"editor"}), order=20)]
+
+MAX_SOURCE_ROWS = 8
+
+
+def _files(request: Request) -> wf.KbFiles:
+    return wf.KbFiles.default(request.app.state.runtime.entries_dir)
+
+
+def _live(request: Request):
+    return request.app.state.runtime.knowledge
+
+
+def _version_or_404(session, version_id: int) -> EntryVersion:
+    row = wf.get_version(session, version_id)
+    if row is None:
+        raise _NotFound()
+    return row
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _not_found(request: Request, login) -> HTMLResponse:
+    return render(request, "console/message.html", login, status_code=404, title="見つかりません", message="その項目・版は見つかりません。")
+
+
+# --- form <-> fields ----------------------------------------------------------------------------
+
+def fields_from_form(form: FormData) -> wf.EntryFields:
+    """The edit form's values as EntryFields (textareas: one item per line)."""
+    sources = []
+    seeds, names, urls, quotes = (form.getlist(k) for k in ("src_seed", "src_name", "src_url", "src_quote"))
+    for i in range(min(max(len(seeds), len(names), len(urls), len(quotes)), MAX_SOURCE_ROWS)):
+        def at(values, i=i):
+            return (values[i].strip() or None) if i < len(values) and isinstance(values[i], str) else None
+
+        quote = at(quotes)
+        sources.append(Source(seed=at(seeds), name=at(names), url=at(urls), quote=" ".join(quote.split()) if quote else None))
+    return wf.EntryFields(
+        title=str(form.get("title") or "").strip()[:120],
+        answer=str(form.get("answer") or "")[:4000],
+        questions=wf.split_lines(str(form.get("questions") or ""))[:200],
+        keywords=wf.split_lines(str(form.get("keywords") or "").replace("、", "\n").replace(",", "\n"))[:100],
+        related=wf.split_lines(str(form.get("related") or "").replace(",", "\n"))[:10],
+        sources=[s for s in sources if s.seed or s.name or s.url or s.quote],
+        as_of=str(form.get("as_of") or "").strip()[:120],
+        needs_place=form.get("needs_place") == "1",
+    )
+
+
+# --- preview --------------------------------------------------------------------------------
+
+def answer_message(entry: Entry, kb: KnowledgeBase) -> OutMessage:
+    """The message the bot sends for ``entry`` (mirrors the engine's answer)."""
+    from bot import texts
+
+    related = []
+    for rid in entry.related[:3]:
+        other = kb.get(rid)
+        related.append(Button((other.title if other else rid)[:20], "e:" + rid))
+    return OutMessage("answer", entry.answer, title=entry.title, source_line=entry.source_line(), buttons=related,
+                      quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
+
+
+def line_messages(msg: OutMessage) -> list[dict] | None:
+    """The LINE message objects for ``msg`` (None when the LINE renderer is not in this build)."""
+    try:
+        from bot.channels import line_render
+    except ModuleNotFoundError:
+        return None
+    return line_render.render([msg])
+
+
+def preview_context(entry: Entry, kb: KnowledgeBase) -> dict:
+    msg = answer_message(entry, kb)
+    return {"items": [{"who": "bot", "msg": msg}], "line": line_messages(msg), "answer_chars": len(entry.answer)}
+
+
+def draft_kb(live: KnowledgeBase, entry: Entry) -> KnowledgeBase:
+    entries = dict(live.entries)
+    entries[entry.id] = entry
+    return KnowledgeBase(entries)
+
+
+# why a small cache: building an Understander takes ~0.1 s; try-it asks many questions of one draft
+_MATCHERS: OrderedDict[tuple, Understander] = OrderedDict()
+_MATCHERS_LOCK = threading.Lock()
+
+
+def draft_matcher(live_signature: str, row: EntryVersion, entry: Entry, live: KnowledgeBase) -> Understander:
+    key = (live_signature, row.id, row.updated_at, row.text.__hash__())
+    with _MATCHERS_LOCK:
+        if key in _MATCHERS:
+            _MATCHERS.move_to_end(key)
+            return _MATCHERS[key]
+    matcher = Understander(draft_kb(live, entry))
+    with _MATCHERS_LOCK:
+        _MATCHERS[key] = matcher
+        while len(_MATCHERS) > 4:
+            _MATCHERS.popitem(last=False)
+    return matcher
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+@router.get("", response_class=HTMLResponse)
+def kb_list(request: Request, session: SessionDep, login: EditorPage, q: str = "", only: str = ""):
+    """Every entry with its status, as_of date and stale flag; searchable."""
+    rows = wf.kb_list(session, _files(request), query=q[:100])
+    counts = {"stale": sum(1 for r in rows if r.stale), "open": sum(1 for r in rows if r.open_version is not None)}
+    if only == "stale":
+        rows = [r for r in rows if r.stale]
+    elif only == "open":
+        rows = [r for r in rows if r.open_version is not None]
+    session.commit()
+    return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts,
+                  status_labels=STATUS_LABELS, flash=request.query_params.get("flash"))
+
+
+@router.get("/new", response_class=HTMLResponse)
+def new_entry_form(request: Request, login: EditorPage):
+    return render(request, "console/kb/new.html", login, title="新しい項目", entry_id="", entry_title="", questions="")
+
+
+@router.post("/new")
+async def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
+    """Starts a draft for a new entry."""
+    entry_id = entry_id.strip()
+    fields = wf.EntryFields(title=title.strip()[:120], answer="", questions=wf.split_lines(questions)[:200])
+    try:
+        wf.check_new_entry(session, login.user, _files(request), entry_id)
+    except wf.WorkflowError as exc:
+        return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
+                      entry_id=entry_id, entry_title=title, questions=questions)
+    row = wf.do_new_entry(session, login.user, entry_id, fields)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}", status_code=303)
+
+
+# --- one entry --------------------------------------------------------------------------------
+
+@router.get("/e/{entry_id}", response_class=HTMLResponse)
+def entry_page(request: Request, session: SessionDep, login: EditorPage, entry_id: str):
+    """The published entry: its preview, its open version and its history."""
+    files = _files(request)
+    text = files.read(entry_id) if wf.ENTRY_ID.match(entry_id) else None
+    if text is None:
+        return _not_found(request, login)
+    entry = parse_entry(text)
+    live = _live(request).kb
+    rows = wf.history(session, entry_id)
+    published = wf.published_version(session, entry_id)
+    return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),
+                  history=rows, stale=wf.stale_reasons(entry, published, files), status_labels=STATUS_LABELS,
+                  flash=request.query_params.get("flash"), **preview_context(entry, live))
+
+
+@router.post("/e/{entry_id}/draft")
+def start_draft(request: Request, session: SessionDep, login: EditorPage, entry_id: str):
+    """Opens the editor's draft of an entry (starting one from the published file if needed)."""
+    files = _files(request)
+    try:
+        row = wf.check_start_draft(session, login.user, files, entry_id)
+    except wf.WorkflowError as exc:
+        return _entry_error(request, session, login, entry_id, exc)
+    if row is None:
+        row = wf.do_start_draft(session, login.user, files, entry_id)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}", status_code=303)
+
+
+def _entry_error(request, session, login, entry_id, exc: wf.WorkflowError):
+    files = _files(request)
+    text = files.read(entry_id)
+    if text is None:
+        return render(request, "console/message.html", login, status_code=409, title="できませんでした", message=exc.message)
+    entry = parse_entry(text)
+    return render(request, "console/kb/entry.html", login, status_code=409, title=entry.title, entry=entry,
+                  open_version=wf.open_version(session, entry_id), history=wf.history(session, entry_id),
+                  stale=wf.stale_reasons(entry, wf.published_version(session, entry_id), files), status_labels=STATUS_LABELS,
+                  flash=exc.message, flash_kind="error", problems=exc.problems, **preview_context(entry, _live(request).kb))
+
+
+# --- one version ------------------------------------------------------------------------------
+
+def _version_page(request: Request, session, login, row: EntryVersion, *, status_code: int = 200, flash: str | None = None,
+                  flash_kind: str = "ok", problems: list[str] | None = None, fields: wf.EntryFields | None = None):
+    files = _files(request)
+    live = _live(request).kb
+    entry = parse_version(row)
+    editable = row.status == "draft" and row.author_id == login.user.id
+    if problems is None and row.status in ("draft", "review"):
+        problems = wf.validate_text(row.text, row.entry_id, files, live)
+    base = wf.published_version(session, row.entry_id) if row.status in ("draft", "review") else wf.previous_published(session, row)
+    diff = wf.diff_lines(base.text if base else "", row.text)
+    fields = fields or (wf.EntryFields.of(entry) if entry else None)
+    return render(
+        request, "console/kb/version.html", login, status_code=status_code, title=f"{row.entry_id} v{row.version}",
+        row=row, entry=entry, fields=fields, editable=editable, problems=problems or [], diff=diff, base=base,
+        status_labels=STATUS_LABELS, can_review=row.status == "review" and row.author_id != login.user.id,
+        own_review=row.status == "review" and row.author_id == login.user.id, known_ids=sorted(live.entries),
+        source_rows=max(MAX_SOURCE_ROWS - 5, len(fields.sources) + 1 if fields else 1),
+        flash=flash or request.query_params.get("flash"), flash_kind=flash_kind,
+        **(preview_context(entry, draft_kb(live, entry)) if entry else {"items": [], "line": None}),
+    )
+
+
+def parse_version(row: EntryVersion) -> Entry | None:
+    return wf.parse_version(row)
+
+
+@router.get("/v/{version_id}", response_class=HTMLResponse)
+def version_page(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """A draft (editable by its author), a version in review (publishable by another editor), or history."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    return _version_page(request, session, login, row)
+
+
+@router.post("/v/{version_id}/save")
+async def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """Saves the draft as typed, then shows what still has to be fixed before review."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    form = await request.form()
+    fields = fields_from_form(form)
+    try:
+        wf.check_edit(login.user, row)
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.do_save_draft(session, login.user, row, fields)
+    session.commit()
+    if form.get("then") == "submit":
+        return _submit(request, session, login, row)
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=下書きを保存しました。", status_code=303)
+
+
+def _submit(request, session, login, row):
+    try:
+        wf.check_submit(login.user, row, _files(request))
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=422, flash=exc.message, flash_kind="error", problems=exc.problems)
+    wf.do_submit(session, login.user, row)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=確認に出しました。別の編集者が確認して公開します。", status_code=303)
+
+
+@router.post("/v/{version_id}/submit")
+def submit(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """Sends a draft to review (refused, with the reasons, while kb check finds problems)."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    return _submit(request, session, login, row)
+
+
+@router.post("/v/{version_id}/withdraw")
+def withdraw(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    try:
+        wf.check_withdraw(login.user, row)
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.do_withdraw(session, login.user, row)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=取り下げました。下書きに戻っています。", status_code=303)
+
+
+@router.post("/v/{version_id}/publish")
+def publish(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """A second editor approves and publishes: the entry file is written and the bot reloads it."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    files = _files(request)
+    try:
+        wf.check_publish(session, login.user, row, files)
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error", problems=exc.problems)
+    wf.do_publish(session, login.user, row, files, ip=deps.client_ip(request))
+    session.commit()
+    request.app.state.runtime.reload()  # why: this process answers with it at once; others within a second
+    return RedirectResponse(f"/console/kb/e/{row.entry_id}?flash=v{row.version} を公開しました。ボットはこの内容で答えます。", status_code=303)
+
+
+@router.post("/v/{version_id}/reject")
+def reject(request: Request, session: SessionDep, login: EditorPage, version_id: int, note: str = Form("")):
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    try:
+        wf.check_reject(login.user, row)
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.do_reject(session, login.user, row, note=note)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=差し戻しました。", status_code=303)
+
+
+@router.post("/v/{version_id}/rollback")
+def rollback(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """Puts an older published text up for review as a new version."""
+    target = wf.get_version(session, version_id)
+    if target is None:
+        return _not_found(request, login)
+    files = _files(request)
+    try:
+        wf.check_rollback(session, login.user, files, target)
+    except wf.WorkflowError as exc:
+        return _entry_error(request, session, login, target.entry_id, exc)
+    row = wf.do_rollback(session, login.user, files, target)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=v{target.version} の内容を確認に出しました。別の編集者が公開すると元に戻ります。", status_code=303)
+
+
+@router.post("/v/{version_id}/preview", response_class=HTMLResponse)
+async def preview(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """The preview of the form as typed (not saved), for htmx."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    fields = fields_from_form(await request.form())
+    try:
+        entry = parse_entry(wf.entry_text(row.entry_id, row.version, fields))
+    except EntryFormatError:
+        return HTMLResponse('<p class="flash error">タイトルを入れるとプレビューできます。</p>')
+    return render(request, "console/kb/_preview.html", login, **preview_context(entry, draft_kb(_live(request).kb, entry)))
+
+
+@router.post("/v/{version_id}/try", response_class=HTMLResponse)
+def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: int, question: str = Form("")):
+    """Which entry the live matcher and the draft matcher choose for a question."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    question = question.strip()[:500]
+    knowledge = _live(request)
+    entry = parse_version(row)
+    if not question or entry is None:
+        return render(request, "console/kb/_try.html", login, question=question, live=None, draft=None)
+    live = knowledge.understander.classify(question)
+    draft = draft_matcher(knowledge.signature, row, entry, knowledge.kb).classify(question)
+    titles = {e.id: e.title for e in knowledge.kb} | {entry.id: entry.title}
+    return render(request, "console/kb/_try.html", login, question=question, live=live, draft=draft, titles=titles, entry_id=row.entry_id)
+
+
+@router.get("/v/{version_id}/diff", response_class=HTMLResponse)
+def diff_page(request: Request, session: SessionDep, login: EditorPage, version_id: int, against: int | None = None):
+    """The line diff of a version against the version before it (or ``against``)."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    other = wf.get_version(session, against) if against else wf.previous_published(session, row)
+    if other is not None and other.entry_id != row.entry_id:
+        other = None
+    return render(request, "console/kb/diff.html", login, title=f"{row.entry_id} v{row.version} の差分", row=row, other=other,
+                  diff=wf.diff_lines(other.text if other else "", row.text), status_labels=STATUS_LABELS)
+
+
+# --- unanswered questions ---------------------------------------------------------------------
+
+@router.get("/unanswered", response_class=HTMLResponse)
+def unanswered(request: Request, session: SessionDep, login: EditorPage):
+    """Questions the bot could not answer, grouped by similarity; text only where consent allowed keeping it."""
+    clusters, hidden = wf.cluster_questions(wf.unanswered_questions(session))
+    live = _live(request).kb
+    return render(request, "console/kb/unanswered.html", login, title="答えられなかった質問", clusters=clusters[:100], hidden=hidden,
+                  entries=sorted(live, key=lambda e: e.title), titles={e.id: e.title for e in live},
+                  flash=request.query_params.get("flash"), flash_kind=request.query_params.get("kind", "ok"))
+
+
+@router.post("/unanswered/new")
+async def unanswered_new(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form("")):
+    """Starts a new entry whose questions are the cluster's texts."""
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
+    texts = wf.question_texts(session, ids)
+    try:
+        wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
+    except wf.WorkflowError as exc:
+        return RedirectResponse(f"/console/kb/unanswered?kind=error&flash={exc.message}", status_code=303)
+    fields = wf.EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
+    row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=質問 {len(texts)} 件から新しい項目の下書きを作りました。", status_code=303)
+
+
+@router.post("/unanswered/paraphrase")
+async def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form("")):
+    """Adds the cluster's texts to an entry's questions, in a draft."""
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
+    texts = wf.question_texts(session, ids)
+    files = _files(request)
+    try:
+        if files.read(entry_id) is None:
+            raise wf.WorkflowError("追加先の項目を選んでください。")
+        row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
+    except wf.WorkflowError as exc:
+        session.rollback()
+        return RedirectResponse(f"/console/kb/unanswered?kind=error&flash={exc.message}", status_code=303)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?flash=質問の言い方を {len(texts)} 件追加した下書きです。確認して保存・提出してください。", status_code=303)
