@@ -10,7 +10,7 @@ import importlib
 import logging
 import sys
 
-_EXTENSIONS = ("admin.cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")
+_EXTENSIONS = ("admin.cli", "admin.kb_cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -253,3 +253,20 @@ def test_sync_records_file_edits_once(kb):
     with db.session_scope() as s:
         again = wf.do_sync_files(s, kb.files)
         assert [r.entry_id for r in again] == [ENTRY]
+
+
+def test_kb_publish_cli_records_files_after_check(kb, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("RISTAPO_KB_DIR", str(kb.entries))
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    assert main(["kb", "publish"]) == 0
+    assert "entries recorded" in capsys.readouterr().out
+    with db.session_scope() as s:
+        assert wf.published_version(s, ENTRY) is not None
+    broken = kb.entries / f"{ENTRY}.md"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("as_of:", "as_ofx:"), encoding="utf-8")
+    assert main(["kb", "publish"]) == 1
+    assert "as_of is missing" in capsys.readouterr().out
