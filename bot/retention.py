@@ -12,7 +12,8 @@ Rules (``RISTAPO_RETENTION_DAYS``, default 180; ``RISTAPO_PAYLOAD_RETENTION_DAYS
   activity is deleted with its consent records.
 - Raw inbox events and outbox payloads: the text (payload, reply token) is erased once the
   row is processed/delivered and older than the payload period; the row keeps its ids so a
-  redelivered event is still recognised as a duplicate. The rows go after the retention period.
+  redelivered event is still recognised as a duplicate. The rows go after the retention period
+  (outbox rows in any state: a web reply never displayed in that time is not coming now).
 - Expired staff sessions are deleted (if the console is installed).
 
 Why foreign keys are walked rather than listed: a table added later that points at a
@@ -26,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, delete, exists, false, func, not_, or_, select, update
+from sqlalchemy import DateTime, Table, and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
@@ -91,10 +92,7 @@ def purge(
 
     # 3. users with nothing left
     surviving_conversation = exists().where(Conversation.user_id == ChannelUser.id, not_(conversation_expired))
-    live_outbox = exists().where(
-        OutboxMessage.user_id == ChannelUser.id,
-        or_(OutboxMessage.state.not_in(OUTBOX_DONE), OutboxMessage.created_at >= cutoff),
-    )
+    live_outbox = exists().where(OutboxMessage.user_id == ChannelUser.id, OutboxMessage.created_at >= cutoff)
     surviving_ticket = exists().where(
         Ticket.user_id == ChannelUser.id, or_(Ticket.state.in_(OPEN_STATES), _any_recent(Ticket.__table__, cutoff))
     )
@@ -120,7 +118,8 @@ def purge(
         func.coalesce(outbox.c.delivered_at, outbox.c.created_at) < payload_cutoff,
     )
     _erase(session, outbox, outbox_old_payload, ("payload", "reply_token"), counts)
-    _delete(session, outbox, and_(outbox.c.state.in_(OUTBOX_DONE), outbox.c.created_at < cutoff), counts)
+    # why any state: a web reply never displayed, or a push that never went, is not coming now
+    _delete(session, outbox, outbox.c.created_at < cutoff, counts)
 
     # 5. expired console sessions
     sessions = SQLModel.metadata.tables.get("staff_session")
@@ -170,14 +169,15 @@ def install(app, settings: Settings) -> None:
 def _any_recent(table: Table, cutoff: datetime) -> ColumnElement[bool]:
     """True when any timestamp column of the row is at or after ``cutoff`` (new columns count too)."""
     cols = [c for c in table.columns if _is_datetime(c)]
-    return or_(*(c >= cutoff for c in cols)) if cols else false()
+    if not cols:
+        raise RuntimeError(f"retention needs a timestamp column on {table.name}")
+    return or_(*(c >= cutoff for c in cols))
 
 
 def _is_datetime(column) -> bool:
-    try:
-        return column.type.python_type is datetime
-    except NotImplementedError:
-        return False
+    # why not python_type: SQLModel's UTCDateTime decorator reports ``object``
+    kind = column.type
+    return isinstance(getattr(kind, "impl_instance", kind), DateTime)
 
 
 def _children(table: Table) -> Iterable[tuple[Table, object]]:

@@ -109,10 +109,9 @@ def rows_older_than(cutoff: datetime) -> dict[str, int]:
 
 
 def _is_dt(col) -> bool:
-    try:
-        return col.type.python_type is datetime
-    except NotImplementedError:
-        return False
+    from bot.retention import _is_datetime
+
+    return _is_datetime(col)
 
 
 def run_cli(capsys, *argv) -> tuple[int, str]:
@@ -333,10 +332,11 @@ class TestRetention:
         with db.session_scope() as s:  # staff closed the hand-off the next day
             for t in s.exec(select(Ticket)).all():
                 t.state, t.closed_at = "closed", T0 + timedelta(days=1)
-        later = T0 + timedelta(days=181)
+        later = T0 + timedelta(days=185)
         frozen(later)
         cutoff = later - timedelta(days=180)
 
+        assert {"channel_user", "message", "ticket", "outbox_message", "inbox_event"} <= set(rows_older_than(cutoff))
         before = snapshot()
         code, out = run_cli(capsys, "purge", "--dry-run")
         assert code == 0 and "would delete: conversation" in out
@@ -349,6 +349,21 @@ class TestRetention:
         assert rows_older_than(cutoff) == {}
         assert tables_holding(CANARY) == set()
         assert _purge() == {}, "a second run finds nothing"
+
+    def test_nothing_within_the_period_is_deleted(self, chat, frozen):
+        from handoff.models import Ticket
+
+        some_content(chat)
+        with db.session_scope() as s:
+            for t in s.exec(select(Ticket)).all():
+                t.state, t.closed_at = "closed", T0 + timedelta(days=1)
+        before = snapshot()
+        frozen(T0 + timedelta(days=179))
+        counts = _purge()
+        assert set(counts) <= {"outbox_message.payload", "inbox_event.payload"}
+        after = snapshot()
+        assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}, "no row deleted"
+        assert tables_holding(CANARY) == {"message.body"}
 
     def test_a_case_still_open_with_staff_is_kept(self, chat, frozen):
         some_content(chat)
