@@ -291,3 +291,21 @@ def test_workers_in_serve_wake_on_a_webhook_and_answer(line_env, monkeypatch):
         client.post("/webhooks/line", content=body, headers={"X-Line-Signature": sign(body, line_env.secret)})
         assert line_env.fake.wait_for(lambda f: len(f.accepted) == 1, timeout=10)
     assert _rows(InboxEvent)[0].state == "done"
+
+
+def test_the_guard_stops_any_call_to_the_real_line_api(settings):
+    import asyncio
+
+    from bot.channels.line import LineAdapter
+
+    real = settings.model_copy(update={"line_channel_secret": "s", "line_channel_access_token": "t", "line_api_base": "https://api.line.me"})
+    adapter = LineAdapter(real)
+
+    async def call():
+        try:
+            return await adapter.send("U-x", [OutMessage("text", "x")], retry_key=str(uuid.uuid4()), reply_token=None, reply_deadline=None)
+        finally:
+            await adapter.aclose()
+
+    with pytest.raises(pytest.fail.Exception):
+        asyncio.run(call())

@@ -74,6 +74,7 @@ class FakeLineApi:
         self.requests: list[Recorded] = []
         self.script: deque[Scripted] = deque()
         self.default_delay = 0.0
+        self.default_status = 200  # e.g. 503 while a test simulates a LINE outage
         self._accepted_keys: set[str] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -177,7 +178,7 @@ class FakeLineApi:
                     del self.script[i]
                     break
             key = headers.get("x-line-retry-key")
-            status = scripted.status if scripted else 200
+            status = scripted.status if scripted else self.default_status
             delay = scripted.delay if scripted else self.default_delay
             extra = dict(scripted.headers) if scripted else {}
             if path == "/v2/bot/message/push" and key and key in self._accepted_keys:
@@ -252,6 +253,7 @@ def line_api(line_api_server) -> FakeLineApi:
     """The running fake, emptied for this test."""
     line_api_server.reset()
     line_api_server.default_delay = 0.0
+    line_api_server.default_status = 200
     return line_api_server
 
 
@@ -304,24 +306,6 @@ def line_env(settings, line_api, monkeypatch):
     monkeypatch.setenv("RISTAPO_LINE_DATA_API_BASE", line_api.base_url)
     monkeypatch.setenv("RISTAPO_RUN_WORKERS", "0")
     get_settings.cache_clear()
-    import bot.app as _appmod  # TEMP: admin.console WIP has no install() yet
-
-    _orig = _appmod._mount_optional
-
-    def _lenient(app, settings):
-        import importlib
-
-        for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "bot.retention"):
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
-            if hasattr(module, "install"):
-                module.install(app, settings)
-
-    monkeypatch.setattr(_appmod, "_mount_optional", _lenient)
     app = create_app(get_settings())
     app.state.line_adapter.timeout = 0.5  # the fake's "slow" answers take longer than this
     loop = asyncio.new_event_loop()

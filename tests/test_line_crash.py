@@ -1,0 +1,129 @@
+"""Crash test: ``ristapo serve`` is SIGKILLed right after answering the webhooks, then restarted.
+
+Every acknowledged event must be processed exactly once and answered exactly once. While the
+first server runs, the fake LINE API answers 503 (an outage), so the kill cannot land between
+"LINE accepted a message" and "we recorded it"; that window is covered by the retry key
+(test_line_delivery) and is the one place where at-least-once remains.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.models import InboxEvent
+from core import db
+from core.models import Message, OutboxMessage
+from tests.builders import line_body, make_line_text_event, sign
+from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, line_api, line_api_server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+USERS = [f"U-crash-{i}" for i in range(5)]
+TEXTS = ["こんにちは", "住むところがない", "仕事を探したい", "お金に困っている", "家族のことで相談したい", "ありがとう"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("ristapo serve exited: " + proc.stderr.read().decode(errors="replace")[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("ristapo serve did not come up")
+
+
+def _rows(model):
+    with db.session_scope() as s:
+        return list(s.exec(select(model)).all())
+
+
+def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(settings, line_api):
+    env = dict(os.environ)
+    env.update(
+        RISTAPO_LINE_CHANNEL_SECRET=LINE_SECRET,
+        RISTAPO_LINE_CHANNEL_ACCESS_TOKEN=LINE_TOKEN,
+        RISTAPO_LINE_API_BASE=line_api.base_url,
+        RISTAPO_LINE_DATA_API_BASE=line_api.base_url,
+        RISTAPO_RUN_WORKERS="1",
+        RISTAPO_OUTBOX_LEASE_SECONDS="2",  # a send interrupted by the kill is retried soon
+        RISTAPO_RETRY_BASE_SECONDS="0.2",
+        RISTAPO_WORKER_POLL_SECONDS="0.2",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(ROOT),
+    )
+    base = int(time.time() * 1000)
+    events = [
+        make_line_text_event(TEXTS[n % len(TEXTS)], user_id=user, timestamp=base + n)
+        for n in range(len(TEXTS))
+        for user in USERS
+    ]
+    port = _free_port()
+    line_api.default_status = 503  # LINE is down while the first server runs
+    proc = _start(env, port)
+    try:
+        def post(ev):
+            body = line_body(ev)
+            return httpx.post(
+                f"http://127.0.0.1:{port}/webhooks/line", content=body,
+                headers={"X-Line-Signature": sign(body, LINE_SECRET), "Content-Type": "application/json"}, timeout=10,
+            ).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, events))
+        os.kill(proc.pid, signal.SIGKILL)  # right after the last 200
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert statuses == [200] * len(events)
+
+    line_api.default_status = 200
+    proc = _start(env, port)
+    try:
+        assert line_api.wait_for(lambda f: len(f.accepted) >= len(events), timeout=60), "not every event was answered"
+        time.sleep(1.5)  # anything sent twice would arrive now
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    inbox = _rows(InboxEvent)
+    assert len(inbox) == len(events) and {r.state for r in inbox} == {"done"}
+    inbound = [m for m in _rows(Message) if m.direction == "in"]
+    assert sorted(m.external_id for m in inbound) == sorted(ev["message"]["id"] for ev in events)  # each processed once
+    outbox = _rows(OutboxMessage)
+    assert len(outbox) == len(events) and {r.state for r in outbox} == {"delivered"}
+    accepted = line_api.accepted
+    assert len(accepted) == len(events)  # every reply sent once
+    per_user = Counter(r.body.get("to") for r in accepted if r.path.endswith("/push"))
+    replies = [r for r in accepted if r.path.endswith("/reply")]
+    assert len({r.body["replyToken"] for r in replies}) == len(replies)
+    assert len({r.retry_key for r in accepted if r.retry_key}) == sum(per_user.values())
