@@ -1,0 +1,36 @@
+"""The structured intake as staff read it (本人/家族/支援者, main need, urgency, contact).
+
+Mirrors the questions in ``bot/texts.py::INTAKE_STEPS`` (handoff may not import bot/);
+``tests/test_handoff_queue.py`` checks the two stay in step.
+"""
+from __future__ import annotations
+
+INTAKE_QUESTIONS: dict[str, str] = {
+    "who": "相談している人",
+    "need": "いちばん困っていること",
+    "urgency": "急ぎ",
+    "contact": "連絡の方法",
+}
+INTAKE_LABELS: dict[str, dict[str, str]] = {
+    "who": {"self": "本人", "family": "家族", "supporter": "支援者・機関"},
+    "need": {"housing": "住まい", "money": "お金", "work": "仕事", "health": "健康・依存", "family": "家族", "other": "その他"},
+    "urgency": {"tonight": "今夜泊まる所がない", "days": "数日以内に", "not_urgent": "急ぎではない"},
+    "contact": {"chat": "このチャットで", "phone": "電話がいい"},
+}
+SPECIAL = {"skip": "(答えなかった)", "other_text": "(自由に書いた:本文は会話記録に)"}
+
+
+def intake_lines(intake: dict[str, str], *, short: bool = False) -> list[str]:
+    """``["相談している人: 家族", ...]``; ``short`` drops skipped answers and the question."""
+    lines = []
+    for step, question in INTAKE_QUESTIONS.items():
+        if step not in intake:
+            continue
+        value = intake[step]
+        label = INTAKE_LABELS.get(step, {}).get(value) or SPECIAL.get(value, value)
+        if short:
+            if value not in SPECIAL:
+                lines.append(label)
+        else:
+            lines.append(f"{question}: {label}")
+    return lines
