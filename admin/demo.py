@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from admin import auth
+from admin import accounts, audit, auth
 from admin.models import StaffUser
 from core import db
 from core.clock import now
@@ -25,6 +25,7 @@ from core.messages import A_CONSENT_NO, A_CONSENT_YES, A_HANDOFF, Inbound
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 from handoff.models import CannedReply, Outcome, Ticket, TicketNote, TicketState
 
+DEMO_ACTOR = "ristapo serve --demo"  # the audit log's actor for what the demo creates
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
     ("demo-admin", "デモ 管理者", ["admin"]),
     ("demo-staff", "デモ 職員", ["staff"]),
@@ -120,15 +121,15 @@ def _seed_accounts(session: Session) -> dict[str, str]:
         user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
         if user is not None and not user.must_change_password:
             continue  # activated: the person chose their own password; never overwrite it
-        otp = auth.new_one_time_password()
         if user is None:
-            user = StaffUser(username=username, display_name=display_name, roles=",".join(roles), password_hash=auth.hash_password(otp))
+            user, otp = accounts.do_create_staff(session, username=username, display_name=display_name, roles=roles, by=DEMO_ACTOR, by_id=None, ip=None)
         else:
+            otp = auth.new_one_time_password()
             user.password_hash = auth.hash_password(otp)
+            user.must_change_password = True
+            session.add(user)
             auth.do_end_all_sessions(session, user.id)
-        user.must_change_password = True
-        session.add(user)
-        session.flush()
+            audit.record(session, action="staff.reset_password", actor_name=DEMO_ACTOR, target=f"staff:{user.id}")
         passwords[username] = otp
     return passwords
 
