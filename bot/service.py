@@ -22,6 +22,7 @@ from core import identity
 from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message
 from core.outbox import enqueue
+from handoff import actions as handoff_actions
 from handoff import notify
 from handoff.notice import waiting_notice
 from handoff.queue import do_note_user_message, do_open_ticket, find_open_ticket
@@ -87,6 +88,12 @@ def handle_inbound(
     user = get_or_create_user(session, channel, platform_id)
     conv = get_open_conversation(session, user)
     ticket = find_open_ticket(session, conv.id)
+    if inbound.kind == "postback" and handoff_actions.is_consent_b_action(inbound.action):
+        # consent B (share with an organisation) was asked by staff through the bot: record it
+        out = handoff_actions.do_answer_consent_b(session, user=user, action=inbound.action or "")
+        row = enqueue(session, user=user, messages=out, reply_token=reply_token, reply_deadline=reply_deadline) if out else None
+        session.flush()
+        return Handled(out, user.id, conv.id, row.id if row else None, ["consent_b"])
     consent = current_consent_text(session)
     knowledge = rt.knowledge
 
