@@ -123,7 +123,8 @@ async def setup_richmenu(settings, image: bytes, content_type: str = "image/png"
         api, blob = AsyncMessagingApi(client), AsyncMessagingApiBlob(data_client)
         created = await api.create_rich_menu(RichMenuRequest.from_dict(rich_menu_definition()), _request_timeout=timeout)
         menu_id = created.rich_menu_id
-        await blob.set_rich_menu_image(menu_id, body=image, _content_type=content_type, _request_timeout=timeout)
+        # why _headers: this SDK method ignores _content_type and would send the bytes as JSON
+        await blob.set_rich_menu_image(menu_id, body=image, _headers={"Content-Type": content_type}, _request_timeout=timeout)
         await api.set_default_rich_menu(menu_id, _request_timeout=timeout)
         return menu_id
 

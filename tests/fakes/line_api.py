@@ -34,6 +34,7 @@ class Recorded:
     headers: dict
     body: dict | None
     status: int = 0
+    raw: bytes = b""
 
     @property
     def retry_key(self) -> str | None:
@@ -97,7 +98,7 @@ class FakeLineApi:
                     body = json.loads(raw) if raw and "json" in (self.headers.get("Content-Type") or "") else None
                 except ValueError:
                     body = None
-                status, payload, headers, delay = fake._decide(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                status, payload, headers, delay = fake._decide(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
                 if delay:
                     time.sleep(delay)
                 data = json.dumps(payload).encode()
@@ -167,9 +168,9 @@ class FakeLineApi:
         return predicate(self)
 
     # -- decision
-    def _decide(self, method: str, path: str, headers: dict, body: dict | None):
+    def _decide(self, method: str, path: str, headers: dict, body: dict | None, raw: bytes = b""):
         with self._lock:
-            rec = Recorded(method, path, headers, body)
+            rec = Recorded(method, path, headers, body, raw=raw if body is None else b"")
             self.requests.append(rec)
             scripted = None
             for i, s in enumerate(self.script):
