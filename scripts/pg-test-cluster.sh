@@ -12,6 +12,8 @@
 #                              and exits 0: the PostgreSQL tests then skip with a clear reason.
 #   pg-test-cluster.sh stop    stops the cluster named by RISTAPO_PG_TEST_DIR, or else every
 #                              cluster started from this process group, and removes its files.
+#   pg-test-cluster.sh down|up stops / restarts the server of RISTAPO_PG_TEST_DIR, keeping its
+#                              data and port (the "database stopped mid-run" reliability test).
 #
 # Why a cluster per run and not the system one: several people run the suite at the same time
 # in one checkout; each run gets its own port and data directory, and nothing lingers.
@@ -188,9 +190,21 @@ cmd_stop() {
   reap_stale
 }
 
+cmd_down_up() {
+  local dir="${RISTAPO_PG_TEST_DIR:-}" bindir port
+  [ -n "$dir" ] && [ -d "$dir/data" ] || { say "RISTAPO_PG_TEST_DIR does not name a running test cluster"; exit 1; }
+  bindir="$(cat "$dir/bindir")"; port="$(cat "$dir/port")"
+  if [ "$1" = down ]; then
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null || exit 1
+  else
+    as_owner setsid "$bindir/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null || exit 1
+  fi
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  down|up) cmd_down_up "$1" ;;
+  *) echo "usage: $0 start|stop|down|up" >&2; exit 2 ;;
 esac
 exit 0
