@@ -197,6 +197,9 @@ def test_callback_query_is_answered_and_handled_as_a_button(tg):
     r = tg.post(tg_callback("c:y", query_id="cbq-consent"))
     assert r.status_code == 200
     assert [c["callback_query_id"] for c in tg.fake.calls_to("answerCallbackQuery")] == ["cbq-consent"]
+    # the consent question's buttons go away so it cannot be answered twice from the old message
+    edits = tg.fake.calls_to("editMessageReplyMarkup")
+    assert len(edits) == 1 and edits[0]["chat_id"] == str(CHAT) and "reply_markup" not in edits[0]
     tg.process()
     assert [(c.choice, c.channel) for c in _rows(Consent)] == [("given", "telegram")]
     assert "ありがとうございます" in tg.sent()[-1]["text"]
@@ -211,6 +214,7 @@ def test_callback_query_is_answered_even_when_the_turn_is_silent(tg):
     tg.process()
     assert [c["callback_query_id"] for c in tg.fake.calls_to("answerCallbackQuery")] == ["cbq-silent"]
     assert tg.sent() == []
+    assert tg.fake.calls_to("editMessageReplyMarkup") == []  # a menu button is not a one-time question
 
 
 def test_start_command_greets_and_asks_for_consent(tg):

@@ -36,7 +36,18 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
-from core.messages import A_DELETE, A_MENU, Button, Inbound, OutMessage
+from core.messages import (
+    A_CONSENT_NO,
+    A_CONSENT_YES,
+    A_DELETE,
+    A_DELETE_NO,
+    A_DELETE_YES,
+    A_INTAKE,
+    A_MENU,
+    Button,
+    Inbound,
+    OutMessage,
+)
 from core.settings import Settings
 
 log = logging.getLogger("ristapo.telegram")
@@ -53,6 +64,8 @@ GROUP_LINE = (
     "ごめんなさい。りすたぽの相談は 1対1 のチャットだけで受けています。"
     "グループの内容は読んでいません。このボットを開いて、個別に話しかけてください。"
 )
+# Buttons of one-time questions: their keyboard is removed once one of them is pressed.
+ONE_TIME_ACTIONS = (A_CONSENT_YES, A_CONSENT_NO, A_INTAKE, A_DELETE_YES, A_DELETE_NO)
 # Commands a Telegram user may type; anything else is ordinary text for the engine.
 _COMMANDS = {"/start": "follow", "/menu": A_MENU, "/help": A_MENU, "/delete": A_DELETE}
 
@@ -360,6 +373,14 @@ class TelegramAdapter(ChannelAdapter):
         except TelegramError as exc:
             log.info("telegram: answerCallbackQuery failed (%s)", type(exc).__name__)
 
+    async def close_question(self, chat_id: int, message_id: int) -> None:
+        """Removes the buttons of a one-time question (consent, intake, delete) once one is pressed."""
+        try:
+            await self._ensure_ready()
+            await self.application.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except TelegramError as exc:
+            log.info("telegram: editMessageReplyMarkup failed (%s)", type(exc).__name__)
+
     async def tell_group(self, chat_id: int) -> None:
         """Sends the one polite line to a group, once per group while the process lives."""
         if chat_id in self._told_groups:
@@ -426,6 +447,10 @@ def build_router(adapter: TelegramAdapter, secret: str) -> APIRouter:
         if q is not None:
             # why here: the user's client spins until answered, whatever the turn produces
             background.add_task(adapter.answer_callback, str(q.get("id")))
+            pressed = q.get("message") if isinstance(q.get("message"), dict) else None
+            if pressed and str(q.get("data") or "").startswith(ONE_TIME_ACTIONS):
+                # why: a consent or intake answer must not be tapped twice from an old message
+                background.add_task(adapter.close_question, int(pressed["chat"]["id"]), int(pressed["message_id"]))
         return Response(status_code=200)
 
     return router
