@@ -11,6 +11,7 @@ PTB's ``Application`` is used for its bot client and lifecycle only (no handlers
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -276,6 +277,7 @@ class TelegramAdapter(ChannelAdapter):
     def __init__(self, application: Application) -> None:
         self.application = application
         self._ready = False
+        self._init_lock: asyncio.Lock | None = None
         # retry_key → parts already delivered, so a retried multi-part send never repeats a part
         self._progress: OrderedDict[str, int] = OrderedDict()
         self._told_groups: OrderedDict[int, None] = OrderedDict()
@@ -306,9 +308,14 @@ class TelegramAdapter(ChannelAdapter):
         self._ready = False
 
     async def _ensure_ready(self) -> None:
-        if not self._ready:
-            await self.application.initialize()
-            self._ready = True
+        if self._ready:
+            return
+        if self._init_lock is None:
+            self._init_lock = asyncio.Lock()
+        async with self._init_lock:  # why: 32 concurrent sends must not initialize the bot 32 times
+            if not self._ready:
+                await self.application.initialize()
+                self._ready = True
 
     # -- port ------------------------------------------------------------------------------
     def to_inbound(self, payload: str) -> Interpreted | None:
@@ -324,7 +331,16 @@ class TelegramAdapter(ChannelAdapter):
         reply_token: str | None = None,
         reply_deadline: datetime | None = None,
     ) -> SendResult:
-        """Sends each part with sendMessage; resumes after the last delivered part on a retry."""
+        """Sends each part with sendMessage; resumes after the last delivered part on a retry.
+
+        Telegram has no idempotency key: ``retry_key`` remembers (in this process) how many
+        parts went out, so a retry never repeats them. A part whose call timed out may still
+        have arrived; it is sent again (a rare duplicate beats a lost answer).
+        """
+        try:
+            chat_id = int(platform_user_id)
+        except ValueError:
+            return SendResult(SendOutcome.failed, error="not a Telegram chat id")
         calls = render(messages)
         start = self._progress.get(retry_key, 0)
         try:
@@ -335,7 +351,7 @@ class TelegramAdapter(ChannelAdapter):
             text, markup = calls[i]
             try:
                 await self.application.bot.send_message(
-                    chat_id=int(platform_user_id),
+                    chat_id=chat_id,
                     text=text,
                     reply_markup=markup,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
