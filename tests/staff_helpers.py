@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pyotp
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -17,11 +18,30 @@ KNOWN_PASSWORD = "lantern-orchid-73-silk"
 BASE_URL = "https://testserver"  # why https: the __Host- cookies are Secure
 
 
-@lru_cache
-def known_hash() -> str:
-    from admin.auth import hash_password
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch):
+    """Argon2 with tiny cost so throttling tests can afford dozens of logins (import it to use).
 
-    return hash_password(KNOWN_PASSWORD)
+    Verification reads the cost from each hash, so the code under test is unchanged.
+    """
+    from argon2 import PasswordHasher
+
+    from admin import auth
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(auth, "_hasher", cheap)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", _cheap_hash("ristapo-dummy-password-for-timing"))
+
+
+@lru_cache
+def _cheap_hash(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
+
+
+def known_hash() -> str:
+    return _cheap_hash(KNOWN_PASSWORD)
 
 
 def make_api_app(settings, runtime=None) -> FastAPI:
