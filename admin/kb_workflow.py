@@ -234,13 +234,22 @@ def entry_text(entry_id: str, version: int, f: EntryFields) -> str:
         version=version,
         needs_place=f.needs_place,
     )
-    return dump_entry(entry)
+    return _dump(entry)
+
+
+def _dump(entry: Entry) -> str:
+    """``dump_entry`` plus an explicit ``needs_place: false``, as the entry files write it (no diff noise)."""
+    text = dump_entry(entry)
+    if not entry.needs_place:
+        head, sep, body = text.partition("\n---\n")
+        text = f"{head}\nneeds_place: false{sep}{body}"
+    return text
 
 
 def with_version(text: str, version: int) -> str:
     """The same entry text with its front-matter ``version`` set (re-serialised)."""
     entry = parse_entry(text)
-    return dump_entry(replace(entry, version=version))
+    return _dump(replace(entry, version=version))
 
 
 def parse_version(row: EntryVersion) -> Entry | None:

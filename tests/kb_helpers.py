@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 from knowledge.kb import ENTRIES_DIR
@@ -16,13 +17,19 @@ def copy_entries(tmp_path: Path) -> Path:
     return target
 
 
+@lru_cache
+def _password_hash() -> str:
+    from admin.auth import hash_password
+
+    return hash_password(PASSWORD)  # why cached: argon2 is slow on purpose; one hash serves every persona
+
+
 def make_staff(session, username: str, roles: list[str], *, totp_secret: str | None = None):
     """A ready-to-use account (password changed, TOTP enrolled when a secret is given)."""
-    from admin.auth import hash_password
     from admin.models import StaffUser
 
     user = StaffUser(username=username, display_name=username, roles=",".join(sorted(roles)),
-                     password_hash=hash_password(PASSWORD), must_change_password=False, totp_secret=totp_secret)
+                     password_hash=_password_hash(), must_change_password=False, totp_secret=totp_secret)
     session.add(user)
     session.flush()
     return user

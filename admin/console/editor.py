@@ -26,6 +26,23 @@ NAV = [NavItem("知識ベース", "/console/kb", frozenset({"editor"}), order=20
 
 MAX_SOURCE_ROWS = 8
 
+# why codes, not text, in the redirect URL: a crafted link cannot put words on a console page
+DONE = {
+    "saved": "下書きを保存しました。",
+    "submitted": "確認に出しました。別の編集者が確認して公開します。",
+    "withdrawn": "取り下げました。下書きに戻っています。",
+    "published": "v{version} を公開しました。ボットはこの内容で答えます。",
+    "rejected": "差し戻しました。",
+    "rollback": "以前の版の内容を v{version} として確認に出しました。別の編集者が公開すると元に戻ります。",
+    "from_cluster": "答えられなかった質問から新しい項目の下書きを作りました。",
+    "paraphrases": "質問の言い方を追加した下書きです。確認して保存・提出してください。",
+}
+
+
+def done_message(request: Request, **values) -> str | None:
+    template = DONE.get(request.query_params.get("done", ""))
+    return template.format(**values) if template else None
+
 
 def _files(request: Request) -> wf.KbFiles:
     return wf.KbFiles.default(request.app.state.runtime.entries_dir)
@@ -33,17 +50,6 @@ def _files(request: Request) -> wf.KbFiles:
 
 def _live(request: Request):
     return request.app.state.runtime.knowledge
-
-
-def _version_or_404(session, version_id: int) -> EntryVersion:
-    row = wf.get_version(session, version_id)
-    if row is None:
-        raise _NotFound()
-    return row
-
-
-class _NotFound(Exception):
-    pass
 
 
 def _not_found(request: Request, login) -> HTMLResponse:
@@ -140,7 +146,7 @@ def kb_list(request: Request, session: SessionDep, login: EditorPage, q: str = "
         rows = [r for r in rows if r.open_version is not None]
     session.commit()
     return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts,
-                  status_labels=STATUS_LABELS, flash=request.query_params.get("flash"))
+                  status_labels=STATUS_LABELS)
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -178,7 +184,7 @@ def entry_page(request: Request, session: SessionDep, login: EditorPage, entry_i
     published = wf.published_version(session, entry_id)
     return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),
                   history=rows, stale=wf.stale_reasons(entry, published, files), status_labels=STATUS_LABELS,
-                  flash=request.query_params.get("flash"), **preview_context(entry, live))
+                  flash=done_message(request, version=entry.version), **preview_context(entry, live))
 
 
 @router.post("/e/{entry_id}/draft")
@@ -226,7 +232,7 @@ def _version_page(request: Request, session, login, row: EntryVersion, *, status
         status_labels=STATUS_LABELS, can_review=row.status == "review" and row.author_id != login.user.id,
         own_review=row.status == "review" and row.author_id == login.user.id, known_ids=sorted(live.entries),
         source_rows=max(MAX_SOURCE_ROWS - 5, len(fields.sources) + 1 if fields else 1),
-        flash=flash or request.query_params.get("flash"), flash_kind=flash_kind,
+        flash=flash or done_message(request, version=row.version), flash_kind=flash_kind,
         **(preview_context(entry, draft_kb(live, entry)) if entry else {"items": [], "line": None}),
     )
 
@@ -260,7 +266,7 @@ async def save_draft(request: Request, session: SessionDep, login: EditorPage, v
     session.commit()
     if form.get("then") == "submit":
         return _submit(request, session, login, row)
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=下書きを保存しました。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=saved", status_code=303)
 
 
 def _submit(request, session, login, row):
@@ -270,7 +276,7 @@ def _submit(request, session, login, row):
         return _version_page(request, session, login, row, status_code=422, flash=exc.message, flash_kind="error", problems=exc.problems)
     wf.do_submit(session, login.user, row)
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=確認に出しました。別の編集者が確認して公開します。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=submitted", status_code=303)
 
 
 @router.post("/v/{version_id}/submit")
@@ -293,7 +299,7 @@ def withdraw(request: Request, session: SessionDep, login: EditorPage, version_i
         return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
     wf.do_withdraw(session, login.user, row)
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=取り下げました。下書きに戻っています。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=withdrawn", status_code=303)
 
 
 @router.post("/v/{version_id}/publish")
@@ -310,7 +316,7 @@ def publish(request: Request, session: SessionDep, login: EditorPage, version_id
     wf.do_publish(session, login.user, row, files, ip=deps.client_ip(request))
     session.commit()
     request.app.state.runtime.reload()  # why: this process answers with it at once; others within a second
-    return RedirectResponse(f"/console/kb/e/{row.entry_id}?flash=v{row.version} を公開しました。ボットはこの内容で答えます。", status_code=303)
+    return RedirectResponse(f"/console/kb/e/{row.entry_id}?done=published", status_code=303)
 
 
 @router.post("/v/{version_id}/reject")
@@ -324,7 +330,7 @@ def reject(request: Request, session: SessionDep, login: EditorPage, version_id:
         return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
     wf.do_reject(session, login.user, row, note=note)
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=差し戻しました。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=rejected", status_code=303)
 
 
 @router.post("/v/{version_id}/rollback")
@@ -340,7 +346,7 @@ def rollback(request: Request, session: SessionDep, login: EditorPage, version_i
         return _entry_error(request, session, login, target.entry_id, exc)
     row = wf.do_rollback(session, login.user, files, target)
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=v{target.version} の内容を確認に出しました。別の編集者が公開すると元に戻ります。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=rollback", status_code=303)
 
 
 @router.post("/v/{version_id}/preview", response_class=HTMLResponse)
@@ -392,11 +398,15 @@ def diff_page(request: Request, session: SessionDep, login: EditorPage, version_
 @router.get("/unanswered", response_class=HTMLResponse)
 def unanswered(request: Request, session: SessionDep, login: EditorPage):
     """Questions the bot could not answer, grouped by similarity; text only where consent allowed keeping it."""
+    return _unanswered_page(request, session, login)
+
+
+def _unanswered_page(request: Request, session, login, *, error: str | None = None):
     clusters, hidden = wf.cluster_questions(wf.unanswered_questions(session))
     live = _live(request).kb
-    return render(request, "console/kb/unanswered.html", login, title="答えられなかった質問", clusters=clusters[:100], hidden=hidden,
-                  entries=sorted(live, key=lambda e: e.title), titles={e.id: e.title for e in live},
-                  flash=request.query_params.get("flash"), flash_kind=request.query_params.get("kind", "ok"))
+    return render(request, "console/kb/unanswered.html", login, status_code=409 if error else 200, title="答えられなかった質問",
+                  clusters=clusters[:100], hidden=hidden, entries=sorted(live, key=lambda e: e.title),
+                  titles={e.id: e.title for e in live}, flash=error, flash_kind="error")
 
 
 @router.post("/unanswered/new")
@@ -408,11 +418,11 @@ async def unanswered_new(request: Request, session: SessionDep, login: EditorPag
     try:
         wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
     except wf.WorkflowError as exc:
-        return RedirectResponse(f"/console/kb/unanswered?kind=error&flash={exc.message}", status_code=303)
+        return _unanswered_page(request, session, login, error=exc.message)
     fields = wf.EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
     row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=質問 {len(texts)} 件から新しい項目の下書きを作りました。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=from_cluster", status_code=303)
 
 
 @router.post("/unanswered/paraphrase")
@@ -428,6 +438,6 @@ async def unanswered_paraphrase(request: Request, session: SessionDep, login: Ed
         row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
     except wf.WorkflowError as exc:
         session.rollback()
-        return RedirectResponse(f"/console/kb/unanswered?kind=error&flash={exc.message}", status_code=303)
+        return _unanswered_page(request, session, login, error=exc.message)
     session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?flash=質問の言い方を {len(texts)} 件追加した下書きです。確認して保存・提出してください。", status_code=303)
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=paraphrases", status_code=303)
