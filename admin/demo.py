@@ -91,6 +91,15 @@ DEMO_CONVERSATIONS = [
     DemoConversation("d7", "telegram", [("text", "こんにちは"), ("press", A_CONSENT_YES), ("text", "家族が逮捕されました。どうすればいいですか")], minutes_ago=60 * 50),
     DemoConversation("d8", "web", [("text", "こんにちは"), ("press", A_CONSENT_YES), ("text", "ペットの猫の病院を教えて")], minutes_ago=60 * 74),
 ]
+# a few more short conversations spread over two weeks, so the dashboard has something to draw
+DEMO_CONVERSATIONS += [
+    DemoConversation(f"h{i}", channel, [("text", "こんにちは"), ("press", A_CONSENT_YES), ("text", question)], minutes_ago=60 * 24 * days + 60 * 3)
+    for i, (channel, question, days) in enumerate([
+        ("line", "仕事を探したい", 4), ("web", "りすたぽってなに", 5), ("line", "保護観察ってなんですか", 6),
+        ("telegram", "お金がなくて生活できない", 8), ("line", "家族が逮捕されました", 9), ("web", "天気を教えて", 11),
+        ("line", "出所したばかりです", 12),
+    ])
+]
 
 
 def seed_demo(echo: Callable[[str], None]) -> None:

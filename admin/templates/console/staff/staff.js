@@ -47,6 +47,8 @@
       button.classList.toggle("is-crisis", !!data.crisis || button.classList.contains("is-crisis"));
     }
     document.title = "(" + newCount + ") " + baseTitle;
+    var live = document.getElementById("st-live");
+    if (live) live.textContent = (data.crisis ? "緊急の相談が届きました" : "新しい相談が届きました") + "(" + newCount + "件)";
     if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
       try {
         // why silent: the office may be quiet or shared; the badge and title carry the news
