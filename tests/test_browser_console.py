@@ -31,6 +31,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
+TABLET = {"width": 768, "height": 1024}
 LINE_SECRET = "browser-test-line-secret"
 PASSWORD = "ristapo-browser-Staff-2026!"
 CANNED = "担当の職員です。ご連絡ありがとうございます。これからこのチャットでお話を伺います。"
@@ -202,6 +203,13 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     assert push.body["to"] == user and push.retry_key
     page.locator(".st-delivery-delivered").wait_for()  # the badge follows the outbox
     page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)
+
+    # a tablet in portrait: nothing runs off the side of the page
+    page.set_viewport_size(TABLET)
+    for path in (page.url, url + "/console/inbox"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    page.set_viewport_size(DESKTOP)
 
     # staff hold no admin role: no admin link, and the admin pages refuse them
     assert page.locator("nav.mainnav a", has_text="管理").count() == 0
