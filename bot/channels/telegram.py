@@ -498,14 +498,3 @@ def _register(adapter: TelegramAdapter) -> None:
 
     pipeline.register_adapter(adapter)
 
-
-def register_for_worker(settings: Settings) -> TelegramAdapter | None:
-    """For processes without the web app (``ristapo worker``): registers a sending adapter.
-
-    The bot initializes itself on the first send; call ``await adapter.stop()`` on exit.
-    """
-    if not settings.telegram_enabled:
-        return None
-    adapter = TelegramAdapter.from_settings(settings)
-    _register(adapter)
-    return adapter
