@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from admin import audit
@@ -357,16 +358,24 @@ def _fold(text: str) -> str:
 
 
 def kb_list(session: Session, files: KbFiles, *, query: str = "", today: date | None = None) -> list[KbRow]:
-    """Every entry (files) plus new entries still in draft, filtered by ``query``."""
+    """Every entry (files) plus new entries still in draft, filtered by ``query``.
+
+    An entry file never recorded before is recorded here as published (caller commits).
+    """
     kb = load_kb(files.entries_dir)
     open_rows = open_versions(session)
     published = published_versions(session)
     rows = []
     for entry in kb:
         pub = published.get(entry.id)
+        if pub is None:
+            # why: the seed hashes of this first record are what "a seed changed" is measured against
+            pub = do_record_file_version(session, files, entry.id)
         op = open_rows.get(entry.id)
-        rows.append(KbRow(entry.id, entry.title, entry.as_of, entry.version, op.status if op else "published", op,
-                          stale_reasons(entry, pub, files, today=today)))
+        stale = stale_reasons(entry, pub, files, today=today)
+        if pub is not None and entry.path is not None and pub.text != entry.path.read_text(encoding="utf-8"):
+            stale.append("ファイルが公開の記録と違います(git などで変更)。`ristapo kb publish` で記録してください")
+        rows.append(KbRow(entry.id, entry.title, entry.as_of, entry.version, op.status if op else "published", op, stale))
     for entry_id, op in open_rows.items():
         if kb.get(entry_id) is None:
             draft = parse_version(op)
@@ -572,7 +581,14 @@ def do_publish(session: Session, reviewer: StaffUser, row: EntryVersion, files: 
     file as it is.
     """
     old = published_version(session, row.entry_id)
-    if old is not None:
+    # why a conditional UPDATE: two reviewers pressing "publish" at once must not both succeed
+    claimed = session.execute(
+        update(EntryVersion).where(EntryVersion.id == row.id, EntryVersion.status == VersionStatus.review.value)
+        .values(status=VersionStatus.published.value)
+    )
+    if claimed.rowcount != 1:
+        raise WorkflowError("この版はすでに公開または差し戻されています。")
+    if old is not None and old.id != row.id:
         old.status = VersionStatus.superseded.value
         session.add(old)
     entry = parse_entry(row.text)

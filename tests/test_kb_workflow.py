@@ -270,3 +270,32 @@ def test_kb_publish_cli_records_files_after_check(kb, monkeypatch, capsys):
     broken.write_text(broken.read_text(encoding="utf-8").replace("as_of:", "as_ofx:"), encoding="utf-8")
     assert main(["kb", "publish"]) == 1
     assert "as_of is missing" in capsys.readouterr().out
+
+
+def test_publish_twice_is_refused(kb):
+    from sqlmodel import Session
+
+    with db.session_scope() as s:
+        row = _draft_with_answer(s, kb, kb.alice)
+        wf.do_submit(s, kb.alice, row)
+    with Session(db.engine()) as first, Session(db.engine()) as second:
+        mine, theirs = first.get(EntryVersion, row.id), second.get(EntryVersion, row.id)
+        wf.check_publish(first, kb.bob, mine, kb.files)
+        wf.check_publish(second, kb.bob, theirs, kb.files)  # both pages showed "publish"
+        wf.do_publish(first, kb.bob, mine, kb.files)
+        first.commit()
+        with pytest.raises(wf.WorkflowError, match="すでに公開"):
+            wf.do_publish(second, kb.bob, theirs, kb.files)
+        second.rollback()
+
+
+def test_list_records_a_baseline_and_flags_git_edits(kb):
+    with db.session_scope() as s:
+        rows = {r.entry_id: r for r in wf.kb_list(s, kb.files, today=date(2026, 11, 1))}
+        assert wf.published_version(s, ENTRY) is not None
+        assert not any("ファイルが公開の記録と違います" in x for x in rows[ENTRY].stale)
+    path = kb.entries / f"{ENTRY}.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("無料", "無料です", 1), encoding="utf-8")
+    with db.session_scope() as s:
+        rows = {r.entry_id: r for r in wf.kb_list(s, kb.files, today=date(2026, 11, 1))}
+        assert any("ristapo kb publish" in x for x in rows[ENTRY].stale)

@@ -94,18 +94,28 @@ def answer_message(entry: Entry, kb: KnowledgeBase) -> OutMessage:
                       quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
 
 
-def line_messages(msg: OutMessage) -> list[dict] | None:
-    """The LINE message objects for ``msg`` (None when the LINE renderer is not in this build)."""
+def answer_messages(entry: Entry, kb: KnowledgeBase) -> list[OutMessage]:
+    """The answer, and for place-dependent entries the engine's follow-up question about the area."""
+    from bot import texts
+
+    out = [answer_message(entry, kb)]
+    if entry.needs_place:
+        out.append(OutMessage("text", texts.ASK_PLACE, quick_replies=texts.common_quick_replies()))
+    return out
+
+
+def line_messages(msgs: list[OutMessage]) -> list[dict] | None:
+    """The LINE message objects for ``msgs`` (None when the LINE renderer is not in this build)."""
     try:
         from bot.channels import line_render
     except ModuleNotFoundError:
         return None
-    return line_render.render([msg])
+    return line_render.render(msgs)
 
 
 def preview_context(entry: Entry, kb: KnowledgeBase) -> dict:
-    msg = answer_message(entry, kb)
-    return {"items": [{"who": "bot", "msg": msg}], "line": line_messages(msg), "answer_chars": len(entry.answer)}
+    msgs = answer_messages(entry, kb)
+    return {"items": [{"who": "bot", "msg": m} for m in msgs], "line": line_messages(msgs), "answer_chars": len(entry.answer)}
 
 
 def draft_kb(live: KnowledgeBase, entry: Entry) -> KnowledgeBase:
