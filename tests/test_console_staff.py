@@ -350,3 +350,21 @@ def test_events_carry_ids_only(staff, chat):
 def test_events_route_is_staff_only(persona):
     editor = persona("ed", "editor")
     assert editor.get("/console/events").status_code == 403
+
+
+def test_consent_b_then_referral(staff, chat):
+    from core import db
+    from handoff.models import Referral, Ticket
+
+    tid = open_ticket(chat)
+    staff.post(f"/console/tickets/{tid}/claim")
+    r = staff.post(f"/console/tickets/{tid}/referral", {"organisation": "地域生活定着支援センター"})
+    assert r.status_code == 409 and "同意B" in r.text  # not without the user's consent
+    assert staff.post(f"/console/tickets/{tid}/consent-b", {"organisation": "地域生活定着支援センター"}).status_code == 303
+    chat.press(f"b:y:{tid}")
+    page = staff.get(f"/console/tickets/{tid}").text
+    assert "同意あり" in page and "につないだことを記録する" in page
+    assert staff.post(f"/console/tickets/{tid}/referral", {"organisation": "地域生活定着支援センター"}).status_code == 303
+    with db.session_scope() as s:
+        assert s.exec(select(Referral)).one().organisation == "地域生活定着支援センター"
+        assert s.get(Ticket, tid).consent_b == "given"

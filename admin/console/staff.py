@@ -328,6 +328,32 @@ def reply(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
     return _back(ticket_id, "sent")
 
 
+@router.post("/tickets/{ticket_id}/consent-b", summary="Ask consent B through the bot (staff)")
+def ask_consent_b(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, organisation: str = Form("")):
+    """Asks the user whether the case may be shared with the named organisation."""
+    actor = _actor(request, login)
+    try:
+        ticket = actions.check_request_consent_b(session, actor, ticket_id, organisation[:100])
+        actions.do_request_consent_b(session, actor, ticket, organisation[:100])
+        session.commit()
+    except ActionError as exc:
+        return _refused(request, login, session, actor, ticket_id, exc)
+    return _back(ticket_id, "asked")
+
+
+@router.post("/tickets/{ticket_id}/referral", summary="Record a referral (staff)")
+def refer(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, organisation: str = Form("")):
+    """Records that the case was passed on; refused without the user's consent B for it."""
+    actor = _actor(request, login)
+    try:
+        ticket, consent = actions.check_refer_ticket(session, actor, ticket_id, organisation[:100])
+        actions.do_refer_ticket(session, actor, ticket, consent, organisation[:100])
+        session.commit()
+    except ActionError as exc:
+        return _refused(request, login, session, actor, ticket_id, exc)
+    return _back(ticket_id, "referred")
+
+
 @router.post("/tickets/{ticket_id}/note", summary="Private note (staff)")
 def add_note(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, body: str = Form("")):
     actor = _actor(request, login)
