@@ -431,3 +431,51 @@ def test_intake_labels_match_the_bot_questions():
     from handoff.intake import INTAKE_LABELS
 
     assert {step: {v: label for label, v in options} for step, _q, options in INTAKE_STEPS} == INTAKE_LABELS
+
+
+# --- the same path over LINE, through the fake Messaging API --------------------------------------
+
+from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: E402,F401  (fixtures)
+
+
+def test_full_path_over_line_staff_reply_is_pushed_by_the_delivery_worker(line_env):
+    """User asks on LINE → hand-off → staff claims and replies → push via the fake LINE API → close → bot again."""
+    from tests.builders import make_line_postback_event, make_line_text_event
+
+    def say(text: str) -> None:
+        assert line_env.post(make_line_text_event(text, user_id="U-path")).status_code == 200
+        line_env.process()
+
+    def press(data: str) -> None:
+        assert line_env.post(make_line_postback_event(data, user_id="U-path")).status_code == 200
+        line_env.process()
+
+    say("こんにちは")
+    press("c:y")
+    press("h")
+    for _ in range(4):
+        press("i:skip")
+    ticket_id = rows(Ticket)[-1].id
+    staff_id, _ = make_staff("sato", ["staff"])
+    client = client_for(line_env.app, staff_id)
+    assert client.post(f"/admin/api/tickets/{ticket_id}/claim").status_code == 200
+
+    before = len(line_env.fake.sends())
+    say("まだですか")
+    assert len(line_env.fake.sends()) == before  # the bot stays silent while staff own the chat
+
+    r = client.post(f"/admin/api/tickets/{ticket_id}/reply", json={"text": "担当の佐藤です。お待たせしました。"})
+    outbox_id = r.json()["outbox_id"]
+    line_env.process()
+    pushed = [s for s in line_env.fake.sends() if s.path == "/v2/bot/message/push"]
+    assert len(pushed) == 1
+    assert pushed[0].body["to"] == "U-path" and pushed[0].retry_key == outbox_id
+    assert any("担当の佐藤です" in t for t in pushed[0].texts)
+    assert get(OutboxMessage, outbox_id).state == "delivered"
+
+    assert client.post(f"/admin/api/tickets/{ticket_id}/close", json={"outcome": "情報提供"}).status_code == 200
+    line_env.process()
+    n = len(line_env.fake.sends())
+    say("仕事を探したい")
+    answered = line_env.fake.sends()[n:]
+    assert answered and answered[0].path == "/v2/bot/message/reply"  # the bot answers again
