@@ -204,3 +204,21 @@ def test_unanswered_questions_grouped_without_identity(app, people, tmp_path):
     assert r.status_code == 303
     draft = c.get(r.headers["location"]).text
     assert "保護猫の譲渡会はいつですか" in draft
+
+
+def test_every_console_route_declares_its_roles(app):
+    from fastapi import APIRouter
+
+    from admin.console import check_guarded
+
+    check_guarded(app)  # the installed console passes
+    assert app.state.console_routes_checked >= 20  # ...and really looked at the pages
+    stray = APIRouter()
+
+    @stray.get("/console/forgot-roles")
+    def forgot():
+        return "oops"
+
+    app.include_router(stray)
+    with pytest.raises(RuntimeError, match="/console/forgot-roles"):
+        check_guarded(app)

@@ -77,7 +77,9 @@ async def console_login(request: Request, session: SessionDep) -> SignedIn:
         raise ConsoleForbidden() from None
 
 
+console_login.console_gate = True
 ConsoleLogin = Annotated[SignedIn, Depends(console_login)]
+PUBLIC_PATHS = frozenset({"/console/login"})  # the only console pages open without a session
 
 
 def page_roles(*roles: Role):
@@ -95,6 +97,7 @@ def page_roles(*roles: Role):
         return login
 
     _gate.__name__ = "page_" + "_or_".join(sorted(wanted))
+    _gate.console_gate = True
     return _gate
 
 
@@ -170,6 +173,31 @@ def _share_chat_filters() -> None:
         templates.env.filters.setdefault(name, func)
 
 
+def _guarded(dependant) -> bool:
+    return any(getattr(d.call, "console_gate", False) or _guarded(d) for d in dependant.dependencies)
+
+
+def check_guarded(app: FastAPI) -> None:
+    """Deny by default: every console route must depend on a session gate, or start-up fails."""
+    from fastapi.routing import APIRoute
+
+    def walk(routes):
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # FastAPI ≥ 0.16x keeps included routers whole
+                yield from walk(route.original_router.routes)
+            elif hasattr(route, "routes") and not hasattr(route, "app"):
+                yield from walk(route.routes)
+
+    checked = 0
+    for route in walk(app.routes):
+        checked += route.path.startswith("/console")
+        if route.path.startswith("/console") and route.path not in PUBLIC_PATHS and not _guarded(route.dependant):
+            raise RuntimeError(f"console route {route.path} declares no roles (use EditorPage, StaffPage, AdminPage or ConsoleLogin)")
+    app.state.console_routes_checked = checked
+
+
 def install(app: FastAPI, settings) -> None:
     """Mounts the console: static files, the page modules present, the error pages."""
     app.mount("/console/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
@@ -187,6 +215,7 @@ def install(app: FastAPI, settings) -> None:
     app.include_router(router)
     for r in ROUTERS:
         app.include_router(r)
+    check_guarded(app)
 
     @app.exception_handler(LoginRedirect)
     async def _to_login(request: Request, _exc: LoginRedirect):

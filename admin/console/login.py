@@ -40,6 +40,7 @@ async def login_step(request: Request, session: SessionDep) -> SignedIn:
         raise ConsoleForbidden("フォームの確認用トークンが古くなっています。最初からログインしてください。") from None
 
 
+login_step.console_gate = True
 LoginStep = Annotated[SignedIn, Depends(login_step)]
 
 
