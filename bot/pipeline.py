@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import random
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, event, exists, or_, select, update
+from sqlalchemy import and_, bindparam, event, exists, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -171,68 +173,139 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     return added
 
 
+def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> list[int]:
+    with db.session_scope() as session:
+        return [store_events(session, channel, events) for channel, events in batch]
+
+
+class _GroupCommit:
+    """Stores the events of concurrent webhook requests in one transaction (group commit).
+
+    Why: SQLite has one writer; 200 requests each committing alone queue behind each other,
+    while one commit for all that arrived meanwhile keeps every answer fast. Each request is
+    still answered only after *its* events are committed.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, list[RawEvent], asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def store(self, channel: str, events: list[RawEvent]) -> int:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.pending.append((channel, events, fut))
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._drain())
+        return await asyncio.shield(fut)
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                counts = await asyncio.to_thread(_store_batch, [(c, e) for c, e, _f in batch])
+            except Exception as exc:
+                for _c, _e, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_c, _e, fut), n in zip(batch, counts):
+                if not fut.done():
+                    fut.set_result(n)
+            poke("inbox")
+
+
+_group_commits: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit]" = weakref.WeakKeyDictionary()
+
+
+async def store_and_ack(channel: str, events: list[RawEvent]) -> int:
+    """For webhook routes: durably stores ``events`` (with concurrent requests), wakes the inbox worker.
+
+    Returns how many were new. Raises if the database failed: answer non-2xx so the platform
+    redelivers.
+    """
+    if not events:
+        return 0
+    loop = asyncio.get_running_loop()
+    gc = _group_commits.get(loop)
+    if gc is None:
+        gc = _group_commits[loop] = _GroupCommit()
+    return await gc.store(channel, events)
+
+
 # --------------------------------------------------------------------------- inbox: processing
+
+
+def _not_blocked():
+    """No earlier pending event of the same user (per-user order: event time, then id)."""
+    earlier = aliased(InboxEvent)
+    return ~exists().where(
+        earlier.channel == InboxEvent.channel,
+        earlier.user_key == InboxEvent.user_key,
+        earlier.state == "pending",
+        or_(
+            earlier.event_time < InboxEvent.event_time,
+            and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
+        ),
+    )
+
+
+@functools.cache
+def _inbox_statements() -> dict:
+    """Statements built once (building SQLAlchemy expressions costs more than running them)."""
+    due = and_(
+        InboxEvent.state == "pending",
+        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= bindparam("now")),
+        _not_blocked(),
+    )
+    return {
+        "candidates": select(InboxEvent.id)
+        .where(InboxEvent.channel.in_(bindparam("channels", expanding=True)), due)
+        .order_by(InboxEvent.event_time, InboxEvent.id)
+        .limit(bindparam("limit")),
+        "take": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due),
+        "take_pg": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due).with_for_update(skip_locked=True),
+        "finish": update(InboxEvent)
+        .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None),
+        "finish_erase": update(InboxEvent)
+        .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None),
+    }
 
 
 def _inbox_candidates(session: Session, channels: list[str], limit: int) -> list[int]:
     """Ids of the oldest pending event of each user that is due (per-user order by time, id)."""
-    now = clock.now()
-    earlier = aliased(InboxEvent)
-    blocked = exists().where(
-        earlier.channel == InboxEvent.channel,
-        earlier.user_key == InboxEvent.user_key,
-        earlier.state == "pending",
-        or_(
-            earlier.event_time < InboxEvent.event_time,
-            and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
-        ),
-    )
-    q = (
-        select(InboxEvent.id)
-        .where(
-            InboxEvent.channel.in_(channels),
-            InboxEvent.state == "pending",
-            or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= now),
-            ~blocked,
-        )
-        .order_by(InboxEvent.event_time, InboxEvent.id)
-        .limit(limit)
-    )
-    return list(session.execute(q).scalars())
+    stmt = _inbox_statements()["candidates"]
+    return list(session.execute(stmt, {"channels": channels, "limit": limit, "now": clock.now()}).scalars())
 
 
-def _claim_inbox(session: Session, event_id: int) -> InboxEvent | None:
-    """Takes one event for this transaction, or None if another worker has it or it is not due."""
-    now = clock.now()
-    earlier = aliased(InboxEvent)
-    blocked = exists().where(
-        earlier.channel == InboxEvent.channel,
-        earlier.user_key == InboxEvent.user_key,
-        earlier.state == "pending",
-        or_(
-            earlier.event_time < InboxEvent.event_time,
-            and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
-        ),
-    )
-    due = and_(
-        InboxEvent.id == event_id,
-        InboxEvent.state == "pending",
-        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= now),
-        ~blocked,
-    )
-    if _is_postgres(session):
-        # why SKIP LOCKED: N workers each take different rows without waiting on each other;
-        # the row lock lasts the whole turn, so it *is* the lease.
-        got = session.execute(select(InboxEvent.id).where(due).with_for_update(skip_locked=True)).scalar_one_or_none()
-        if got is None:
-            return None
-    else:
-        # why a conditional UPDATE: it takes SQLite's write lock and re-checks the state under
-        # it, so two processes can never both claim the row.
-        res = session.execute(update(InboxEvent).where(due).values(lease_until=now + timedelta(seconds=60)))
-        if res.rowcount != 1:
-            return None
-    return session.get(InboxEvent, event_id, populate_existing=True)
+class _LostClaim(Exception):
+    """Another worker finished this event first; this transaction must not commit."""
+
+
+def _take_inbox(session: Session, event_id: int) -> InboxEvent | None:
+    """Loads one due event for this transaction, or None if it is not (or no longer) ours to do.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` — N workers take different rows without waiting;
+    the row lock lasts the whole turn, so it *is* the lease. SQLite has one writer at a time,
+    so there the claim is the conditional UPDATE in :func:`_finish_inbox` at the end of the
+    same transaction: whoever commits first wins, a loser rolls back everything it wrote.
+    Why at the end: SQLite's write lock is taken at the first write, and the engine's work
+    before it must not block the webhook's inserts.
+    """
+    stmts = _inbox_statements()
+    stmt = stmts["take_pg"] if _is_postgres(session) else stmts["take"]
+    return session.execute(
+        stmt, {"eid": event_id, "now": clock.now()}, execution_options={"populate_existing": True}
+    ).scalar_one_or_none()
+
+
+def _finish_inbox(session: Session, event_id: int, *, erase: bool) -> None:
+    """Marks the event done (and erases its payload if asked) — only if it is still pending."""
+    stmt = _inbox_statements()["finish_erase" if erase else "finish"]
+    res = session.execute(stmt, {"eid": event_id, "at": clock.now()})
+    if res.rowcount != 1:
+        raise _LostClaim()
 
 
 def _find_user(session: Session, channel: str, platform_id: str) -> ChannelUser | None:
@@ -291,14 +364,14 @@ def _erase_unsent_payload(session: Session, channel: str, row: InboxEvent, messa
 
 
 def _process_event(session: Session, row: InboxEvent, runtime) -> str:
-    """Interprets and handles one claimed event inside the caller's transaction."""
+    """Interprets and handles one taken event inside the caller's transaction, then marks it done."""
     from bot.service import handle_inbound
 
     adapter = get_adapter(row.channel)
     assert adapter is not None
     it = adapter.to_inbound(row.payload) if row.payload is not None else None
-    user: ChannelUser | None = None
     outcome = "ignored"
+    erase = True
     if it is not None and it.inbound is not None:
         handled = handle_inbound(
             session,
@@ -310,29 +383,22 @@ def _process_event(session: Session, row: InboxEvent, runtime) -> str:
             reply_deadline=it.reply_deadline,
         )
         conv = session.get(Conversation, handled.conversation_id)
-        if conv is None or conv.consent_version is None:
-            row.payload = None  # why: without consent A nothing the user wrote outlives the turn
+        # why: without consent A nothing the user wrote outlives the turn
+        erase = conv is None or conv.consent_version is None
         outcome = "handled"
     elif it is not None:
         user = _apply_side_effect(session, row.channel, it, row)
-        if not _has_consent(session, user):
-            row.payload = None
+        erase = not _has_consent(session, user)
         outcome = it.side_effect or "ignored"
-    else:
-        row.payload = None
-    row.state = "done"
-    row.processed_at = clock.now()
-    row.lease_until = None
-    row.attempts = (row.attempts or 0) + 1
-    row.last_error = None
-    session.add(row)
+    session.flush()
+    _finish_inbox(session, row.id, erase=erase)
     return outcome
 
 
 def _record_inbox_failure(event_id: int, exc: BaseException) -> None:
     with db.session_scope() as session:
         row = session.get(InboxEvent, event_id)
-        if row is None:
+        if row is None or row.state != "pending":
             return
         row.attempts = (row.attempts or 0) + 1
         row.last_error = type(exc).__name__[:80]
@@ -382,12 +448,14 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
     for event_id in ids:
         try:
             with db.session_scope() as session:
-                row = _claim_inbox(session, event_id)
+                row = _take_inbox(session, event_id)
                 if row is None:
                     continue
-                taken += 1
                 _maybe_loading(row, loop)
                 _process_event(session, row, runtime)
+            taken += 1
+        except _LostClaim:
+            continue  # another worker did it; everything this one wrote was rolled back
         except Exception as exc:
             log.exception("inbox event raised; will retry", extra={"event_id": event_id})
             with contextlib.suppress(Exception):
@@ -656,3 +724,9 @@ def install(app, settings) -> None:
     """Adds the inbox and delivery workers to the app's lifespan (``RISTAPO_RUN_WORKERS``)."""
     app.state.workers.append(_inbox_worker)
     app.state.workers.append(_outbox_worker)
+    if settings.run_workers:
+        import sys
+
+        # why: the inbox worker's engine turns run in a thread; a shorter GIL switch interval
+        # (default 5 ms) keeps the event loop, and so the webhook's answer, responsive
+        sys.setswitchinterval(0.001)

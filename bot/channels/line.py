@@ -30,7 +30,7 @@ from starlette.background import BackgroundTask
 from bot import pipeline
 from bot.channels import line_render
 from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
-from core import db, identity
+from core import identity
 from core import clock
 from core.messages import Inbound, OutMessage
 from core.settings import Settings
@@ -330,11 +330,6 @@ def _retry_after(exc) -> float | None:
 router = APIRouter()
 
 
-def _store(events: list[RawEvent]) -> int:
-    with db.session_scope() as session:
-        return pipeline.store_events(session, "line", events)
-
-
 @router.post("/webhooks/line", include_in_schema=False)
 async def line_webhook(request: Request):
     """Verifies, stores, answers 200; the workers do everything else."""
@@ -350,10 +345,8 @@ async def line_webhook(request: Request):
         # why no body in the log: it may hold a consultation; the reason code is enough
         log.warning("line webhook rejected", extra={"kind": exc.reason, "path": "/webhooks/line"})
         return PlainTextResponse("bad request", status_code=400)
-    if events:
-        # a failure here is a 500: LINE may redeliver, and nothing was acknowledged that we lost
-        await asyncio.to_thread(_store, events)
-        pipeline.poke_inbox()
+    # a database failure here is a 500: LINE may redeliver, and nothing acknowledged is lost
+    await pipeline.store_and_ack("line", events)
     task = BackgroundTask(adapter.send_group_notices, courtesy) if courtesy else None
     return PlainTextResponse("OK", background=task)
 

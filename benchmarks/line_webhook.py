@@ -1,0 +1,164 @@
+"""LINE webhook benchmark (a measurement, not a test): ``.venv/bin/python benchmarks/line_webhook.py``.
+
+1. Burst: 200 signed webhook events at once while the fake LINE API sleeps 5 s on every call
+   → p50/p99 of the webhook's response time (target p99 ≤ 50 ms; LINE's limit is 2 s).
+2. Sustained: the fake answers at once; N events are sent as fast as the server takes them
+   → events fully processed per second, from the first request to the last reply accepted by
+   the fake (target ≥ 300/s on SQLite).
+
+The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a temp dir); the
+fake LINE API runs in this process. Options: ``--events N`` (sustained), ``--concurrency C``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from tests.fakes.line_api import FakeLineApi  # noqa: E402
+
+SECRET = "bench-channel-secret"
+TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def start_server(data_dir: str, fake: FakeLineApi, port: int) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update(
+        RISTAPO_ENV="dev",
+        RISTAPO_DATA_DIR=data_dir,
+        RISTAPO_DATABASE_URL=f"sqlite:///{data_dir}/bench.db",
+        RISTAPO_DATA_KEY="b1:" + base64.b64encode(os.urandom(32)).decode(),
+        RISTAPO_ID_PEPPER="bench-pepper",
+        RISTAPO_LINE_CHANNEL_SECRET=SECRET,
+        RISTAPO_LINE_CHANNEL_ACCESS_TOKEN="bench-token",
+        RISTAPO_LINE_API_BASE=fake.base_url,
+        RISTAPO_LINE_DATA_API_BASE=fake.base_url,
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(ROOT),
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("ristapo serve did not start")
+
+
+async def post_all(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
+    """Sends every body (signed) with at most ``concurrency`` in flight; returns latencies in ms.
+
+    aiohttp rather than httpx: httpx's pool costs the *client* milliseconds per request at
+    200 connections, which would be measured as server latency.
+    """
+    import aiohttp
+
+    latencies: list[float] = []
+    sem = asyncio.Semaphore(concurrency)
+    signed = [(body, {"X-Line-Signature": sign(body, SECRET), "Content-Type": "application/json"}) for body in bodies]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+
+        async def one(body: bytes, headers: dict) -> None:
+            async with sem:
+                t = time.perf_counter()
+                async with client.post(url, data=body, headers=headers) as r:
+                    await r.read()
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    if r.status != 200:
+                        raise SystemExit(f"webhook answered {r.status}")
+
+        await asyncio.gather(*(one(b, h) for b, h in signed))
+    return latencies
+
+
+def events(n: int, users: int, prefix: str) -> list[bytes]:
+    return [line_body(make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U{prefix}{i % users:04d}")) for i in range(n)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--events", type=int, default=1500)
+    ap.add_argument("--users", type=int, default=300)
+    ap.add_argument("--concurrency", type=int, default=50)
+    args = ap.parse_args()
+
+    fake = FakeLineApi().start()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/webhooks/line"
+    with tempfile.TemporaryDirectory(prefix="ristapo-bench-") as data_dir:
+        proc = start_server(data_dir, fake, port)
+        try:
+            asyncio.run(post_all(url, events(5, 5, "warm"), 5))  # warm up (imports, first queries)
+            fake.wait_for(lambda f: len(f.accepted) >= 5, timeout=30)
+            fake.reset()
+
+            # 1. burst while LINE is slow
+            fake.default_delay = 5.0
+            bodies = events(args.burst, args.burst, "b")
+            t0 = time.perf_counter()
+            lat = asyncio.run(post_all(url, bodies, args.burst))
+            burst_s = time.perf_counter() - t0
+            print(f"burst: {args.burst} events, all 200, in {burst_s:.2f} s while the fake LINE API sleeps 5 s per call")
+            print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
+            fake.default_delay = 0.0
+            if not fake.wait_for(lambda f: len(f.accepted) >= args.burst, timeout=120):
+                print(f"  (burst backlog not drained: {len(fake.accepted)}/{args.burst} replies accepted)")
+            print(f"  burst fully answered {time.perf_counter() - t0:.1f} s after the first request")
+            fake.reset()
+
+            # 2. sustained throughput with a fast LINE
+            bodies = events(args.events, args.users, "s")
+            t0 = time.perf_counter()
+            lat = asyncio.run(post_all(url, bodies, args.concurrency))
+            ingest_s = time.perf_counter() - t0
+            done = fake.wait_for(lambda f: len(f.accepted) >= args.events, timeout=300)
+            total_s = time.perf_counter() - t0
+            got = len(fake.accepted)
+            print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight")
+            print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)")
+            print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
+                  f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
+            print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
