@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
@@ -68,6 +68,12 @@ PREFIX = "/admin/api"
 
 # --- request and response schemas -------------------------------------------------------------
 
+
+# why bounded: a huge id in a URL or body must be a 422, not a 500 from the database driver
+# ("int too large" on SQLite, "integer out of range" on PostgreSQL's int4 keys)
+MAX_DB_ID = 2**31 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
+
 class Request_(BaseModel):
     """Base of every request body: unknown fields are an error (no mass assignment)."""
 
@@ -114,7 +120,7 @@ class ReturnRequest(Request_):
 
 
 class TransferRequest(Request_):
-    staff_id: int
+    staff_id: int = Field(ge=1, le=MAX_DB_ID)
 
 
 class OrganisationRequest(Request_):
@@ -306,7 +312,7 @@ def read_queue(session: SessionDep, actor: CurrentActor, view: QueueView = "open
     return views.list_queue(session, actor, view, _names(session))
 
 
-def read_ticket(ticket_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> views.TicketDetailPublic:
+def read_ticket(ticket_id: DbId, request: Request, session: SessionDep, actor: CurrentActor) -> views.TicketDetailPublic:
     """One ticket with its transcript, intake and notes (an audited read)."""
     ticket = actions.access_ticket_by_id(session, actor, ticket_id)
     actions.mark_read(session, actor, ticket)
@@ -316,7 +322,7 @@ def read_ticket(ticket_id: int, request: Request, session: SessionDep, actor: Cu
     return result
 
 
-def claim_ticket(ticket_id: int, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def claim_ticket(ticket_id: DbId, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Takes a waiting ticket; 409 when someone else was faster."""
     ticket = actions.check_claim_ticket(session, actor, ticket_id)
     actions.do_claim_ticket(session, actor, ticket)
@@ -324,7 +330,7 @@ def claim_ticket(ticket_id: int, session: SessionDep, actor: CurrentActor) -> vi
     return views.summary(session, ticket, _names(session))
 
 
-def release_ticket(ticket_id: int, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def release_ticket(ticket_id: DbId, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Puts a ticket you hold back in the queue."""
     ticket = actions.access_ticket_by_id(session, actor, ticket_id)
     actions.do_release_ticket(session, actor, ticket)
@@ -332,7 +338,7 @@ def release_ticket(ticket_id: int, session: SessionDep, actor: CurrentActor) -> 
     return views.summary(session, ticket, _names(session))
 
 
-def transfer_ticket(ticket_id: int, body: TransferRequest, request: Request, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def transfer_ticket(ticket_id: DbId, body: TransferRequest, request: Request, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Hands a ticket you hold to a colleague with the staff role."""
     colleague = accounts.colleague_actor(session, body.staff_id, lambda u: actor_for(u, None))
     ticket = actions.check_transfer_ticket(session, actor, ticket_id, colleague)
@@ -341,7 +347,7 @@ def transfer_ticket(ticket_id: int, body: TransferRequest, request: Request, ses
     return views.summary(session, ticket, _names(session))
 
 
-def reply_ticket(ticket_id: int, body: ReplyRequest, session: SessionDep, actor: CurrentActor) -> ReplyPublic:
+def reply_ticket(ticket_id: DbId, body: ReplyRequest, session: SessionDep, actor: CurrentActor) -> ReplyPublic:
     """Sends your reply to the user's channel (through the outbox)."""
     ticket = actions.check_reply(session, actor, ticket_id, body.text)
     outbox_id = actions.do_reply(session, actor, ticket, body.text)
@@ -349,7 +355,7 @@ def reply_ticket(ticket_id: int, body: ReplyRequest, session: SessionDep, actor:
     return ReplyPublic(outbox_id=outbox_id)
 
 
-def add_note(ticket_id: int, body: NoteRequest, session: SessionDep, actor: CurrentActor) -> NoteCreatedPublic:
+def add_note(ticket_id: DbId, body: NoteRequest, session: SessionDep, actor: CurrentActor) -> NoteCreatedPublic:
     """Adds a private note (never sent to the user)."""
     ticket = actions.access_ticket_by_id(session, actor, ticket_id)
     note = actions.do_add_note(session, actor, ticket, body.body)
@@ -357,7 +363,7 @@ def add_note(ticket_id: int, body: NoteRequest, session: SessionDep, actor: Curr
     return NoteCreatedPublic(id=note.id)
 
 
-def set_tags(ticket_id: int, body: TagsRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def set_tags(ticket_id: DbId, body: TagsRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Replaces the ticket's tags."""
     ticket = actions.access_ticket_by_id(session, actor, ticket_id)
     actions.do_set_tags(session, actor, ticket, body.tags)
@@ -365,7 +371,7 @@ def set_tags(ticket_id: int, body: TagsRequest, session: SessionDep, actor: Curr
     return views.summary(session, ticket, _names(session))
 
 
-def close_ticket(ticket_id: int, body: CloseRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def close_ticket(ticket_id: DbId, body: CloseRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Closes a ticket you hold with an outcome code; the bot answers the user again."""
     ticket = actions.check_close_ticket(session, actor, ticket_id)
     actions.do_close_ticket(session, actor, ticket, body.outcome, tell_user=body.tell_user)
@@ -373,7 +379,7 @@ def close_ticket(ticket_id: int, body: CloseRequest, session: SessionDep, actor:
     return views.summary(session, ticket, _names(session))
 
 
-def return_to_bot(ticket_id: int, body: ReturnRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def return_to_bot(ticket_id: DbId, body: ReturnRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Ends the hand-off without an outcome: the bot answers the user again."""
     ticket = actions.check_return_to_bot(session, actor, ticket_id)
     actions.do_return_to_bot(session, actor, ticket, tell_user=body.tell_user)
@@ -381,7 +387,7 @@ def return_to_bot(ticket_id: int, body: ReturnRequest, session: SessionDep, acto
     return views.summary(session, ticket, _names(session))
 
 
-def request_consent_b(ticket_id: int, body: OrganisationRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+def request_consent_b(ticket_id: DbId, body: OrganisationRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
     """Asks the user, through the bot, whether the case may be shared with an organisation."""
     ticket = actions.check_request_consent_b(session, actor, ticket_id, body.organisation)
     actions.do_request_consent_b(session, actor, ticket, body.organisation)
@@ -389,7 +395,7 @@ def request_consent_b(ticket_id: int, body: OrganisationRequest, session: Sessio
     return views.summary(session, ticket, _names(session))
 
 
-def refer_ticket(ticket_id: int, body: OrganisationRequest, session: SessionDep, actor: CurrentActor) -> views.ReferralPublic:
+def refer_ticket(ticket_id: DbId, body: OrganisationRequest, session: SessionDep, actor: CurrentActor) -> views.ReferralPublic:
     """Records a referral to an organisation; refused without the user's consent B for it."""
     ticket, consent = actions.check_refer_ticket(session, actor, ticket_id, body.organisation)
     ref = actions.do_refer_ticket(session, actor, ticket, consent, body.organisation)
@@ -397,7 +403,7 @@ def refer_ticket(ticket_id: int, body: OrganisationRequest, session: SessionDep,
     return views.ReferralPublic(organisation=ref.organisation, at=ref.created_at, staff_name=_names(session)(actor.id))
 
 
-def erase_ticket_user(ticket_id: int, session: SessionDep, actor: CurrentActor) -> OkPublic:
+def erase_ticket_user(ticket_id: DbId, session: SessionDep, actor: CurrentActor) -> OkPublic:
     """Erases everything the ticket's user wrote (their request, e.g. by phone); audited."""
     ticket = actions.check_erase_ticket_user(session, actor, ticket_id)
     actions.do_erase_ticket_user(session, actor, ticket)
@@ -458,7 +464,7 @@ def create_canned_reply(body: CannedReplyCreate, session: SessionDep, actor: Cur
     return CannedReplyPublic.model_validate(row, from_attributes=True)
 
 
-def update_canned_reply(reply_id: int, body: CannedReplyUpdate, session: SessionDep, actor: CurrentActor) -> CannedReplyPublic:
+def update_canned_reply(reply_id: DbId, body: CannedReplyUpdate, session: SessionDep, actor: CurrentActor) -> CannedReplyPublic:
     """Edits a canned reply."""
     row = _canned(session, reply_id)
     if body.title is not None:
@@ -473,7 +479,7 @@ def update_canned_reply(reply_id: int, body: CannedReplyUpdate, session: Session
     return CannedReplyPublic.model_validate(row, from_attributes=True)
 
 
-def delete_canned_reply(reply_id: int, session: SessionDep, actor: CurrentActor) -> OkPublic:
+def delete_canned_reply(reply_id: DbId, session: SessionDep, actor: CurrentActor) -> OkPublic:
     """Deletes a canned reply."""
     row = _canned(session, reply_id)
     session.delete(row)
@@ -518,7 +524,7 @@ def create_staff(body: StaffUserCreate, request: Request, session: SessionDep, a
     return StaffUserCreated(user=StaffUserPublic.of(user), one_time_password=password)
 
 
-def update_staff(staff_id: int, body: StaffUserUpdate, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
+def update_staff(staff_id: DbId, body: StaffUserUpdate, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
     """Changes an account's display name or roles (their sessions end when roles change)."""
     user = accounts.check_staff_by_id(session, staff_id)
     accounts.do_update_staff(session, actor, user, display_name=body.display_name, roles=body.roles)
@@ -526,7 +532,7 @@ def update_staff(staff_id: int, body: StaffUserUpdate, session: SessionDep, acto
     return StaffUserPublic.of(user)
 
 
-def disable_staff(staff_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
+def disable_staff(staff_id: DbId, request: Request, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
     """Disables an account: its sessions end at once and its tickets go back to the queue."""
     user = accounts.check_staff_by_id(session, staff_id)
     accounts.do_set_disabled(session, user, True, by=actor.name, by_id=actor.id, ip=_ip(request))
@@ -534,7 +540,7 @@ def disable_staff(staff_id: int, request: Request, session: SessionDep, actor: C
     return StaffUserPublic.of(user)
 
 
-def enable_staff(staff_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
+def enable_staff(staff_id: DbId, request: Request, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
     """Re-enables an account."""
     user = accounts.check_staff_by_id(session, staff_id)
     accounts.do_set_disabled(session, user, False, by=actor.name, by_id=actor.id, ip=_ip(request))
@@ -542,7 +548,7 @@ def enable_staff(staff_id: int, request: Request, session: SessionDep, actor: Cu
     return StaffUserPublic.of(user)
 
 
-def reset_staff_totp(staff_id: int, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
+def reset_staff_totp(staff_id: DbId, session: SessionDep, actor: CurrentActor) -> StaffUserPublic:
     """Forgets an account's TOTP (lost phone); it enrols again at the next login."""
     user = accounts.check_staff_by_id(session, staff_id)
     accounts.do_reset_totp(session, actor, user)
@@ -550,7 +556,7 @@ def reset_staff_totp(staff_id: int, session: SessionDep, actor: CurrentActor) ->
     return StaffUserPublic.of(user)
 
 
-def reset_staff_password(staff_id: int, session: SessionDep, actor: CurrentActor) -> OneTimePasswordPublic:
+def reset_staff_password(staff_id: DbId, session: SessionDep, actor: CurrentActor) -> OneTimePasswordPublic:
     """Issues a new one-time password (shown once)."""
     user = accounts.check_staff_by_id(session, staff_id)
     password = accounts.do_reset_password(session, actor, user)
@@ -570,7 +576,7 @@ class AuditFilter:
 
 
 def _audit_filter(
-    actor_id: int | None = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
     action: Annotated[str | None, Query(max_length=60)] = None,
     target: Annotated[str | None, Query(max_length=80)] = None,
     since: datetime | None = None,
@@ -616,7 +622,7 @@ def find_users(session: SessionDep, pseudonym: Annotated[str, Query(min_length=4
     return [ChannelUserPublic(id=u.id, pseudonym=u.pseudonym, channel=u.channel, active=u.active, created_at=u.created_at) for u in rows]
 
 
-def erase_user(user_id: int, session: SessionDep, actor: CurrentActor) -> OkPublic:
+def erase_user(user_id: DbId, session: SessionDep, actor: CurrentActor) -> OkPublic:
     """Erases everything a chat user wrote and every note about them (their request); audited."""
     from handoff.erase import do_erase_user
 
@@ -627,7 +633,7 @@ def erase_user(user_id: int, session: SessionDep, actor: CurrentActor) -> OkPubl
     return OkPublic()
 
 
-def export_user(user_id: int, session: SessionDep, actor: CurrentActor) -> JSONResponse:
+def export_user(user_id: DbId, session: SessionDep, actor: CurrentActor) -> JSONResponse:
     """Disclosure (開示): everything stored about one chat user, as JSON; audited."""
     user = _channel_user(session, user_id)
     data = disclosure(session, user)
