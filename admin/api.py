@@ -811,4 +811,4 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(build_router())
     app.add_exception_handler(actions.ActionError, _action_error)
     app.state.admin_routes = ROUTES
-    install_webhook(settings.staff_webhook_url, settings.public_base_url.rstrip("/") + "/admin")
+    install_webhook(settings.staff_webhook_url, settings.public_base_url.rstrip("/") + "/console")
