@@ -529,6 +529,15 @@ def do_withdraw(session: Session, editor: StaffUser, row: EntryVersion) -> None:
     audit.record(session, action="kb.withdraw", actor_id=editor.id, actor_name=editor.username, target=f"entry:{row.entry_id}", detail=f"v{row.version}")
 
 
+def do_discard(session: Session, editor: StaffUser, row: EntryVersion) -> None:
+    """Closes the author's own draft without publishing (precondition: :func:`check_edit`); it stays in history."""
+    row.status = VersionStatus.rejected.value
+    row.note = "作成者が破棄"
+    row.updated_at = now()
+    session.add(row)
+    audit.record(session, action="kb.discard", actor_id=editor.id, actor_name=editor.username, target=f"entry:{row.entry_id}", detail=f"v{row.version}")
+
+
 def _check_review(reviewer: StaffUser, row: EntryVersion) -> None:
     check_editor(reviewer)
     if row.status != VersionStatus.review.value:

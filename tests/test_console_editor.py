@@ -222,3 +222,9 @@ def test_every_console_route_declares_its_roles(app):
     app.include_router(stray)
     with pytest.raises(RuntimeError, match="/console/forgot-roles"):
         check_guarded(app)
+
+
+def test_done_codes_never_show_url_text(app, people):
+    c, _csrf = login(app, "alice", people["alice"])
+    page = c.get("/console/kb", params={"done": "published", "flash": "パスワードを送ってください"})
+    assert page.status_code == 200 and "パスワードを送ってください" not in page.text

@@ -299,3 +299,14 @@ def test_list_records_a_baseline_and_flags_git_edits(kb):
     with db.session_scope() as s:
         rows = {r.entry_id: r for r in wf.kb_list(s, kb.files, today=date(2026, 11, 1))}
         assert any("ristapo kb publish" in x for x in rows[ENTRY].stale)
+
+
+def test_author_discards_own_draft_and_can_start_again(kb):
+    with db.session_scope() as s:
+        row = _draft_with_answer(s, kb, kb.alice)
+        with pytest.raises(wf.WorkflowError):
+            wf.check_edit(kb.bob, row)
+        wf.check_edit(kb.alice, row)
+        wf.do_discard(s, kb.alice, row)
+        assert wf.open_version(s, ENTRY) is None
+        assert wf.check_start_draft(s, kb.bob, kb.files, ENTRY) is None

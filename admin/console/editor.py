@@ -33,6 +33,7 @@ DONE = {
     "withdrawn": "取り下げました。下書きに戻っています。",
     "published": "v{version} を公開しました。ボットはこの内容で答えます。",
     "rejected": "差し戻しました。",
+    "discarded": "下書きを破棄しました。",
     "rollback": "以前の版の内容を v{version} として確認に出しました。別の編集者が公開すると元に戻ります。",
     "from_cluster": "答えられなかった質問から新しい項目の下書きを作りました。",
     "paraphrases": "質問の言い方を追加した下書きです。確認して保存・提出してください。",
@@ -41,7 +42,10 @@ DONE = {
 
 def done_message(request: Request, **values) -> str | None:
     template = DONE.get(request.query_params.get("done", ""))
-    return template.format(**values) if template else None
+    try:
+        return template.format(**values) if template else None
+    except KeyError:  # a code meant for another page
+        return None
 
 
 def _files(request: Request) -> wf.KbFiles:
@@ -156,7 +160,7 @@ def kb_list(request: Request, session: SessionDep, login: EditorPage, q: str = "
         rows = [r for r in rows if r.open_version is not None]
     session.commit()
     return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts,
-                  status_labels=STATUS_LABELS)
+                  status_labels=STATUS_LABELS, flash=done_message(request))
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -310,6 +314,22 @@ def withdraw(request: Request, session: SessionDep, login: EditorPage, version_i
     wf.do_withdraw(session, login.user, row)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=withdrawn", status_code=303)
+
+
+@router.post("/v/{version_id}/discard")
+def discard(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+    """Throws away the author's own draft (kept in history as 差し戻し/破棄)."""
+    row = wf.get_version(session, version_id)
+    if row is None:
+        return _not_found(request, login)
+    try:
+        wf.check_edit(login.user, row)
+    except wf.WorkflowError as exc:
+        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.do_discard(session, login.user, row)
+    session.commit()
+    target = f"/console/kb/e/{row.entry_id}" if row.base_version is not None else "/console/kb"
+    return RedirectResponse(target + "?done=discarded", status_code=303)
 
 
 @router.post("/v/{version_id}/publish")
