@@ -6,6 +6,7 @@ carry no password hash, TOTP secret, session token or token hash.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 
 from pydantic import ConfigDict, field_validator
@@ -36,7 +37,7 @@ def _check_roles(v: list[str]) -> list[str]:
 # --- staff users -----------------------------------------------------------------------------
 
 class StaffUserBase(SQLModel):
-    username: str = Field(min_length=2, max_length=40, regex=r"^[A-Za-z0-9._-]+$")
+    username: str = Field(min_length=2, max_length=40)
     display_name: str = Field(default="", max_length=60)
 
 
@@ -70,6 +71,13 @@ class StaffUserCreate(StaffUserBase):
     roles: list[str]
 
     _roles = field_validator("roles")(lambda cls, v: _check_roles(v))
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{2,40}", v):
+            raise ValueError("letters, digits, '.', '_' and '-' only")
+        return v.lower()
 
 
 class StaffUserUpdate(SQLModel):
