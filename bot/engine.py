@@ -58,6 +58,7 @@ class EngineContext:
     consent_version: int
     consent_text: str
     waiting_notice: Callable[[bool], str] = lambda urgent: texts.HANDOFF_DONE
+    crisis_staff_line: Callable[[], str] = lambda: texts.CRISIS_STAFF  # hours-aware in the service
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | Non
     out = [
         OutMessage(
             "crisis",
-            texts.CRISIS_INTRO + "\n\n" + hotline_text() + "\n\n" + texts.CRISIS_STAFF,
+            texts.CRISIS_INTRO + "\n\n" + hotline_text() + "\n\n" + ctx.crisis_staff_line(),
             title="いますぐ相談できる電話",
             quick_replies=texts.crisis_quick_replies(),
             urgent=True,

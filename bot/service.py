@@ -24,7 +24,7 @@ from core.models import ChannelUser, Consent, Conversation, Message
 from core.outbox import enqueue
 from handoff import actions as handoff_actions
 from handoff import notify
-from handoff.notice import waiting_notice
+from handoff.notice import crisis_staff_line, waiting_notice
 from handoff.queue import do_note_user_message, do_open_ticket, find_open_ticket
 
 log = logging.getLogger("ristapo.service")
@@ -100,7 +100,9 @@ def handle_inbound(
     def notice(urgent: bool) -> str:
         return waiting_notice(session, urgent=urgent)
 
-    ctx = EngineContext(knowledge.kb, knowledge.understander, consent.version, consent.text, notice)
+    ctx = EngineContext(
+        knowledge.kb, knowledge.understander, consent.version, consent.text, notice, lambda: crisis_staff_line(session)
+    )
     result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
 
     und = result.understanding

@@ -82,3 +82,17 @@ def waiting_notice(session: Session, *, urgent: bool) -> str:
     hours = load_hours(session)
     at = now()
     return compose_notice(position=queue_position(session, urgent=urgent), hours=hours, st=status(hours, at), at=at)
+
+
+def crisis_staff_line(session: Session) -> str:
+    """The line under the hotlines in a crisis reply: honest about whether staff read now."""
+    hours = load_hours(session)
+    at = now()
+    st = status(hours, at)
+    if st.open_now:
+        return "職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
+    when = f"{format_when(st.next_open, at)}ごろ" if st.next_open else "次の受付日"
+    return (
+        "職員にも「急ぎ」で知らせました。ただ、いまは受付時間外で、このチャットを読んでいる職員はいません。"
+        f"職員が読むのは{when}です。それまでは、上の電話にかけてください。"
+    )

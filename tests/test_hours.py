@@ -122,3 +122,16 @@ def test_office_hours_saved_by_admin_drive_the_notice(consented_chat, frozen):
     for _ in range(4):
         consented_chat.press("i:skip")
     assert "受付時間内" in consented_chat.text()
+
+
+def test_crisis_reply_at_night_says_nobody_reads_now(chat, frozen):
+    frozen(2027, 1, 6, 22, 0)  # a Wednesday, after hours
+    out = chat.say("もう死にたい")
+    assert out[0].kind == "crisis"
+    assert "読んでいる職員はいません" in out[0].text and "0120-279-338" in out[0].text
+
+
+def test_crisis_reply_in_hours_says_staff_will_answer_here(chat, frozen):
+    frozen(2027, 1, 6, 10, 0)
+    out = chat.say("もう死にたい")
+    assert "このチャットにも返事をします" in out[0].text
