@@ -32,6 +32,7 @@ from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
 from tests.fakes.line_api import FakeLineApi  # noqa: E402
 
 SECRET = "bench-channel-secret"
+KEY = os.urandom(32)
 TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう"]
 
 
@@ -46,13 +47,13 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def start_server(data_dir: str, fake: FakeLineApi, port: int) -> subprocess.Popen:
+def bench_env(data_dir: str, fake: FakeLineApi) -> dict:
     env = dict(os.environ)
     env.update(
         RISTAPO_ENV="dev",
         RISTAPO_DATA_DIR=data_dir,
         RISTAPO_DATABASE_URL=f"sqlite:///{data_dir}/bench.db",
-        RISTAPO_DATA_KEY="b1:" + base64.b64encode(os.urandom(32)).decode(),
+        RISTAPO_DATA_KEY="b1:" + base64.b64encode(KEY).decode(),
         RISTAPO_ID_PEPPER="bench-pepper",
         RISTAPO_LINE_CHANNEL_SECRET=SECRET,
         RISTAPO_LINE_CHANNEL_ACCESS_TOKEN="bench-token",
@@ -61,6 +62,10 @@ def start_server(data_dir: str, fake: FakeLineApi, port: int) -> subprocess.Pope
         NO_PROXY="127.0.0.1,localhost",
         PYTHONPATH=str(ROOT),
     )
+    return env
+
+
+def start_server(env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
@@ -111,13 +116,21 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=1500)
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--burst-concurrency", type=int, default=200, help="burst requests in flight (200 = all at once)")
+    ap.add_argument("--inbox-workers", type=int, default=0, help="extra `ristapo worker --inbox` processes")
     args = ap.parse_args()
 
     fake = FakeLineApi().start()
     port = _free_port()
     url = f"http://127.0.0.1:{port}/webhooks/line"
     with tempfile.TemporaryDirectory(prefix="ristapo-bench-") as data_dir:
-        proc = start_server(data_dir, fake, port)
+        env = bench_env(data_dir, fake)
+        proc = start_server(env, port)
+        extra = [
+            subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--inbox"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(args.inbox_workers)
+        ]
         try:
             asyncio.run(post_all(url, events(5, 5, "warm"), 5))  # warm up (imports, first queries)
             fake.wait_for(lambda f: len(f.accepted) >= 5, timeout=30)
@@ -127,14 +140,15 @@ def main() -> int:
             fake.default_delay = 5.0
             bodies = events(args.burst, args.burst, "b")
             t0 = time.perf_counter()
-            lat = asyncio.run(post_all(url, bodies, args.burst))
+            lat = asyncio.run(post_all(url, bodies, args.burst_concurrency))
             burst_s = time.perf_counter() - t0
-            print(f"burst: {args.burst} events, all 200, in {burst_s:.2f} s while the fake LINE API sleeps 5 s per call")
+            print(f"burst: {args.burst} events ({args.burst_concurrency} in flight), all 200, in {burst_s:.2f} s "
+                  "while the fake LINE API sleeps 5 s per call")
             print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
             fake.default_delay = 0.0
             if not fake.wait_for(lambda f: len(f.accepted) >= args.burst, timeout=120):
                 print(f"  (burst backlog not drained: {len(fake.accepted)}/{args.burst} replies accepted)")
-            print(f"  burst fully answered {time.perf_counter() - t0:.1f} s after the first request")
+            print(f"  every burst event processed and its reply taken by the fake {time.perf_counter() - t0:.1f} s after the first request")
             fake.reset()
 
             # 2. sustained throughput with a fast LINE
@@ -145,12 +159,15 @@ def main() -> int:
             done = fake.wait_for(lambda f: len(f.accepted) >= args.events, timeout=300)
             total_s = time.perf_counter() - t0
             got = len(fake.accepted)
-            print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight")
+            print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
+                  f"SQLite, workers inside serve{f' + {args.inbox_workers} inbox worker process(es)' if args.inbox_workers else ''}")
             print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)")
             print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
                   f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
             print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
         finally:
+            for p in extra:
+                p.terminate()
             proc.terminate()
             try:
                 proc.wait(15)

@@ -444,6 +444,9 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
     runtime = get_runtime()
     with Session(db.engine(), expire_on_commit=False) as s:
         ids = _inbox_candidates(s, channels, limit)
+    # why shuffle: these are the oldest due events of *different* users, so their order does not
+    # matter, and workers in other processes then rarely compute the same turn twice
+    random.shuffle(ids)
     taken = 0
     for event_id in ids:
         try:
@@ -495,23 +498,31 @@ def _backoff(attempts: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def _outbox_due(channels: list[str], now: datetime):
+@functools.cache
+def _outbox_statements() -> dict:
+    """Statements built once, parameterised by ``channels``, ``now``, ``lease``, ``limit``, ``oid``."""
     earlier = aliased(OutboxMessage)
+    open_states = (OutboxState.pending.value, OutboxState.sending.value)
     blocked = exists().where(
         earlier.user_id == OutboxMessage.user_id,
-        earlier.state.in_((OutboxState.pending.value, OutboxState.sending.value)),
+        earlier.state.in_(open_states),
         or_(
             earlier.created_at < OutboxMessage.created_at,
             and_(earlier.created_at == OutboxMessage.created_at, earlier.id < OutboxMessage.id),
         ),
     )
-    return and_(
-        OutboxMessage.channel.in_(channels),
-        OutboxMessage.state.in_((OutboxState.pending.value, OutboxState.sending.value)),
-        OutboxMessage.next_try_at <= now,
-        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+    due = and_(
+        OutboxMessage.channel.in_(bindparam("channels", expanding=True)),
+        OutboxMessage.state.in_(open_states),  # "sending" with an expired lease: its worker died
+        OutboxMessage.next_try_at <= bindparam("now"),
+        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= bindparam("now")),
         ~blocked,  # why: a user's messages go out in the order they were written
     )
+    return {
+        "candidates": select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")),
+        "lease": update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"), due).values(lease_until=bindparam("lease")),
+        "claim_pg": select(OutboxMessage).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True),
+    }
 
 
 def claim_outbox(limit: int) -> list[SendJob]:
@@ -519,36 +530,39 @@ def claim_outbox(limit: int) -> list[SendJob]:
     channels = worker_channels()
     if not channels or limit <= 0:
         return []
+    stmts = _outbox_statements()
     jobs: list[SendJob] = []
     with db.session_scope() as session:
         now = clock.now()
-        due = _outbox_due(channels, now)
+        lease = now + timedelta(seconds=OUTBOX_LEASE_SECONDS)
+        params = {"channels": channels, "now": now, "limit": limit}
         if _is_postgres(session):
-            rows = list(
-                session.execute(
-                    select(OutboxMessage).where(due).order_by(OutboxMessage.created_at).limit(limit).with_for_update(skip_locked=True)
-                ).scalars()
-            )
+            rows = list(session.execute(stmts["claim_pg"], params).scalars())
         else:
-            ids = list(session.execute(select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(limit)).scalars())
+            # why one conditional UPDATE per row: it re-checks "due" under SQLite's write lock,
+            # so a row is leased by exactly one process
+            ids = list(session.execute(stmts["candidates"], params).scalars())
+            claimed = [oid for oid in ids if session.execute(stmts["lease"], {**params, "oid": oid, "lease": lease}).rowcount == 1]
             rows = []
-            for oid in ids:
-                res = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == oid, due)
-                    .values(lease_until=now + timedelta(seconds=OUTBOX_LEASE_SECONDS))
+            if claimed:
+                rows = list(
+                    session.execute(
+                        select(OutboxMessage).where(OutboxMessage.id.in_(claimed)), execution_options={"populate_existing": True}
+                    ).scalars()
                 )
-                if res.rowcount == 1:
-                    rows.append(session.get(OutboxMessage, oid, populate_existing=True))
+                rows.sort(key=lambda r: r.created_at)
+        users = {}
+        if rows:
+            users = {u.id: u for u in session.execute(select(ChannelUser).where(ChannelUser.id.in_({r.user_id for r in rows}))).scalars()}
         for row in rows:
-            user = session.get(ChannelUser, row.user_id)
+            user = users.get(row.user_id)
             row.attempts = (row.attempts or 0) + 1
             row.state = OutboxState.sending.value
-            row.lease_until = now + timedelta(seconds=OUTBOX_LEASE_SECONDS)
+            row.lease_until = lease
             # why clear it now: a reply token works once; after this attempt only push is safe
             token = row.reply_token if row.attempts == 1 else None
-            row.reply_token = None
-            session.add(row)
+            if row.reply_token is not None:
+                row.reply_token = None
             try:
                 messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
             except Exception:
