@@ -33,6 +33,9 @@ log = logging.getLogger("ristapo.migrate")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
 UPGRADE_HINT = "run `ristapo db upgrade` (with the same RISTAPO_DATABASE_URL) before starting ristapo"
+_HINT = UPGRADE_HINT[0].upper() + UPGRADE_HINT[1:]
+# why: Alembic's INFO lines (plugins, "Context impl") would be noise in every start-up log
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaNotReady(SystemExit):
@@ -209,14 +212,14 @@ def check(engine: Engine) -> Status:
         return st
     if not st.current:
         what = "has ristapo tables but no migration history" if st.has_tables else "is not migrated (empty)"
-        raise SchemaNotReady(f"the database {what}; {st.describe()}. {UPGRADE_HINT.capitalize()}.")
+        raise SchemaNotReady(f"the database {what}; {st.describe()}. {_HINT}.")
     known = {s.revision for s in script_directory().walk_revisions()}
     if any(rev not in known for rev in st.current):
         raise SchemaNotReady(
             f"the database is newer than this code ({st.describe()}): deploy the newer ristapo, "
             "or downgrade the database with the code that made it"
         )
-    raise SchemaNotReady(f"the database is out of date ({st.describe()}). {UPGRADE_HINT.capitalize()}.")
+    raise SchemaNotReady(f"the database is out of date ({st.describe()}). {_HINT}.")
 
 
 def ensure_schema(settings) -> str:

@@ -95,7 +95,7 @@ def cmd_downgrade(args: argparse.Namespace) -> int:
 def cmd_revision(args: argparse.Namespace) -> int:
     from core import migrate
 
-    path = migrate.new_revision(args.message, autogenerate=not args.empty, url=args.url)
+    path = migrate.new_revision(args.message, autogenerate=not args.empty, url=args.url, rev_id=args.rev_id)
     print(f"wrote {path}\nread it, then commit it with the model change")
     return 0
 
@@ -126,5 +126,6 @@ def register(subparsers, parser=None) -> None:
     p = sub.add_parser("revision", help="write a migration for model changes (developers)")
     p.add_argument("-m", "--message", required=True)
     p.add_argument("--empty", action="store_true", help="an empty script for a data migration")
+    p.add_argument("--rev-id", default=None, help="revision id (default: random); e.g. 0002 to keep files in order")
     p.add_argument("--url", default=None, help="compare against this database (default: a temporary SQLite at head)")
     p.set_defaults(func=cmd_revision)
