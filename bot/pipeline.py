@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import random
+import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -173,9 +174,29 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     return added
 
 
+# why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
+# waiting behind a stream of inbox turns would wait long. In-process, the inbox worker lets a
+# waiting insert go first (it waits at most for the one turn in flight).
+_store_gate = threading.Condition()
+_stores_waiting = 0
+
+
 def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> list[int]:
-    with db.session_scope() as session:
-        return [store_events(session, channel, events) for channel, events in batch]
+    global _stores_waiting
+    with _store_gate:
+        _stores_waiting += 1
+    try:
+        with db.session_scope() as session:
+            return [store_events(session, channel, events) for channel, events in batch]
+    finally:
+        with _store_gate:
+            _stores_waiting -= 1
+            _store_gate.notify_all()
+
+
+def _let_stores_go_first() -> None:
+    with _store_gate:
+        _store_gate.wait_for(lambda: _stores_waiting == 0, timeout=1.0)
 
 
 class _GroupCommit:
@@ -449,6 +470,7 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
     random.shuffle(ids)
     taken = 0
     for event_id in ids:
+        _let_stores_go_first()
         try:
             with db.session_scope() as session:
                 row = _take_inbox(session, event_id)

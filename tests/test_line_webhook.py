@@ -188,3 +188,30 @@ def make_line_postback_event_(data, **kw):
     from tests.builders import make_line_postback_event
 
     return make_line_postback_event(data, **kw)
+
+
+def test_database_failure_is_a_5xx_so_line_redelivers(line_env, monkeypatch):
+    from bot import pipeline
+
+    def broken(batch):
+        raise RuntimeError("database is down")
+
+    client = type(line_env.client)(line_env.app, raise_server_exceptions=False)
+    body = line_body(make_line_text_event("こんにちは"))
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_store_batch", broken)
+        response = client.post("/webhooks/line", content=body, headers={"X-Line-Signature": sign(body, line_env.secret)})
+    assert response.status_code >= 500
+    assert _rows(InboxEvent) == []
+
+
+def test_loading_animation_is_shown_when_the_user_has_been_waiting(line_env):
+    import time as _time
+
+    waited = make_line_text_event("住むところがない", user_id="U-wait", timestamp=int((_time.time() - 5) * 1000))
+    line_env.post(waited)
+    line_env.process()
+    line_env.drive(__import__("asyncio").sleep(0.2))  # the hint is fire-and-forget
+    loading = [r for r in line_env.fake.requests if r.path == "/v2/bot/chat/loading/start"]
+    assert loading and loading[0].body["chatId"] == "U-wait" and loading[0].body["loadingSeconds"] % 5 == 0
+    assert not any(r.path.startswith("/v2/bot/profile") for r in line_env.fake.requests)  # never the profile
