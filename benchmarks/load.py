@@ -1,0 +1,278 @@
+"""Load benchmark (a measurement, not a test): ``.venv/bin/python benchmarks/load.py``.
+
+Signed LINE webhooks at increasing rates, on loopback only, against
+
+* 1 ``ristapo serve`` on SQLite (workers inside the server), and
+* 1, 2 and 4 ``ristapo serve`` processes on PostgreSQL (``RISTAPO_RUN_WORKERS=0``) plus
+  ``--workers`` separate ``ristapo worker`` processes; the client spreads requests over the
+  servers round-robin (what a load balancer does).
+
+For each offered rate it prints webhook p50/p99 (request → 200) and the events per second
+*fully processed* (stored, turned by the engine, reply accepted by the fake LINE API), and per
+configuration the knee: the highest rate still processed in full without a growing backlog.
+
+PostgreSQL: a throwaway cluster from ``scripts/pg-test-cluster.sh`` (as root it installs
+PostgreSQL when missing), or ``--pg-url postgresql+psycopg://...`` of an empty database you
+own. Bounded in time: ``--step-seconds`` per rate, a configuration stops at its knee.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from tests.fakes.line_api import FakeLineApi  # noqa: E402
+
+SECRET = "bench-channel-secret"
+TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう"]
+KEY = "b1:" + base64.b64encode(os.urandom(32)).decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def _env(data_dir: str, db_url: str, fake: FakeLineApi, *, run_workers: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISTAPO_")}
+    env.update(
+        RISTAPO_ENV="dev",
+        RISTAPO_DATA_DIR=data_dir,
+        RISTAPO_DATABASE_URL=db_url,
+        RISTAPO_DATA_KEY=KEY,
+        RISTAPO_ID_PEPPER="bench-pepper",
+        RISTAPO_LINE_CHANNEL_SECRET=SECRET,
+        RISTAPO_LINE_CHANNEL_ACCESS_TOKEN="bench-token",
+        RISTAPO_LINE_API_BASE=fake.base_url,
+        RISTAPO_LINE_DATA_API_BASE=fake.base_url,
+        RISTAPO_RUN_WORKERS="1" if run_workers else "0",
+        RISTAPO_WORKER_POLL_SECONDS="0.2",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"ristapo serve on port {port} exited (status {proc.returncode})")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"ristapo serve on port {port} did not come up")
+
+
+@dataclass
+class Step:
+    rate: int
+    sent: int = 0
+    ok: int = 0
+    latencies: list[float] = field(default_factory=list)
+    processed_per_s: float = 0.0
+    drained: bool = False
+
+
+@dataclass
+class Cluster:
+    """The server and worker processes of one configuration."""
+
+    name: str
+    ports: list[int]
+    procs: list[subprocess.Popen]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def start_cluster(name: str, db_url: str, fake: FakeLineApi, *, servers: int, workers: int) -> Cluster:
+    data_dir = tempfile.mkdtemp(prefix=f"ristapo-load-{name}-")
+    sqlite = db_url.startswith("sqlite")
+    env = _env(data_dir, db_url, fake, run_workers=sqlite)
+    if not sqlite:
+        from core import migrate
+
+        if migrate.heads():
+            subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    procs, ports = [], []
+    for _ in range(servers):
+        port = _free_port()
+        proc = _spawn(["serve", "--port", str(port)], env)
+        _wait_healthy(port, proc)  # one after the other: the first one migrates a dev SQLite file
+        procs.append(proc)
+        ports.append(port)
+    for _ in range(0 if sqlite else workers):
+        procs.append(_spawn(["worker"], env))
+    return Cluster(name, ports, procs)
+
+
+async def run_step(cluster: Cluster, fake: FakeLineApi, rate: int, seconds: float, users: int, drain_seconds: float) -> Step:
+    step = Step(rate)
+    total = int(rate * seconds)
+    base_accepted = len(fake.accepted)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async def one(i: int) -> None:
+            ev = make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U-load-{rate}-{i % users:04d}")
+            body = line_body(ev)
+            url = f"http://127.0.0.1:{cluster.ports[i % len(cluster.ports)]}/webhooks/line"
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(url, content=body, headers={"X-Line-Signature": sign(body, SECRET), "Content-Type": "application/json"})
+                if r.status_code == 200:
+                    step.ok += 1
+            except httpx.HTTPError:
+                pass
+            step.latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        step.sent = total
+        await asyncio.gather(*tasks)
+    # processed = replies accepted by the fake; wait for the backlog to drain (bounded)
+    deadline = time.perf_counter() + drain_seconds
+    last = None
+    while time.perf_counter() < deadline:
+        done = len(fake.accepted) - base_accepted
+        if done >= step.ok:
+            last = time.perf_counter()
+            break
+        await asyncio.sleep(0.05)
+    done = len(fake.accepted) - base_accepted
+    end = last or time.perf_counter()
+    step.processed_per_s = done / (end - start)
+    # why 1.5 s: a system that keeps up finishes within moments of the last request
+    step.drained = last is not None and (last - start) <= seconds + 1.5 and done >= step.ok == total
+    return step
+
+
+def print_step(name: str, s: Step) -> None:
+    print(
+        f"  {name:<14} offered {s.rate:>5}/s  sent {s.sent:>5}  200s {s.ok:>5}  "
+        f"webhook p50 {1000 * _pct(s.latencies, 50):7.1f} ms  p99 {1000 * _pct(s.latencies, 99):7.1f} ms  "
+        f"processed {s.processed_per_s:7.1f}/s  {'keeps up' if s.drained else 'BEHIND'}",
+        flush=True,
+    )
+
+
+def pg_cluster() -> tuple[str | None, dict]:
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-cluster.sh"), "start"], capture_output=True, text=True).stdout
+    env = dict(line.split("=", 1) for line in out.split() if "=" in line)
+    return env.get("RISTAPO_TEST_POSTGRES_URL"), env
+
+
+def reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rates", default="50,100,200,400,800", help="offered events/s, in order")
+    ap.add_argument("--step-seconds", type=float, default=6.0)
+    ap.add_argument("--drain-seconds", type=float, default=10.0)
+    ap.add_argument("--users", type=int, default=300, help="distinct LINE users (per-user order is kept)")
+    ap.add_argument("--workers", type=int, default=2, help="ristapo worker processes in the PostgreSQL configurations")
+    ap.add_argument("--configs", default="sqlite-1,pg-1,pg-2,pg-4")
+    ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (default: a throwaway cluster)")
+    args = ap.parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",")]
+
+    fake = FakeLineApi().start()
+    pg_url, pg_env = (args.pg_url, {}) if args.pg_url else (None, {})
+    wanted = args.configs.split(",")
+    if any(c.startswith("pg") for c in wanted) and pg_url is None:
+        pg_url, pg_env = pg_cluster()
+        if pg_url is None:
+            print("PostgreSQL unavailable (pg-test-cluster.sh printed nothing): PostgreSQL configurations skipped")
+    print(f"ristapo load benchmark: {os.cpu_count()} CPUs, rates {rates}/s, {args.step_seconds:.0f} s per rate, loopback only")
+    summary = []
+    try:
+        for config in wanted:
+            kind, _, n = config.partition("-")
+            if kind == "pg" and pg_url is None:
+                continue
+            if kind == "pg":
+                reset_pg(pg_url)
+                db_url = pg_url
+            else:
+                db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
+            cluster = start_cluster(config, db_url, fake, servers=int(n or 1), workers=args.workers)
+            label = f"{config} ({n} serve{'' if kind == 'sqlite' else f' + {args.workers} workers'})"
+            print(f"\n{label}", flush=True)
+            knee = None
+            below: list[Step] = []
+            try:
+                for rate in rates:
+                    step = asyncio.run(run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds))
+                    print_step(config, step)
+                    if not step.drained:
+                        break
+                    knee = step
+                    below.append(step)
+            finally:
+                cluster.stop()
+            if knee:
+                p99 = max(_pct(s.latencies, 99) for s in below)
+                summary.append(f"  {label:<34} knee ≈ {knee.rate}/s  sustained {knee.processed_per_s:6.1f} events/s  worst webhook p99 below the knee {1000 * p99:6.1f} ms")
+            else:
+                summary.append(f"  {label:<34} behind already at {rates[0]}/s")
+    finally:
+        fake.stop()
+        if pg_env:
+            subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-cluster.sh"), "stop"], env={**os.environ, **pg_env}, capture_output=True)
+    print("\nsummary (knee = highest offered rate fully processed without a growing backlog)")
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
