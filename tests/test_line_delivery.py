@@ -13,7 +13,7 @@ from bot.channels import line_render
 from bot.models import InboxEvent
 from core import clock, db
 from core.messages import Button, OutMessage
-from core.models import ChannelUser, Message, OutboxMessage
+from core.models import Message, OutboxMessage
 from core.outbox import enqueue
 from handoff import notify
 from tests.builders import make_line_event, make_line_postback_event, make_line_text_event

@@ -173,7 +173,7 @@ def test_unfollow_marks_the_user_inactive_and_refollow_reactivates(line_env):
 def test_events_of_one_user_are_processed_in_timestamp_order(line_env):
     first = make_line_text_event("こんにちは", user_id="U-order", timestamp=1_700_000_000_000)
     second = make_line_postback_event_("c:y", user_id="U-order", timestamp=1_700_000_001_000)
-    third = make_line_text_event(f"仕事を探したい CANARY", user_id="U-order", timestamp=1_700_000_002_000)
+    third = make_line_text_event("仕事を探したい CANARY", user_id="U-order", timestamp=1_700_000_002_000)
     # delivered out of order, in separate requests
     for ev in (third, second, first):
         assert line_env.post(ev).status_code == 200

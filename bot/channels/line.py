@@ -99,11 +99,6 @@ class LineAdapter(ChannelAdapter):
             self._loop = loop
         return self._api
 
-    def blob_api(self):
-        from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApiBlob, Configuration
-
-        return AsyncMessagingApiBlob(AsyncApiClient(Configuration(host=self.data_api_base, access_token=self._token)))
-
     async def aclose(self) -> None:
         client, self._client, self._api, self._loop = self._client, None, None, None
         if client is not None:
@@ -281,6 +276,9 @@ class LineAdapter(ChannelAdapter):
                 return SendResult(SendOutcome.delivered)
             except Exception as exc:
                 result = _classify(exc)
+                # A 5xx/timeout on reply leaves it unknown whether LINE took it; the retry will be
+                # a push (the token is spent), so the user may, rarely, get the answer twice —
+                # chosen over possibly never getting it.
                 if not (result.outcome == SendOutcome.failed and getattr(exc, "status", None) == 400):
                     return result
                 # 400 on reply is almost always "Invalid reply token": fall through to push
