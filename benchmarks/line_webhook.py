@@ -10,11 +10,11 @@ The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a t
 fake LINE API and the load generator run in this process. Options: ``--events N``,
 ``--concurrency C``, ``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes).
 
-Figures on the 2-core development VM (2026-11-25, load average ≈ 1.4 from other work):
-  burst, 200 in flight at once:  p50 145 ms, p99 154 ms (all 200 ride one group commit)
-  burst, 20 in flight:           p50 35 ms,  p99 59 ms
-  sustained ingest:              ~900 webhooks/s (p99 ~210 ms)
-  sustained end to end:          ~65 events/s in one process; ~85/s with one extra
+Figures on the 2-core development VM (2026-11-25, load average ≈ 1.2–1.7 from other work):
+  burst, 200 in flight at once:  p50 151 ms, p99 158 ms (all 200 ride one group commit)
+  burst, 20 in flight:           p50 36 ms,  p99 51 ms
+  sustained ingest:              ~800–900 webhooks/s (p99 ~200–240 ms)
+  sustained end to end:          ~70–75 events/s in one process; ~85/s with one extra
                                  ``ristapo worker --inbox`` (both cores then busy)
 Where the time goes per event (one GIL): engine turn + its writes ≈ 6 ms (bot/service.py,
 SQLModel object init, the matcher), delivery ≈ 3–4 ms (SDK pydantic serialisation ≈ 1.3 ms,
@@ -171,11 +171,13 @@ def main() -> int:
             done = fake.wait_for(lambda f: len(f.accepted) >= args.events, timeout=300)
             total_s = time.perf_counter() - t0
             got = len(fake.accepted)
+            hints = sum(1 for r in fake.requests if r.path == "/v2/bot/chat/loading/start")
             print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
                   f"SQLite, workers inside serve{f' + {args.inbox_workers} inbox worker process(es)' if args.inbox_workers else ''}")
             print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)")
             print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
                   f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
+            print(f"  loading-animation calls during the run: {hints}")
             print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
         finally:
             for p in extra:

@@ -46,6 +46,7 @@ GROUP_NOTICE = (
     "相談は、このアカウントを友だち追加して、1対1で送ってください。"
 )
 GROUP_NOTICE_EVERY = 600.0  # seconds: one courtesy line per group, not one per message
+HINTS_PER_SECOND = 5.0  # loading animations at most this often (best effort)
 HANDLED_TYPES = {"message", "follow", "unfollow", "postback", "unsend"}
 
 
@@ -83,6 +84,8 @@ class LineAdapter(ChannelAdapter):
         self._client = None
         self._api = None
         self._hint_slots = asyncio.Semaphore(4)
+        self._hint_budget = HINTS_PER_SECOND
+        self._hint_refilled = time.monotonic()
         self._group_noticed: dict[str, float] = {}
 
     # ------------------------------------------------------------------ SDK client
@@ -235,8 +238,14 @@ class LineAdapter(ChannelAdapter):
         """Best effort loading animation in a 1:1 chat (never blocks, never raises)."""
         from linebot.v3.messaging import ShowLoadingAnimationRequest
 
-        if self._hint_slots.locked():
+        # why a budget: under a backlog almost every event qualifies, and the hints would take
+        # CPU and API calls from the replies themselves; hints are the first thing to drop
+        now = time.monotonic()
+        self._hint_budget = min(HINTS_PER_SECOND, self._hint_budget + (now - self._hint_refilled) * HINTS_PER_SECOND)
+        self._hint_refilled = now
+        if self._hint_slots.locked() or self._hint_budget < 1:
             return
+        self._hint_budget -= 1
         async with self._hint_slots:
             try:
                 await self.api().show_loading_animation(
