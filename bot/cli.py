@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 _EXTENSIONS = ("admin.cli", "admin.kb_cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")

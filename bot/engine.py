@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import texts
-from bot.hotlines import hotline_text
+from knowledge.hotlines import hotline_text
 from core.messages import (
     A_CONSENT_NO,
     A_CONSENT_YES,

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from sqlmodel import Session
 
 from core.clock import JST, now
 from handoff.hours import HoursStatus, OfficeHoursBase, format_when, load_hours, next_opening, status
 from handoff.queue import queue_position
+from knowledge.hotlines import hotline_text
 
-HOTLINES_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "hotlines.yaml"
 _SHORT_NUMBERS = ("110", "119", "0120-279-338")
-# why a fallback: the waiting notice must never fail, even if the data file is broken.
-_FALLBACK = [("警察(緊急)", "110", None), ("よりそいホットライン", "0120-279-338", "24時間")]
 
 REASONS = {
     "holiday": "今日は祝日({name})なので、職員は休みです。",
@@ -33,21 +28,8 @@ REASONS = {
 }
 
 
-@lru_cache
-def emergency_numbers() -> list[tuple[str, str, str | None]]:
-    """(name, number, hours) of the short emergency list, read from knowledge/hotlines.yaml."""
-    try:
-        data = yaml.safe_load(HOTLINES_FILE.read_text(encoding="utf-8"))
-        items = data.get("hotlines", data) if isinstance(data, dict) else data
-        found = [(h["name"], str(h["number"]), h.get("hours")) for h in items if str(h.get("number")) in _SHORT_NUMBERS]
-        return found or _FALLBACK
-    except Exception:
-        return _FALLBACK
-
-
 def emergency_text() -> str:
-    lines = [f"・{name} {number}" + (f"({hours})" if hours else "") for name, number, hours in emergency_numbers()]
-    return "いま危ないとき・つらいときは、すぐに電話してください。\n" + "\n".join(lines)
+    return "いま危ないとき・つらいときは、すぐに電話してください。\n" + hotline_text(_SHORT_NUMBERS)
 
 
 def expected_wait_minutes(position: int, hours: OfficeHoursBase) -> int:

@@ -7,51 +7,17 @@ skips and says why. ``RISTAPO_BROWSER_BASE_URL`` points it at an already running
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "web-chat.png"
+SCREENSHOT = shots_dir() / "web-chat.png"
 PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ristapo() -> list[str]:
-    script = Path(sys.executable).with_name("ristapo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen | None, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            pytest.fail(f"ristapo serve exited with {proc.returncode}:\n{out[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"ristapo serve did not answer {url}/healthz within {timeout:.0f}s")
 
 
 @pytest.fixture
@@ -61,7 +27,7 @@ def server(tmp_path) -> Iterator[str]:
     if given:
         yield given.rstrip("/")
         return
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISTAPO_")}
     env.update(
         RISTAPO_ENV="dev",
@@ -72,7 +38,7 @@ def server(tmp_path) -> Iterator[str]:
         PYTHONUNBUFFERED="1",
     )
     proc = subprocess.Popen(
-        [*_ristapo(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        [*ristapo_cmd(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -81,7 +47,7 @@ def server(tmp_path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         yield url
     finally:
         proc.terminate()
@@ -94,8 +60,7 @@ def server(tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page():
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: run `sudo bash scripts/system-deps.sh` (installs chromium and fonts-noto-cjk)")
+    require_chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -24,12 +24,12 @@ import pyotp
 import pytest
 
 from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
-from tests.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, _free_port, _ristapo, _wait_healthy
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = shots_dir()
 DESKTOP = {"width": 1280, "height": 860}
 TABLET = {"width": 768, "height": 1024}
 LINE_SECRET = "browser-test-line-secret"
@@ -91,16 +91,16 @@ _ACCOUNTS = textwrap.dedent(
 @pytest.fixture
 def console(tmp_path, line_api) -> Iterator[dict]:
     """``ristapo serve --demo`` with LINE pointed at the fake, plus two signed-up accounts."""
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, line_api)
     proc = subprocess.Popen(
-        [*_ristapo(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        [*ristapo_cmd(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
     secrets = {"tanaka": pyotp.random_base32(), "kanri": pyotp.random_base32()}
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         spec = {
             "accounts": [["tanaka", "staff", secrets["tanaka"]], ["kanri", "admin", secrets["kanri"]]],
             "names": {"tanaka": "田中", "kanri": "管理 担当"},
@@ -120,8 +120,7 @@ def console(tmp_path, line_api) -> Iterator[dict]:
 
 @pytest.fixture
 def browser():
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: run `sudo bash scripts/system-deps.sh` (installs chromium and fonts-noto-cjk)")
+    require_chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -20,12 +20,12 @@ import pyotp
 import pytest
 
 from knowledge.kb import ENTRIES_DIR, parse_entry
-from tests.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, _free_port, _ristapo, _wait_healthy
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = shots_dir()
 DESKTOP = {"width": 1280, "height": 900}
 ENTRY = "soudan-muryo"
 NEW_ANSWER = "りすたぽへの相談は無料です。名前を言わなくても大丈夫です。困っていることを、そのまま書いてください。"
@@ -34,12 +34,11 @@ QUESTION = "相談するのにお金はかかりますか"
 
 @pytest.fixture
 def site(tmp_path) -> Iterator[dict]:
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is missing: run `sudo bash scripts/system-deps.sh` (installs chromium and fonts-noto-cjk)")
+    require_chromium()
     pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
     entries = tmp_path / "entries"
     shutil.copytree(ENTRIES_DIR, entries)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISTAPO_")}
     env.update(
         RISTAPO_ENV="dev",
@@ -50,14 +49,14 @@ def site(tmp_path) -> Iterator[dict]:
         no_proxy="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
     )
-    proc = subprocess.Popen([*_ristapo(), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([*ristapo_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         passwords = {}
         for name in ("alice", "bob"):
-            out = subprocess.run([*_ristapo(), "admin", "create-user", name, "--role", "editor"], cwd=tmp_path, env=env,
+            out = subprocess.run([*ristapo_cmd(), "admin", "create-user", name, "--role", "editor"], cwd=tmp_path, env=env,
                                  capture_output=True, text=True, check=True).stdout
             passwords[name] = re.search(r"one-time password: (\S+)", out).group(1)
         yield {"url": url, "passwords": passwords, "entries": entries}
