@@ -368,3 +368,30 @@ def test_consent_b_then_referral(staff, chat):
     with db.session_scope() as s:
         assert s.exec(select(Referral)).one().organisation == "地域生活定着支援センター"
         assert s.get(Ticket, tid).consent_b == "given"
+
+
+# --- erasure and disclosure from the console ------------------------------------------------------
+
+def test_staff_erase_the_users_records_from_the_console_and_it_is_audited(staff, chat):
+    from core import db
+    from core.models import Message
+
+    tid = open_ticket(chat, text=f"仕事を探したい {CANARY}")
+    assert staff.post(f"/console/tickets/{tid}/erase-user").status_code == 400  # no confirmation
+    r = staff.post(f"/console/tickets/{tid}/erase-user", {"confirm": "yes"})
+    assert r.status_code == 303
+    with db.session_scope() as s:
+        assert not any(m.body and CANARY in m.body for m in s.exec(select(Message)).all())
+    rows = audit_rows("user.erase")
+    assert len(rows) == 1 and CANARY not in (rows[0].detail or "")
+
+
+def test_disclosure_export_is_admin_only_and_audited(persona, staff, chat):
+    tid = open_ticket(chat, text="仕事を探したい")
+    assert staff.get(f"/console/tickets/{tid}/export").status_code == 403
+    admin = persona("admin-a", "admin")
+    r = admin.get(f"/console/tickets/{tid}/export")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    body = r.text
+    assert "仕事を探したい" in body and "user_hash" not in body and "platform_id" not in body
+    assert len(audit_rows("user.export")) == 1

@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
 from admin import accounts
 from admin.auth import find_session
-from admin.console import NavItem, StaffPage, render, templates
+from admin.console import AdminPage, NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser
 from core import db
@@ -209,6 +209,7 @@ def _ticket_page(request: Request, login: SignedIn, session: Session, actor: Act
         "error": error,
         "draft": draft,
         "done": request.query_params.get("done"),
+        "is_admin": "admin" in actor.roles,
     }
     return _render(request, login, "ticket.html", ctx, status=error.status if error else 200)
 
@@ -255,6 +256,42 @@ def claim(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
     except ActionError as exc:
         return _refused(request, login, session, actor, ticket_id, exc)
     return _back(ticket_id, "claimed")
+
+
+@router.post("/tickets/{ticket_id}/erase-user", summary="Erase the user's records on their request (staff)")
+def erase_user(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, confirm: str | None = Form(None)):
+    """Erases everything the user wrote and every note about them (asked by the user, e.g. by phone)."""
+    actor = _actor(request, login)
+    try:
+        if confirm != "yes":
+            raise ActionError("消す前に、確認のチェックを入れてください。", "confirm_needed")
+        ticket = actions.check_erase_ticket_user(session, actor, ticket_id)
+        actions.do_erase_ticket_user(session, actor, ticket)
+        session.commit()
+    except ActionError as exc:
+        return _refused(request, login, session, actor, ticket_id, exc)
+    return RedirectResponse("/console/inbox?view=closed_today", status_code=303)
+
+
+@router.get("/tickets/{ticket_id}/export", summary="Disclosure export of the ticket's user (admin)")
+def export_user(request: Request, ticket_id: int, session: SessionDep, login: AdminPage):
+    """開示: everything stored about the ticket's user as a JSON file; audited like the API export."""
+    from admin.api import disclosure
+    from core.models import ChannelUser
+    from handoff.models import Ticket
+
+    actor = _actor(request, login)
+    ticket = session.get(Ticket, ticket_id)
+    user = session.get(ChannelUser, ticket.user_id) if ticket is not None else None
+    if user is None:
+        return HTMLResponse("", status_code=404)
+    data = disclosure(session, user)
+    actor.audit(session, "user.export", f"user:{user.id}", detail=f"ticket:{ticket.id}")
+    session.commit()
+    return JSONResponse(
+        data,
+        headers={"Content-Disposition": f'attachment; filename="ristapo-user-{user.id}.json"', "Cache-Control": "no-store"},
+    )
 
 
 @router.post("/tickets/{ticket_id}/release", summary="Release (staff)")
