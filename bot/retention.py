@@ -45,6 +45,7 @@ INBOX_DONE = ("done", "failed")
 OUTBOX_DONE = ("delivered", "failed", "dead")
 SESSION_IDLE = timedelta(minutes=30)  # fallbacks when the console (admin.auth) is not installed
 SESSION_ABSOLUTE = timedelta(hours=10)
+LOGIN_ATTEMPT_KEEP = timedelta(days=30)
 
 
 def purge(
@@ -127,6 +128,11 @@ def purge(
         idle, absolute = _session_limits()
         expired = or_(sessions.c.created_at < at - absolute, sessions.c.last_seen_at < at - idle)
         _delete(session, sessions, expired, counts)
+
+    # 6. login attempts (usernames and IPs): throttling looks back minutes, keep 30 days for review
+    attempts = SQLModel.metadata.tables.get("login_attempt")
+    if attempts is not None and "at" in attempts.c:
+        _delete(session, attempts, attempts.c.at < at - LOGIN_ATTEMPT_KEEP, counts)
 
     if dry_run:
         session.rollback()

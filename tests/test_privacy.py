@@ -511,3 +511,14 @@ class TestLine:
         assert tables_holding(CANARY) == set()
         with db.session_scope() as s:
             assert s.exec(select(ChannelUser)).all()
+
+
+def test_login_attempts_are_kept_30_days(settings, frozen):
+    from admin.models import LoginAttempt
+
+    with db.session_scope() as s:
+        s.add(LoginAttempt(username="someone", ip="192.0.2.1"))
+    frozen(T0 + timedelta(days=29))
+    assert "login_attempt" not in _purge()
+    frozen(T0 + timedelta(days=31))
+    assert _purge().get("login_attempt") == 1
