@@ -170,7 +170,7 @@ def _seeds(seeds_dir: Path | None) -> dict[str, str] | None:
     if key not in _SEEDS_CACHE:
         _SEEDS_CACHE.clear()
         # why the private helper: quotes must be checked exactly as `ristapo kb check` does
-        _SEEDS_CACHE[key] = {p.name: kb_check._squash(p.read_text(encoding="utf-8")) for p in seeds_dir.glob("*.txt")}
+        _SEEDS_CACHE[key] = {p.name: kb_check.squash(p.read_text(encoding="utf-8")) for p in seeds_dir.glob("*.txt")}
     return _SEEDS_CACHE[key]
 
 
@@ -183,7 +183,7 @@ def validate_text(text: str, entry_id: str, files: KbFiles, kb: KnowledgeBase | 
     problems: list[str] = []
     if not entry.title.strip():
         problems.append("タイトルが空です。")
-    kb_check._check_entry(entry, entry_id, _seeds(files.seeds_dir), problems)
+    kb_check.check_entry(entry, entry_id, _seeds(files.seeds_dir), problems)
     known = set((kb or load_kb(files.entries_dir)).entries) | {entry_id}
     for rel in entry.related:
         if rel not in known:

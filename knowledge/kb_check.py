@@ -41,7 +41,7 @@ def default_seeds_dir() -> Path | None:
     return _find_shared("seeds")
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     # why: seeds are PDF extractions with line breaks inside sentences; quotes are
     # compared whitespace-insensitively so a quote may be written on one line.
     return _WS.sub("", text)
@@ -56,7 +56,7 @@ def _load_topic_ids(topics_path: Path, problems: list[str]) -> list[str]:
     return [t["id"] for t in data.get("topics") or [] if isinstance(t, dict) and t.get("id")]
 
 
-def _check_entry(entry: Entry, stem: str, seeds: dict[str, str] | None, problems: list[str]) -> None:
+def check_entry(entry: Entry, stem: str, seeds: dict[str, str] | None, problems: list[str]) -> None:
     where = f"{stem}.md"
     if entry.id != stem:
         problems.append(f"{where}: id '{entry.id}' differs from the file name")
@@ -80,7 +80,7 @@ def _check_entry(entry: Entry, stem: str, seeds: dict[str, str] | None, problems
             elif seeds is not None:
                 if source.seed not in seeds:
                     problems.append(f"{label}: seed file '{source.seed}' does not exist")
-                elif _squash(source.quote) not in seeds[source.seed]:
+                elif squash(source.quote) not in seeds[source.seed]:
                     problems.append(f"{label}: quote not found in {source.seed}: {source.quote[:40]}…")
         elif source.name or source.url:
             if not source.url:
@@ -104,7 +104,7 @@ def check_kb(
 
     seeds: dict[str, str] | None = None
     if seeds_path and seeds_path.is_dir():
-        seeds = {p.name: _squash(p.read_text(encoding="utf-8")) for p in seeds_path.glob("*.txt")}
+        seeds = {p.name: squash(p.read_text(encoding="utf-8")) for p in seeds_path.glob("*.txt")}
     else:
         problems.append("note: seed texts not found; quote check skipped")
 
@@ -124,7 +124,7 @@ def check_kb(
             problems.append(f"{path.name}: duplicate id '{entry.id}' (also in {seen_ids[entry.id]})")
         seen_ids[entry.id] = path.name
         entries[entry.id] = entry
-        _check_entry(entry, path.stem, seeds, problems)
+        check_entry(entry, path.stem, seeds, problems)
 
     for entry in entries.values():
         for rel in entry.related:
