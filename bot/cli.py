@@ -35,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed_demo = None
         if seed_demo is not None:
             seed_demo(print)
-    print(f"ristapo: web chat at http://{args.host}:{args.port}/chat  (data: {settings.data_dir})", flush=True)
+    base = f"http://{args.host}:{args.port}"
+    print(f"ristapo: web chat {base}/chat   console {base}/console   (data: {settings.data_dir})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
