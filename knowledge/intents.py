@@ -118,3 +118,41 @@ _QUESTION = re.compile(
 def looks_like_question(raw: str, rest: str) -> bool:
     """True when the message asks something besides the courtesy or request."""
     return bool(_QUESTION.search(rest)) or (bool(re.search(r"[?？]", raw)) and len(rest) >= 6)
+
+
+# --- outside the knowledge base: legal advice and predictions -------------------------------
+#
+# The bot explains the system (手続の流れ, 保護観察, 更生緊急保護...) but must never play lawyer:
+# it cannot say how a case will end, what a sentence or a settlement will cost, when a record
+# disappears, or which lawyer to take. Such questions share words with the FAQ (執行猶予, 前科,
+# 罰金) and would otherwise get a confident, wrong answer. They abstain (`none`): the bot says
+# it cannot answer and offers a person.
+_OUTCOME = (r"(執行猶予|しっこうゆうよ|猶予|実刑|じっけい|判決|はんけつ|量刑|刑期|罰金|ばっきん|懲役|ちょうえき|"
+            r"禁錮|禁固|不起訴|ふきそ|起訴|無罪|有罪|前科|ぜんか|前歴|裁判|刑(?=は|が|って|も))")
+# A forecast: "will it be / how much / how long", then a question or a guess. Past tense
+# (なくなった) is news, not a forecast; どうなる (what happens next) and conditionals
+# (不起訴になったら, 罰金になると) ask about the procedure, so they are not forecasts.
+_FORECAST = (r"((?<!どう)な(る|り)|決まる|きまる|軽く|重く|減る|短く|長く|消え|きえ|消せ|残る|のこる|"
+             r"勝て|勝つ|いくら|何年|なんねん|何か月|何ヶ月|何カ月|なんかげつ|どのくらい|どれくらい|どれぐらい|"
+             r"どのぐらい|見込み|みこみ|可能性|確率)")
+_NOT_IF = r"(?!と(?!思|おも)|たら|ば|なら|って(聞|き))"
+_GUESS_END = r"(と思|とおも|でしょう|だろう|やろ|じゃろ|っぺ|かな|かね|ますか|[かのんるくいえ](\s|$))"
+# 執行猶予がつく? is a forecast; 執行猶予中でも保護観察はつく? is not (the verb is far away).
+_ATTACHED = r"(が|は|って|も)?(つく|付く|つき|付き)"
+_GOING_IN = r"(刑務所|むしょ|少年院)(に|へ)?((入|はい)(る|り|ら)|(行|い)(く|き|か))"
+LEGAL_ADVICE = re.compile("|".join(f"(?:{p})" for p in (
+    _OUTCOME + r"[^ ]{0,12}?" + _FORECAST + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
+    _OUTCOME + _ATTACHED + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
+    _GOING_IN + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
+    # Lawyers: finding, choosing or paying one (弁護士さんに聞いた is only a source).
+    r"(弁護士|弁護人|べんごし)(?>(さん|の先生)?)(?!に|から|で|と)[^ ]{0,6}?(紹介|しょうかい|探|さが|頼|たの|依頼|いらい|選|えら|雇|費用|ひよう|"
+    r"料金|報酬|つけ|付け|呼|教え|おしえ|知り|しり|お願い|おねがい)",
+    r"国選|私選|当番弁護",
+    # Bail, settlements, damages, appeals: nothing in the knowledge base covers them.
+    r"保釈|ほしゃく|示談|慰謝料|いしゃりょう|損害賠償|賠償金|控訴|上告|被害弁済",
+)))
+
+
+def asks_legal_advice(norm: str) -> bool:
+    """True when ``norm`` asks for legal advice or a prediction the bot must not give."""
+    return bool(norm) and bool(LEGAL_ADVICE.search(norm))

@@ -30,7 +30,7 @@ import yaml
 from rapidfuzz import fuzz
 
 from .crisis import CrisisLexicon, default_lexicon
-from .intents import looks_like_question, match_intent
+from .intents import asks_legal_advice, looks_like_question, match_intent
 from .kb import KnowledgeBase
 from .normalize import analyze, normalize
 
@@ -318,7 +318,9 @@ class Understander:
                         return self._faq(ranked)
             return Understanding(intent.intent, None, 1.0, [])
         ranked = self.rank(text)
-        if not ranked or ranked[0][1] < THRESHOLD:
+        # Legal advice and predictions (執行猶予つく?, 弁護士の紹介) share words with the FAQ but
+        # are not answered by it: abstain rather than pretend.
+        if not ranked or ranked[0][1] < THRESHOLD or asks_legal_advice(norm):
             return Understanding("none", None, round(ranked[0][1], 3) if ranked else 0.0,
                                  [i for i, _ in ranked[:N_CANDIDATES]])
         return self._faq(ranked)

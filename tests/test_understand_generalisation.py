@@ -1,0 +1,62 @@
+"""General rules added for generalisation: legal advice abstains, synonym groups, crisis variants.
+
+Sentences here are written for the rules, not taken from any evaluation set.
+"""
+import pytest
+
+from knowledge.intents import asks_legal_advice
+from knowledge.kb import load_kb
+from knowledge.normalize import normalize
+from knowledge.understand import Understander
+
+
+@pytest.fixture(scope="module")
+def understander():
+    return Understander(load_kb())
+
+
+# --- legal advice and predictions abstain ------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "うちの子は少年院に入るんでしょうか",
+    "懲役何年くらいになると思う",
+    "罰金っていくらになりますか",
+    "不起訴になる可能性はありますか",
+    "刑務所に行くことになりますか",
+    "逮捕歴って消えるの？前科は消せる？",
+    "弁護士を探してほしい",
+    "国選の先生ってどう頼むん",
+    "保釈の手続きを知りたい",
+    "被害者と示談したい",
+])
+def test_legal_advice_and_predictions_are_recognised(text):
+    assert asks_legal_advice(normalize(text)), text
+
+
+@pytest.mark.parametrize("text", [
+    "執行猶予中でも保護観察はつくの",       # how the system works
+    "不起訴になるとどうなるの",             # what happens next, not a forecast
+    "罰金で終わったら保護観察はつかないの？",
+    "刑務所にいる夫と面会したい",
+    "拘禁刑になったら作業しなくていいの",
+    "懲役がなくなったって聞いた",           # past: news, not a forecast
+    "弁護士さんにここを教えてもらいました",
+    "前科があっても働けるところはある？",
+])
+def test_questions_about_the_system_are_not_legal_advice(text):
+    assert not asks_legal_advice(normalize(text)), text
+
+
+@pytest.mark.parametrize("text", [
+    "判決で実刑になると思いますか",
+    "前科は何年で消えますか",
+    "いい弁護士さん紹介してくれん？",
+    "保釈金って用意できないとどうなる",
+])
+def test_legal_advice_abstains_even_when_it_shares_faq_words(understander, text):
+    u = understander.classify(text)
+    assert (u.intent, u.topic) == ("none", None), text
+
+
+def test_a_crisis_inside_a_legal_question_is_still_a_crisis(understander):
+    assert understander.classify("実刑になるなら死にたい").intent == "crisis"
