@@ -60,3 +60,33 @@ def test_legal_advice_abstains_even_when_it_shares_faq_words(understander, text)
 
 def test_a_crisis_inside_a_legal_question_is_still_a_crisis(understander):
     assert understander.classify("実刑になるなら死にたい").intent == "crisis"
+
+
+# --- crisis variants: dialect, slang, indirect wording, a third person ----------------------
+
+@pytest.mark.parametrize("text", [
+    "もう死にてえよ",                      # Kanto/Tohoku slang
+    "死んでまいたいわ",                    # Kansai
+    "生きとっても仕方なか",                # Kyushu
+    "生きてる意味がわからん",
+    "楽に消えるやり方ないかな",
+    "私なんかいなくなった方がいい",
+    "このまま目覚めたくない",
+    "今日で終わりにしよう",
+    "マンションから飛ぼうと思う",
+    "風邪薬を40錠のんだ",
+    "親父に殴られとる",
+    "今も暴力を受けています",
+    "このままじゃ子どもに手が出そう",
+    "友だちが息をしていない",
+])
+def test_crisis_variants(understander, text):
+    assert understander.classify(text).intent == "crisis", text
+
+
+@pytest.mark.parametrize("text", [
+    "電車で息してないくらい爆睡してた", "手が出そうな値段の部屋", "殺しそうな目つきの犬",
+    "窓から飛行機が見えた", "意識が高い人", "ネットで叩かれてる",
+])
+def test_everyday_phrases_near_the_new_variants_are_not_crisis(understander, text):
+    assert understander.classify(text).intent != "crisis", text
