@@ -115,7 +115,10 @@ STOPWORDS = frozenset(fold_kana(w) for w in """
 分かる わかる 知る しる 教える おしえる 聞く きく 欲しい ほしい 見る みる 居 御 お ご 的
 御座る ござる 御願い 頂く いただく 致す 申す 仕舞う しまう 見える 呉れる
 ん の ー
+ぽい
 """.split())
+# Auxiliary stems (しそう, 寮みたい, 帰れるよう) are grammar, not topic, though tagged 形状詞.
+_GRAMMAR_POS2 = {"助動詞語幹"}
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,8 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Patter
             else:
                 reading.append(fold_kana(m.reading_form()))
             folded_surface = _fold_token(surface)
-            if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS):
+            if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS
+                                                           and m.part_of_speech()[1] not in _GRAMMAR_POS2):
                 tokens.append(form)
                 surfaces.append(folded_surface)
                 detail = m.part_of_speech()

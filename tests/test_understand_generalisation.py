@@ -90,3 +90,36 @@ def test_crisis_variants(understander, text):
 ])
 def test_everyday_phrases_near_the_new_variants_are_not_crisis(understander, text):
     assert understander.classify(text).intent != "crisis", text
+
+
+# --- synonym groups and grammar words -------------------------------------------------------
+
+def _groups(understander, text):
+    a = understander.synonyms.analyze(text)
+    return set().union(*understander.synonyms.units(a.tokens, a.surfaces))
+
+
+@pytest.mark.parametrize("a,b,group", [
+    ("兄が逮捕された", "兄がつかまった", "syn:arrest"),
+    ("会社をクビになった", "解雇された", "syn:job-loss"),
+    ("無理やり入れられる", "強制される", "syn:own-will"),
+    ("また手を出しそう", "衝動がおさえられない", "syn:urge"),
+    ("病院で治る？", "治療を受けたい", "syn:treatment"),
+    ("このチャットは", "ロボットが答えてる", "syn:bot"),
+])
+def test_new_synonym_groups_join_everyday_words(understander, a, b, group):
+    assert group in _groups(understander, a)
+    assert group in _groups(understander, b)
+
+
+def test_arrest_is_one_group_not_split_with_criminal_procedure(understander):
+    # A word gets only the first group that lists it: 逮捕 must land where 捕まる is.
+    assert "syn:criminal-procedure" not in _groups(understander, "逮捕")
+
+
+@pytest.mark.parametrize("text,grammar", [
+    ("寮みたいなところ", "みたい"), ("また盗んでしまいそう", "そう"), ("うつっぽい", "ぽい"),
+])
+def test_auxiliary_stems_are_not_content_words(text, grammar):
+    from knowledge.normalize import analyze
+    assert grammar not in analyze(text).tokens
