@@ -143,6 +143,7 @@ class _Doc:
     compounds: tuple[str, ...] = ()
     unit_mass: float = 0.0
     gram_mass: float = 0.0
+    unit_weights: tuple[float, ...] = ()  # ``_unit_weight`` of each unit, precomputed
 
 
 class Understander:
@@ -210,8 +211,14 @@ class Understander:
             for form, strength in forms.items():
                 self.form_postings[form].append((e, strength))
         self.gram_postings: dict[str, list[int]] = defaultdict(list)
+        # form -> [(doc, unit index)]: which doc units a message's forms hit, without scanning docs
+        self.unit_postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for d, doc in enumerate(self.docs):
-            doc.unit_mass = sum(self._unit_weight(u) for u in doc.units) or 1.0
+            doc.unit_weights = tuple(self._unit_weight(u) for u in doc.units)
+            doc.unit_mass = sum(doc.unit_weights) or 1.0
+            for i, unit in enumerate(doc.units):
+                for form in unit:
+                    self.unit_postings[form].append((d, i))
             doc.gram_mass = sum(self.gram_idf.get(g, 0.0) for g in doc.grams) or 1.0
             for g in doc.grams:
                 self.gram_postings[g].append(d)
@@ -369,23 +376,38 @@ class Understander:
         if not candidates:
             return []
         all_forms = set().union(*units) if units else set()
+        # Per entry, its best doc by doc cover (the first doc wins a tie) and its best reading
+        # overlap. Only docs that share a unit or a bigram with the message can score above 0,
+        # so only those are visited (same values, same tie-break as a scan over every doc).
+        unit_hits: dict[int, set[int]] = defaultdict(set)
+        for form in all_forms:
+            for d, i in self.unit_postings.get(form, ()):
+                unit_hits[d].add(i)
         qnorm = a.norm.replace(" ", "")
         q_gram_mass = sum(self.gram_idf.get(g, self.oov_gram_idf) for g in q_grams) or 1.0
+        # Symmetric overlaps: a short question fully inside a long off-topic message
+        # must not count as a full match, nor a long question hit by one word.
+        best_dc: dict[int, tuple[float, _Doc]] = {}
+        for d in sorted(unit_hits):
+            doc = self.docs[d]
+            weights = doc.unit_weights
+            hit = sum([weights[i] for i in sorted(unit_hits[d])])  # unit order, as a full scan adds
+            dc_d = hit / max(doc.unit_mass, q_mass)
+            got = best_dc.get(doc.entry)
+            if dc_d > (got[0] if got is not None else 0.0):
+                best_dc[doc.entry] = (dc_d, doc)
+        best_rd: dict[int, float] = {}
+        for d, g_hit in doc_gram_hit.items():
+            doc = self.docs[d]
+            r = g_hit / max(doc.gram_mass, q_gram_mass)
+            if r > best_rd.get(doc.entry, 0.0):
+                best_rd[doc.entry] = r
         out = []
         for e in candidates:
             qc = q_cover.get(e, 0.0) / q_mass if q_mass else 0.0
-            dc = rd = fz = 0.0
-            best_doc = None
-            for d in self.docs_by_entry[e]:
-                doc = self.docs[d]
-                # Symmetric overlaps: a short question fully inside a long off-topic message
-                # must not count as a full match, nor a long question hit by one word.
-                if doc.units:
-                    hit = sum(self._unit_weight(u) for u in doc.units if u & all_forms)
-                    dc_d = hit / max(doc.unit_mass, q_mass)
-                    if dc_d > dc:
-                        dc, best_doc = dc_d, doc
-                rd = max(rd, doc_gram_hit.get(d, 0.0) / max(doc.gram_mass, q_gram_mass))
+            fz = 0.0
+            dc, best_doc = best_dc.get(e, (0.0, None))
+            rd = best_rd.get(e, 0.0)
             if best_doc is not None:
                 fz = fuzz.ratio(best_doc.norm, qnorm) / 100.0
             score = W_QUERY_COVER * qc + W_DOC_COVER * dc + W_READING * rd + W_FUZZ * fz
