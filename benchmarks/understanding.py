@@ -1,6 +1,10 @@
 """Benchmark the understanding layer on a labelled set, next to a naive baseline.
 
-    .venv/bin/python benchmarks/understanding.py [../shared/eval/dev.jsonl]
+    .venv/bin/python benchmarks/understanding.py [../shared/eval/dev.jsonl] [--file benchmarks/heldout.jsonl ...]
+
+The first set defaults to dev; each ``--file`` adds one more labelled set, printed as its own
+table. Without ``--file`` the held-out set written for this project (``benchmarks/heldout.jsonl``,
+written from ../shared/kb/topics.yaml without looking at dev) is added when it exists.
 
 Prints accuracy per kind, crisis recall and false alarms, and classify latency p50/p99 (ms,
 one core, after one warm-up pass) for:
@@ -13,6 +17,7 @@ Not a test: numbers are for people to read, never asserted.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -28,6 +33,7 @@ from knowledge.kb import KnowledgeBase, load_kb  # noqa: E402
 from knowledge.understand import Understander, Understanding  # noqa: E402
 
 DEFAULT_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+HELDOUT_SET = ROOT / "benchmarks" / "heldout.jsonl"
 BASELINE_CUTOFF = 50.0  # WRatio 0..100; 40–70 all give 20–31 % overall on dev
 
 
@@ -71,13 +77,8 @@ def measure(classifier, rows: list[dict]) -> dict:
     }
 
 
-def main(argv: list[str]) -> int:
-    path = argv[1] if len(argv) > 1 else str(DEFAULT_SET)
+def report(path: str, kb: KnowledgeBase, ours: Understander, build_ms: float) -> None:
     rows = load_labelled(path)
-    kb = load_kb()
-    start = time.perf_counter()
-    ours = Understander(kb)
-    build_ms = (time.perf_counter() - start) * 1000
     results = {"ristapo": measure(ours, rows), "baseline": measure(Baseline(kb), rows)}
 
     def pct(r, k):
@@ -99,6 +100,23 @@ def main(argv: list[str]) -> int:
         ("max ms", lambda r: f"{r['max']:.3f}"),
     ]:
         print(f"{label:<14}" + "".join(f"{fn(r):>22}" for r in results.values()))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="understanding.py", description=__doc__.split("\n")[0])
+    parser.add_argument("set", nargs="?", default=str(DEFAULT_SET), help="labelled .jsonl (default: dev)")
+    parser.add_argument("--file", action="append", default=None, metavar="JSONL",
+                        help="another labelled set to measure (repeatable; default: the held-out set)")
+    args = parser.parse_args(argv[1:])
+    extra = args.file if args.file is not None else ([str(HELDOUT_SET)] if HELDOUT_SET.exists() else [])
+    kb = load_kb()
+    start = time.perf_counter()
+    ours = Understander(kb)
+    build_ms = (time.perf_counter() - start) * 1000
+    for n, path in enumerate([args.set, *extra]):
+        if n:
+            print()
+        report(path, kb, ours, build_ms)
     return 0
 
 
