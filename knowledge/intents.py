@@ -144,6 +144,8 @@ LEGAL_ADVICE = re.compile("|".join(f"(?:{p})" for p in (
     _OUTCOME + r"[^ ]{0,12}?" + _FORECAST + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
     _OUTCOME + _ATTACHED + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
     _GOING_IN + _NOT_IF + r"[^ ]{0,6}?" + _GUESS_END,
+    # What becomes of a record (前科は消える? 逮捕歴ってどうなる?): a legal question too.
+    r"(前科|ぜんか|前歴|逮捕歴|犯罪歴)(って|は|が|も)?[^ ]{0,4}?(どうなる|消え|きえ|消せ|残る|残り|のこる|のこり)",
     # Lawyers: finding, choosing or paying one (弁護士さんに聞いた is only a source).
     r"(弁護士|弁護人|べんごし)(?>(さん|の先生)?)(?!に|から|で|と)[^ ]{0,6}?(紹介|しょうかい|探|さが|頼|たの|依頼|いらい|選|えら|雇|費用|ひよう|"
     r"料金|報酬|つけ|付け|呼|教え|おしえ|知り|しり|お願い|おねがい)",

@@ -123,3 +123,8 @@ def test_arrest_is_one_group_not_split_with_criminal_procedure(understander):
 def test_auxiliary_stems_are_not_content_words(text, grammar):
     from knowledge.normalize import analyze
     assert grammar not in analyze(text).tokens
+
+
+@pytest.mark.parametrize("text", ["出所したら逮捕歴ってどうなるの", "犯罪歴は一生残りますか"])
+def test_what_becomes_of_a_record_is_legal_advice(understander, text):
+    assert understander.classify(text).intent == "none", text
