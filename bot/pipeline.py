@@ -37,6 +37,7 @@ from bot.models import InboxEvent
 from core import db, identity
 from core import clock
 from core.messages import OutMessage
+from core.outbox import OUTBOX_ADDED
 from core.models import ChannelUser, Conversation, Message, OutboxMessage, OutboxState
 
 log = logging.getLogger("ristapo.pipeline")
@@ -126,13 +127,13 @@ def _note_outbox_rows(session, _ctx):  # pragma: no cover - trivial
     # wakes the delivery worker after their commit without each caller knowing about it.
     for obj in session.new:
         if isinstance(obj, OutboxMessage) and obj.state == OutboxState.pending.value:
-            session.info["ristapo_outbox_added"] = True
+            session.info[OUTBOX_ADDED] = True
             return
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session):  # pragma: no cover - trivial
-    if session.info.pop("ristapo_outbox_added", False):
+    if session.info.pop(OUTBOX_ADDED, False):
         poke("outbox")
 
 
@@ -285,12 +286,16 @@ def _inbox_statements() -> dict:
         .limit(bindparam("limit")),
         "take": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due),
         "take_pg": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due).with_for_update(skip_locked=True),
+        # why synchronize_session=False: the taken row object is not read after this UPDATE
+        # (the transaction ends), so the ORM need not evaluate the statement against it
         "finish": update(InboxEvent)
         .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None),
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None)
+        .execution_options(synchronize_session=False),
         "finish_erase": update(InboxEvent)
         .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None),
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None)
+        .execution_options(synchronize_session=False),
     }
 
 
@@ -542,7 +547,9 @@ def _outbox_statements() -> dict:
     )
     return {
         "candidates": select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")),
-        "lease": update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"), due).values(lease_until=bindparam("lease")),
+        # the leased rows are loaded afterwards with populate_existing: no ORM synchronisation needed
+        "lease": update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"), due).values(lease_until=bindparam("lease"))
+        .execution_options(synchronize_session=False),
         "claim_pg": select(OutboxMessage).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True),
     }
 
@@ -637,6 +644,8 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
 
     with db.session_scope() as session:
         now = clock.now()
+        # one SELECT for all rows; session.get below then finds them in the identity map
+        session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in done]))).scalars().all()
         for job, result in done:
             row = session.get(OutboxMessage, job.outbox_id)
             if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot import engine
@@ -86,6 +87,60 @@ def current_consent_text(session: Session) -> ConsentText:
         session.add(row)
         session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class ConsentSnapshot:
+    """The fields of the newest consent-A text a turn needs (a plain value, safe to share)."""
+
+    version: int
+    text: str
+    text_hash: str
+
+
+CONSENT_CACHE_SECONDS = 1.0
+_consent_cache: tuple[object, float, ConsentSnapshot] | None = None  # (engine, fetched at, value)
+
+
+def consent_for_turn(session: Session) -> ConsentSnapshot:
+    """:func:`current_consent_text` as a value, cached per process for about a second.
+
+    Why: every turn needs it and it changes a few times a year. A version published by any
+    process is seen by every process within :data:`CONSENT_CACHE_SECONDS`; one published
+    through this process clears the cache at once (session hooks below).
+    """
+    global _consent_cache
+    bind = session.get_bind()
+    cached = _consent_cache
+    now = time.monotonic()
+    if cached is not None and cached[0] is bind and now - cached[1] < CONSENT_CACHE_SECONDS:
+        return cached[2]
+    row = current_consent_text(session)
+    snap = ConsentSnapshot(row.version, row.text, row.text_hash)
+    if row.id is not None and row not in session.new and not session.info.get("ristapo_consent_changed"):
+        _consent_cache = (bind, now, snap)
+    return snap
+
+
+def clear_consent_cache() -> None:
+    global _consent_cache
+    _consent_cache = None
+
+
+@event.listens_for(Session, "after_flush")
+def _note_consent_text(session, _ctx):  # pragma: no cover - trivial
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, ConsentText):
+            session.info["ristapo_consent_changed"] = True
+            clear_consent_cache()
+            return
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _consent_text_settled(session, *_args):  # pragma: no cover - trivial
+    if session.info.pop("ristapo_consent_changed", False):
+        clear_consent_cache()
 
 
 _runtime: Runtime | None = None

@@ -5,27 +5,30 @@ ticket and outbox row of a turn commit together or not at all (transactional out
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import and_, bindparam, insert
 from sqlmodel import Session, select
 
 from bot import engine
 from bot.engine import ConversationView, EngineContext, TurnResult
 from bot.erase import do_erase_user
 from core.messages import Inbound, OutMessage
-from bot.runtime import Runtime, current_consent_text
+from bot.runtime import Runtime, consent_for_turn
 from bot.states import DialogueState
 from core import identity
 from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message
-from core.outbox import enqueue
+from core.outbox import enqueue, enqueue_values
 from handoff import actions as handoff_actions
 from handoff import notify
 from handoff.notice import crisis_staff_line, waiting_notice
-from handoff.queue import do_note_user_message, do_open_ticket, find_open_ticket
+from handoff.models import OPEN_STATES, Ticket
+from handoff.queue import do_note_user_message, do_open_ticket
 
 log = logging.getLogger("ristapo.service")
 
@@ -63,6 +66,50 @@ def get_open_conversation(session: Session, user: ChannelUser) -> Conversation:
     return conv
 
 
+@functools.cache
+def _turn_statements() -> dict:
+    """Statements built once (building SQLAlchemy expressions costs more than running them)."""
+    return {
+        # the user, their open conversation and its open ticket in one round trip
+        "load": select(ChannelUser, Conversation, Ticket)
+        .outerjoin(Conversation, and_(Conversation.user_id == ChannelUser.id, Conversation.closed == False))  # noqa: E712
+        .outerjoin(Ticket, and_(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES)))
+        .where(ChannelUser.channel == bindparam("channel"), ChannelUser.user_hash == bindparam("key"))
+        .order_by(Conversation.id, Ticket.id)
+        .limit(1),
+        "message": insert(Message.__table__),
+    }
+
+
+def _load_turn(session: Session, channel: str, platform_id: str) -> tuple[ChannelUser, Conversation, Ticket | None]:
+    """What :func:`get_or_create_user` + :func:`get_open_conversation` + the open ticket give, in one query."""
+    key = identity.user_hash(channel, platform_id)
+    got = session.execute(_turn_statements()["load"], {"channel": channel, "key": key}).first()
+    if got is None:
+        user = get_or_create_user(session, channel, platform_id)
+        return user, get_open_conversation(session, user), None
+    user, conv, ticket = got
+    if not user.active:
+        user.active = True
+        session.add(user)
+    if conv is None:
+        conv = get_open_conversation(session, user)
+    return user, conv, ticket
+
+
+def _add_messages(session: Session, rows: list[dict]) -> None:
+    """Transcript rows, written without building ORM objects (nothing in the turn reads them back as objects)."""
+    if rows:
+        session.execute(_turn_statements()["message"], rows)
+
+
+def _message_row(conversation_id: int, **values) -> dict:
+    row = dict.fromkeys(("staff_id", "body", "entry_id", "entry_version", "intent", "score", "external_id", "outbox_id"))
+    row.update(conversation_id=conversation_id, kind="text", created_at=now())
+    row.update(values)
+    return row
+
+
 def _view(conv: Conversation, ticket_open: bool) -> ConversationView:
     pending = json.loads(conv.context) if conv.context else {}
     return ConversationView(
@@ -85,16 +132,14 @@ def handle_inbound(
     reply_deadline: datetime | None = None,
 ) -> Handled:
     """Runs one turn for a user and writes everything it causes. Caller commits."""
-    user = get_or_create_user(session, channel, platform_id)
-    conv = get_open_conversation(session, user)
-    ticket = find_open_ticket(session, conv.id)
+    user, conv, ticket = _load_turn(session, channel, platform_id)
     if inbound.kind == "postback" and handoff_actions.is_consent_b_action(inbound.action):
         # consent B (share with an organisation) was asked by staff through the bot: record it
         out = handoff_actions.do_answer_consent_b(session, user=user, action=inbound.action or "")
         row = enqueue(session, user=user, messages=out, reply_token=reply_token, reply_deadline=reply_deadline) if out else None
         session.flush()
         return Handled(out, user.id, conv.id, row.id if row else None, ["consent_b"])
-    consent = current_consent_text(session)
+    consent = consent_for_turn(session)
     knowledge = rt.knowledge
 
     def notice(urgent: bool) -> str:
@@ -107,9 +152,9 @@ def handle_inbound(
 
     und = result.understanding
     if inbound.kind == "text":
-        session.add(
-            Message(
-                conversation_id=conv.id,
+        _add_messages(session, [
+            _message_row(
+                conv.id,
                 direction="in",
                 sender="user",
                 body=inbound.text if result.store_inbound else None,
@@ -118,7 +163,7 @@ def handle_inbound(
                 score=und.score if und else None,
                 external_id=inbound.external_id,
             )
-        )
+        ])
 
     kinds = []
     for ev in result.events:
@@ -160,22 +205,21 @@ def handle_inbound(
 
     _apply_view(conv, result)
     store_out = result.view.consent_version is not None and "delete_user" not in kinds
-    for m in result.out:
-        session.add(
-            Message(
-                conversation_id=conv.id,
-                direction="out",
-                sender="bot",
-                kind=m.kind,
-                body=m.plain_text() if store_out else None,
-                entry_id=m.entry_id,
-                entry_version=m.entry_version,
-            )
+    _add_messages(session, [
+        _message_row(
+            conv.id,
+            direction="out",
+            sender="bot",
+            kind=m.kind,
+            body=m.plain_text() if store_out else None,
+            entry_id=m.entry_id,
+            entry_version=m.entry_version,
         )
+        for m in result.out
+    ])
     outbox_id = None
     if result.out:
-        row = enqueue(session, user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
-        outbox_id = row.id
+        outbox_id = enqueue_values(session, user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
     session.flush()
     return Handled(result.out, user.id, conv.id, outbox_id, kinds)
 

@@ -1,6 +1,6 @@
 """The LINE channel: ``POST /webhooks/line`` (persist-then-ack) and :class:`LineAdapter`.
 
-The route only verifies the signature (``WebhookParser`` with the channel secret), stores each
+The route only verifies the signature (the SDK's ``WebhookParser`` validator), stores each
 event's raw JSON in the inbox (unique on ``webhookEventId``) and answers 200 — it never calls
 LINE or the engine, so it answers fast whatever they are doing. The inbox worker later asks
 :meth:`LineAdapter.to_inbound` what an event means, and the delivery worker calls
@@ -16,6 +16,7 @@ name) is never fetched.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -56,6 +57,18 @@ class WebhookRejected(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+_EVENT_OBJECTS = ("source", "message", "postback", "unsend", "deliveryContext", "follow")
+
+
+def _plain_event(ev) -> bool:
+    """An event of the shape LINE sends (objects where objects belong), so no SDK model is needed."""
+    return (
+        isinstance(ev, dict)
+        and isinstance(ev.get("type"), str)
+        and all(isinstance(ev.get(k), dict) for k in _EVENT_OBJECTS if k in ev)
+    )
 
 
 def _ms_to_utc(ms) -> datetime | None:
@@ -125,15 +138,28 @@ class LineAdapter(ChannelAdapter):
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise WebhookRejected("not_utf8") from None
+        # why the SDK's validator: it compares the HMAC in constant time. Its models tell us
+        # nothing we need (we store the raw JSON of each event), so they are built only for a
+        # body of an unusual shape, where the SDK parser decides as it always did.
         try:
-            # why the SDK parser: it compares the HMAC in constant time; its models tell us
-            # nothing we need, so we store the raw JSON of each event ourselves
-            self.parser.parse(text, signature)
-        except InvalidSignatureError:
-            raise WebhookRejected("bad_signature") from None
+            valid = self.parser.signature_validator.validate(text, signature)
         except Exception:
+            valid = False
+        if not valid:
+            raise WebhookRejected("bad_signature")
+        try:
+            data = json.loads(text)
+        except ValueError:
             raise WebhookRejected("unparseable") from None
-        events = json.loads(text).get("events") or []
+        events = data.get("events") if isinstance(data, dict) else None
+        if not (isinstance(events, list) and all(_plain_event(ev) for ev in events)):
+            try:
+                self.parser.parse(text, signature)
+            except InvalidSignatureError:
+                raise WebhookRejected("bad_signature") from None
+            except Exception:
+                raise WebhookRejected("unparseable") from None
+            events = data.get("events") or []
         stored: list[RawEvent] = []
         courtesy: list[str] = []
         for ev in events:
@@ -266,12 +292,11 @@ class LineAdapter(ChannelAdapter):
         reply_deadline: datetime | None,
     ) -> SendResult:
         """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key."""
-        from linebot.v3.messaging import Message, PushMessageRequest, ReplyMessageRequest
-
         rendered = line_render.render(messages)
         if not rendered:
             return SendResult(SendOutcome.failed, error="nothing_to_send")
         requests = line_render.chunk(rendered)
+        cache = not any(m.kind == "staff" for m in messages)  # why: a person's words are not kept
         api = self.api()
         fresh = bool(reply_token and reply_deadline and clock.now() < reply_deadline)
         # why only for one request: a reply has no idempotency key, so a message that needs
@@ -279,7 +304,7 @@ class LineAdapter(ChannelAdapter):
         if fresh and len(requests) == 1:
             try:
                 await api.reply_message(
-                    ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in requests[0]]),
+                    reply_request(reply_token, requests[0], cache=cache),
                     _request_timeout=self.timeout,
                 )
                 return SendResult(SendOutcome.delivered)
@@ -295,7 +320,7 @@ class LineAdapter(ChannelAdapter):
             key = retry_key if index == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(index)))
             try:
                 await api.push_message(
-                    PushMessageRequest(to=platform_user_id, messages=[Message.from_dict(m) for m in chunk]),
+                    push_request(platform_user_id, chunk, cache=cache),
                     x_line_retry_key=key,
                     _request_timeout=self.timeout,
                 )
@@ -304,6 +329,78 @@ class LineAdapter(ChannelAdapter):
                     continue  # why: LINE already accepted this request (same retry key) earlier
                 return _classify(exc)
         return SendResult(SendOutcome.delivered)
+
+
+# --------------------------------------------------------------------- request bodies
+#
+# Why: building the SDK's pydantic (v1) models for a Flex answer and serialising them again
+# costs ≈ 1–2 ms per send, the largest single cost of delivery. The same few rendered messages
+# (an entry's answer, the consent prompt, the menu) go to every user, so each distinct message
+# is validated by the SDK model once (``Message.from_dict(m).to_dict()``) and its serialised
+# form reused; the request then goes through the real ``AsyncMessagingApi`` call as before
+# (argument validation, headers, retry key, timeout), only its body is already a plain dict.
+# Staff replies (kind "staff": a person's words to one user) are converted each time and never
+# kept in the cache.
+
+MESSAGE_CACHE_SIZE = 2048
+
+
+@functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
+def _sdk_message(key: str) -> dict:
+    """The JSON the SDK sends for one rendered message (validated by its model). Never mutate it."""
+    from linebot.v3.messaging import Message
+
+    return Message.from_dict(json.loads(key)).to_dict()
+
+
+def sdk_messages(chunk: list[dict], *, cache: bool = True) -> list[dict]:
+    """What ``[Message.from_dict(m).to_dict() for m in chunk]`` gives (from the cache if ``cache``)."""
+    if not cache:
+        from linebot.v3.messaging import Message
+
+        return [Message.from_dict(m).to_dict() for m in chunk]
+    return [_sdk_message(json.dumps(m, ensure_ascii=False, sort_keys=True, separators=(",", ":"))) for m in chunk]
+
+
+@functools.cache
+def _prepared_classes():
+    from linebot.v3.messaging import PushMessageRequest, ReplyMessageRequest
+
+    class PreparedReply(ReplyMessageRequest):
+        """A ReplyMessageRequest whose ``messages`` are already the SDK's serialised dicts."""
+
+        def to_dict(self):
+            return {"replyToken": self.reply_token, "messages": self.messages, "notificationDisabled": self.notification_disabled}
+
+    class PreparedPush(PushMessageRequest):
+        def to_dict(self):
+            out = {"to": self.to, "messages": self.messages, "notificationDisabled": self.notification_disabled}
+            if self.custom_aggregation_units is not None:
+                out["customAggregationUnits"] = self.custom_aggregation_units
+            return out
+
+    return PreparedReply, PreparedPush
+
+
+def reply_request(reply_token: str, chunk: list[dict], *, cache: bool = True):
+    """The request body for a reply; the same JSON as ``ReplyMessageRequest(...)`` with SDK models."""
+    from linebot.v3.messaging import Message, ReplyMessageRequest
+
+    if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
+        # outside the model's limits: let the SDK model say so, exactly as before
+        return ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in chunk])
+    prepared, _ = _prepared_classes()
+    return prepared.construct(reply_token=reply_token, messages=sdk_messages(chunk, cache=cache), notification_disabled=False)
+
+
+def push_request(to: str, chunk: list[dict], *, cache: bool = True):
+    """The request body for a push; the same JSON as ``PushMessageRequest(...)`` with SDK models."""
+    from linebot.v3.messaging import Message, PushMessageRequest
+
+    if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
+        return PushMessageRequest(to=to, messages=[Message.from_dict(m) for m in chunk])
+    _, prepared = _prepared_classes()
+    return prepared.construct(to=to, messages=sdk_messages(chunk, cache=cache), notification_disabled=False)
 
 
 def _classify(exc: BaseException) -> SendResult:

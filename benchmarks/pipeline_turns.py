@@ -1,0 +1,218 @@
+"""In-process pipeline micro-benchmark (a measurement, not a test).
+
+    .venv/bin/python benchmarks/pipeline_turns.py [--events 600] [--users 300] [--pg-url URL] [--profile]
+
+No HTTP, no subprocesses: N signed-and-parsed LINE text events are stored in the inbox, then
+
+1. **webhook parse**: ``LineAdapter.parse_webhook`` per one-event body (signature check + split);
+2. **turns**: ``pipeline.process_inbox_batch`` until the inbox is empty → engine turns per second
+   (take, turn, writes, outbox row, mark done, as in production);
+3. **delivery**: ``pipeline.run_outbox_once`` against the local fake LINE API → sends per second
+   (claim, SDK call, record outcome); the fake runs in a child process, off this GIL;
+4. **classify**: ``Understander.classify`` alone on the benchmark texts.
+
+SQLite in a temp dir by default; ``--pg-url`` uses an *empty* PostgreSQL database instead
+(tables are dropped and created). ``--profile turns|delivery`` prints the top of a cProfile.
+Figures: docs/performance.md ("In-process micro-benchmark").
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from tests.fakes.line_api import FakeLineApi  # noqa: E402
+
+SECRET = "bench-channel-secret"
+TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう",
+         "保護観察所はどこにありますか", "生活保護を受けたい", "人と話したい", "更生保護施設について知りたい"]
+
+
+def _setup(data_dir: str, pg_url: str | None, fake) -> None:
+    os.environ.update(
+        RISTAPO_ENV="dev",
+        RISTAPO_DATA_DIR=data_dir,
+        RISTAPO_DATABASE_URL=pg_url or f"sqlite:///{data_dir}/bench.db",
+        RISTAPO_DATA_KEY="b1:" + base64.b64encode(os.urandom(32)).decode(),
+        RISTAPO_ID_PEPPER="bench-pepper",
+        RISTAPO_LINE_CHANNEL_SECRET=SECRET,
+        RISTAPO_LINE_CHANNEL_ACCESS_TOKEN="bench-token",
+        RISTAPO_LINE_API_BASE=fake.base_url,
+        RISTAPO_LINE_DATA_API_BASE=fake.base_url,
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    from core.settings import get_settings
+    from bot.startup import prepare
+    from core import db
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    prepare(settings)
+    if pg_url:
+        from sqlmodel import SQLModel
+
+        db.import_all_models()
+        SQLModel.metadata.drop_all(db.engine())
+    db.create_all()
+
+
+def _fake_child(conn) -> None:
+    """The fake LINE API in its own process, so its HTTP handling does not share our GIL."""
+    fake = FakeLineApi().start()
+    conn.send(fake.base_url)
+    while True:
+        cmd = conn.recv()
+        if cmd == "count":
+            conn.send(len(fake.accepted))
+        elif cmd == "reset":
+            fake.reset()
+            conn.send(True)
+        else:
+            fake.stop()
+            conn.send(True)
+            return
+
+
+class _RemoteFake:
+    def __init__(self) -> None:
+        import multiprocessing as mp
+
+        self.conn, child = mp.Pipe()
+        self.proc = mp.get_context("fork").Process(target=_fake_child, args=(child,), daemon=True)
+        self.proc.start()
+        self.base_url = self.conn.recv()
+
+    def ask(self, cmd: str):
+        self.conn.send(cmd)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.ask("stop")
+        self.proc.join(5)
+
+
+async def _deliver(pipeline, adapter) -> int:
+    try:
+        return await pipeline.run_outbox_once()
+    finally:
+        await adapter.aclose()  # the SDK client belongs to this loop
+
+
+async def _same_thread(fn, *a, **kw):
+    return fn(*a, **kw)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=600)
+    ap.add_argument("--users", type=int, default=300)
+    ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (its tables are dropped)")
+    ap.add_argument("--profile", default="", choices=["", "turns", "delivery"], help="cProfile one step (main thread)")
+    args = ap.parse_args()
+
+    fake = _RemoteFake()
+    with tempfile.TemporaryDirectory(prefix="ristapo-turns-") as data_dir:
+        _setup(data_dir, args.pg_url, fake)
+        from bot import pipeline
+        from bot.channels.line import LineAdapter
+        from bot.runtime import get_runtime
+        from core import db
+        from core.settings import get_settings
+
+        adapter = LineAdapter(get_settings())
+        pipeline.register_adapter(adapter)
+        rt = get_runtime()
+
+        def bodies(n: int, prefix: str) -> list[tuple[bytes, str]]:
+            out = []
+            for i in range(n):
+                body = line_body(make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U{prefix}{i % args.users:04d}"))
+                out.append((body, sign(body, SECRET)))
+            return out
+
+        # warm-up: imports, first queries, consent text row
+        warm = bodies(20, "w")
+        with db.session_scope() as s:
+            for body, sig in warm:
+                pipeline.store_events(s, "line", adapter.parse_webhook(body, sig)[0])
+        while pipeline.process_inbox_batch(50):
+            pass
+        asyncio.run(_deliver(pipeline, adapter))
+
+        # 1. webhook parse
+        signed = bodies(args.events, "s")
+        t0 = time.perf_counter()
+        parsed = [adapter.parse_webhook(body, sig)[0] for body, sig in signed]
+        parse_s = time.perf_counter() - t0
+        with db.session_scope() as s:
+            for evs in parsed:
+                pipeline.store_events(s, "line", evs)
+
+        # 2. turns
+        prof = cProfile.Profile() if args.profile == "turns" else None
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        turns = 0
+        while True:
+            n = pipeline.process_inbox_batch(50)
+            if n == 0:
+                break
+            turns += n
+        if prof:
+            prof.disable()
+        turns_s = time.perf_counter() - t0
+
+        # 3. delivery
+        fake.ask("reset")
+        if args.profile == "delivery":
+            # why threads off: cProfile sees one thread; run claim/finish on the loop's thread
+            pipeline.asyncio.to_thread = _same_thread
+            prof = cProfile.Profile()
+            prof.enable()
+        t0 = time.perf_counter()
+        sent = asyncio.run(_deliver(pipeline, adapter))
+        send_s = time.perf_counter() - t0
+        if args.profile == "delivery":
+            prof.disable()
+        accepted = fake.ask("count")
+
+        # 4. classify
+        und = rt.knowledge.understander
+        reps = max(1, args.events // len(TEXTS))
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            for text in TEXTS:
+                und.classify(text)
+        cls_s = time.perf_counter() - t0
+
+        backend = "PostgreSQL" if args.pg_url else "SQLite"
+        print(f"pipeline_turns: {args.events} events from {args.users} users, {backend}, one process, one thread")
+        print(f"  webhook parse   {args.events / parse_s:8.0f} bodies/s  ({1000 * parse_s / args.events:.3f} ms each)")
+        print(f"  turns           {turns / turns_s:8.0f} events/s  ({1000 * turns_s / max(turns, 1):.2f} ms each, {turns} turns)")
+        print(f"  delivery        {sent / send_s:8.0f} sends/s   ({1000 * send_s / max(sent, 1):.2f} ms each, {accepted} accepted by the fake)")
+        print(f"  classify        {reps * len(TEXTS) / cls_s:8.0f} texts/s   ({1000 * cls_s / (reps * len(TEXTS)):.3f} ms each)")
+        print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        if prof:
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+            print(out.getvalue())
+        pipeline.unregister_adapter("line")
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
