@@ -329,7 +329,8 @@ def _take_inbox(session: Session, event_id: int) -> InboxEvent | None:
 def _finish_inbox(session: Session, event_id: int, *, erase: bool) -> None:
     """Marks the event done (and erases its payload if asked) — only if it is still pending."""
     stmt = _inbox_statements()["finish_erase" if erase else "finish"]
-    res = session.execute(stmt, {"eid": event_id, "at": clock.now()})
+    # Core execution on the session's connection: the caller has flushed, nothing ORM to do
+    res = session.connection().execute(stmt, {"eid": event_id, "at": clock.now()})
     if res.rowcount != 1:
         raise _LostClaim()
 
@@ -408,7 +409,7 @@ def _process_event(session: Session, row: InboxEvent, runtime) -> str:
             reply_token=it.reply_token,
             reply_deadline=it.reply_deadline,
         )
-        conv = session.get(Conversation, handled.conversation_id)
+        conv = handled.conversation or session.get(Conversation, handled.conversation_id)
         # why: without consent A nothing the user wrote outlives the turn
         erase = conv is None or conv.consent_version is None
         outcome = "handled"
@@ -571,7 +572,8 @@ def claim_outbox(limit: int) -> list[SendJob]:
             # why one conditional UPDATE per row: it re-checks "due" under SQLite's write lock,
             # so a row is leased by exactly one process
             ids = list(session.execute(stmts["candidates"], params).scalars())
-            claimed = [oid for oid in ids if session.execute(stmts["lease"], {**params, "oid": oid, "lease": lease}).rowcount == 1]
+            conn = session.connection()
+            claimed = [oid for oid in ids if conn.execute(stmts["lease"], {**params, "oid": oid, "lease": lease}).rowcount == 1]
             rows = []
             if claimed:
                 rows = list(
@@ -644,10 +646,13 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
 
     with db.session_scope() as session:
         now = clock.now()
-        # one SELECT for all rows; session.get below then finds them in the identity map
-        session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in done]))).scalars().all()
+        # one SELECT for all rows (held here: the identity map keeps clean rows only weakly)
+        rows = {
+            r.id: r
+            for r in session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in done]))).scalars()
+        }
         for job, result in done:
-            row = session.get(OutboxMessage, job.outbox_id)
+            row = rows.get(job.outbox_id)
             if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
                 continue
             row.lease_until = None

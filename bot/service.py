@@ -40,18 +40,25 @@ class Handled:
     conversation_id: int
     outbox_id: str | None = None
     events: list[str] = field(default_factory=list)
+    # the conversation row as the turn left it (the session's identity map holds it only weakly)
+    conversation: Conversation | None = field(default=None, repr=False, compare=False)
 
 
 def get_or_create_user(session: Session, channel: str, platform_id: str) -> ChannelUser:
     key = identity.user_hash(channel, platform_id)
     user = session.exec(select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_hash == key)).first()
     if user is None:
-        user = ChannelUser(channel=channel, user_hash=key, platform_id=platform_id, pseudonym=identity.new_pseudonym())
-        session.add(user)
-        session.flush()
+        user = _new_user(session, channel, platform_id, key)
     elif not user.active:
         user.active = True
         session.add(user)
+    return user
+
+
+def _new_user(session: Session, channel: str, platform_id: str, key: str) -> ChannelUser:
+    user = ChannelUser(channel=channel, user_hash=key, platform_id=platform_id, pseudonym=identity.new_pseudonym())
+    session.add(user)
+    session.flush()
     return user
 
 
@@ -60,9 +67,14 @@ def get_open_conversation(session: Session, user: ChannelUser) -> Conversation:
         select(Conversation).where(Conversation.user_id == user.id, Conversation.closed == False)  # noqa: E712
     ).first()
     if conv is None:
-        conv = Conversation(user_id=user.id, state=DialogueState.NEW.value)
-        session.add(conv)
-        session.flush()
+        conv = _new_conversation(session, user)
+    return conv
+
+
+def _new_conversation(session: Session, user: ChannelUser) -> Conversation:
+    conv = Conversation(user_id=user.id, state=DialogueState.NEW.value)
+    session.add(conv)
+    session.flush()
     return conv
 
 
@@ -85,15 +97,15 @@ def _load_turn(session: Session, channel: str, platform_id: str) -> tuple[Channe
     """What :func:`get_or_create_user` + :func:`get_open_conversation` + the open ticket give, in one query."""
     key = identity.user_hash(channel, platform_id)
     got = session.execute(_turn_statements()["load"], {"channel": channel, "key": key}).first()
-    if got is None:
-        user = get_or_create_user(session, channel, platform_id)
-        return user, get_open_conversation(session, user), None
+    if got is None:  # a new user: the query above has just shown there is no such row
+        user = _new_user(session, channel, platform_id, key)
+        return user, _new_conversation(session, user), None
     user, conv, ticket = got
     if not user.active:
         user.active = True
         session.add(user)
-    if conv is None:
-        conv = get_open_conversation(session, user)
+    if conv is None:  # the outer join found no open conversation
+        conv = _new_conversation(session, user)
     return user, conv, ticket
 
 
@@ -221,7 +233,7 @@ def handle_inbound(
     if result.out:
         outbox_id = enqueue_values(session, user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
     session.flush()
-    return Handled(result.out, user.id, conv.id, outbox_id, kinds)
+    return Handled(result.out, user.id, conv.id, outbox_id, kinds, conv)
 
 
 def _apply_view(conv: Conversation, result: TurnResult) -> None:
