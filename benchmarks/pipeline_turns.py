@@ -60,7 +60,7 @@ def _setup(data_dir: str, pg_url: str | None, fake) -> None:
 
     get_settings.cache_clear()
     settings = get_settings()
-    prepare(settings)
+    prepare(settings, create_tables=not pg_url)  # PostgreSQL: a fresh schema below, like the tests
     if pg_url:
         from sqlmodel import SQLModel
 

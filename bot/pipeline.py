@@ -150,13 +150,8 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     Concurrent duplicates end as one row: the unique constraint decides, not a prior SELECT.
     The caller commits (and then answers the platform 200).
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only the two supported engines
-        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = _store_statement(session.get_bind().dialect.name)
+    conn = session.connection()  # Core execution: no ORM work for a plain INSERT
     received = clock.now()
     added = 0
     for raw in raw_events:
@@ -170,9 +165,20 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
             attempts=0,
             received_at=received,
         )
-        stmt = dialect_insert(InboxEvent).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        added += max(session.execute(stmt).rowcount or 0, 0)
+        added += max(conn.execute(stmt, values).rowcount or 0, 0)
     return added
+
+
+@functools.cache
+def _store_statement(dialect: str):
+    """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING, built once per dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only the two supported engines
+        raise RuntimeError(f"unsupported database {dialect}")
+    return dialect_insert(InboxEvent.__table__).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
 
 # why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
