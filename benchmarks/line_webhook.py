@@ -10,15 +10,18 @@ The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a t
 fake LINE API and the load generator run in this process. Options: ``--events N``,
 ``--concurrency C``, ``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes).
 
-Figures on the 2-core development VM (2026-11-25, load average ≈ 1.2–1.7 from other work):
-  burst, 200 in flight at once:  p50 151 ms, p99 158 ms (all 200 ride one group commit)
-  burst, 20 in flight:           p50 36 ms,  p99 51 ms
-  sustained ingest:              ~800–900 webhooks/s (p99 ~200–240 ms)
-  sustained end to end:          ~70–75 events/s in one process; ~85/s with one extra
-                                 ``ristapo worker --inbox`` (both cores then busy)
-Where the time goes per event (one GIL): engine turn + its writes ≈ 6 ms (bot/service.py,
-SQLModel object init, the matcher), delivery ≈ 3–4 ms (SDK pydantic serialisation ≈ 1.3 ms,
-claim/finish transactions), webhook ≈ 1.5 ms. The ≥ 300/s target needs a faster turn or more
+Figures on the 2-core development VM (2026-11-25, otherwise idle: load average 0.4–1.1):
+
+                                 before (e4e0128)      after the hot-path work (c10d939)
+  burst, 200 in flight at once:  p50 156 ms, p99 164   p50 76 ms, p99 87 ms
+  sustained ingest:              ~810 webhooks/s       ~1,480 webhooks/s
+  sustained end to end:          ~67 events/s          ~147 events/s (one process)
+
+The same client against a trivial ASGI app that only answers 200 gives p99 ≈ 36 ms for the
+burst (200 connections opened by one Python process): that part is the load generator.
+Where the time goes per event now (one GIL): engine turn + its writes ≈ 2.7 ms, delivery
+≈ 1.75 ms CPU, webhook ≈ 0.3–0.5 ms (see benchmarks/pipeline_turns.py and
+docs/performance.md). The ≥ 300/s target needs ≈ 3 ms per event in one process, or more
 cores/processes (PostgreSQL: any number of ``ristapo worker`` processes).
 """
 from __future__ import annotations
