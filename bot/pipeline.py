@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,10 @@ def _env_float(name: str, default: float) -> float:
 MAX_SEND_ATTEMPTS = 6  # then "dead" and a staff alert
 MAX_INBOX_ATTEMPTS = 5  # a poison event stops blocking its user's queue after this
 POLL_SECONDS = _env_float("RISTAPO_WORKER_POLL_SECONDS", 1.0)
+# why a shorter poll after recent work: other processes' commits do not wake this one; while
+# traffic flows, a worker that has just run dry looks again soon instead of sleeping a second
+BUSY_POLL_SECONDS = min(_env_float("RISTAPO_WORKER_BUSY_POLL_SECONDS", 0.1), POLL_SECONDS)
+BUSY_WINDOW_SECONDS = 5.0
 OUTBOX_LEASE_SECONDS = _env_float("RISTAPO_OUTBOX_LEASE_SECONDS", 60.0)
 RETRY_BASE_SECONDS = _env_float("RISTAPO_RETRY_BASE_SECONDS", 5.0)
 RETRY_MAX_SECONDS = 600.0
@@ -102,6 +107,11 @@ class _Waker:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.event.wait(), timeout)
         self.event.clear()
+
+    async def idle(self, last_work: float) -> None:
+        """Waits for a poke, or polls: soon while work came recently, else every POLL_SECONDS."""
+        recent = time.monotonic() - last_work < BUSY_WINDOW_SECONDS
+        await self.wait(BUSY_POLL_SECONDS if recent else POLL_SECONDS)
 
 
 _wakers: dict[str, list[_Waker]] = {"inbox": [], "outbox": []}
@@ -714,6 +724,7 @@ async def inbox_loop(*, concurrency: int | None = None) -> None:
     waker = _Waker()
     _wakers["inbox"].append(waker)
     loop = asyncio.get_running_loop()
+    last_work = float("-inf")
     try:
         while True:
             try:
@@ -723,8 +734,10 @@ async def inbox_loop(*, concurrency: int | None = None) -> None:
             except Exception:
                 log.exception("inbox worker pass failed")
                 n = 0
-            if n == 0:
-                await waker.wait(POLL_SECONDS)
+            if n:
+                last_work = time.monotonic()
+            else:
+                await waker.idle(last_work)
     finally:
         _wakers["inbox"].remove(waker)
 
@@ -735,6 +748,7 @@ async def outbox_loop(*, concurrency: int = SEND_CONCURRENCY) -> None:
     _wakers["outbox"].append(waker)
     inflight: set[asyncio.Task] = set()
     finished: list[tuple[SendJob, SendResult]] = []
+    last_work = float("-inf")
 
     async def one(job: SendJob) -> None:
         finished.append((job, await deliver(job)))
@@ -760,8 +774,10 @@ async def outbox_loop(*, concurrency: int = SEND_CONCURRENCY) -> None:
                 task = asyncio.create_task(one(job))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
+            if jobs:
+                last_work = time.monotonic()
             if not jobs and not finished:
-                await waker.wait(POLL_SECONDS)
+                await waker.idle(last_work)
     finally:
         for t in inflight:
             t.cancel()

@@ -283,6 +283,7 @@ def test_workers_in_serve_wake_on_a_webhook_and_answer(line_env, monkeypatch):
     from fastapi.testclient import TestClient
 
     monkeypatch.setattr(pipeline, "POLL_SECONDS", 30.0)  # only the in-process poke can wake them
+    monkeypatch.setattr(pipeline, "BUSY_POLL_SECONDS", 30.0)
     line_env.app.state.settings.run_workers = True
     from tests.builders import line_body, sign
 
@@ -309,3 +310,27 @@ def test_the_guard_stops_any_call_to_the_real_line_api(settings):
 
     with pytest.raises(pytest.fail.Exception):
         asyncio.run(call())
+
+
+def test_an_idle_worker_polls_soon_after_recent_work_and_slowly_otherwise(monkeypatch):
+    """Other processes' commits do not wake a worker: after recent work it looks again soon."""
+    import asyncio
+    import time as _time
+
+    waits: list[float] = []
+
+    async def run() -> None:
+        waker = pipeline._Waker()
+
+        async def fake_wait(timeout: float) -> None:
+            waits.append(timeout)
+
+        waker.wait = fake_wait
+        await waker.idle(_time.monotonic())  # work just now
+        await waker.idle(_time.monotonic() - pipeline.BUSY_WINDOW_SECONDS - 1)  # long ago
+        await waker.idle(float("-inf"))  # never
+
+    monkeypatch.setattr(pipeline, "POLL_SECONDS", 1.0)
+    monkeypatch.setattr(pipeline, "BUSY_POLL_SECONDS", 0.1)
+    asyncio.run(run())
+    assert waits == [0.1, 1.0, 1.0]
