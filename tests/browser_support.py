@@ -5,6 +5,7 @@ run leaves the working tree clean); otherwise to a temporary folder.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,26 @@ def wait_healthy(url: str, proc: subprocess.Popen | None, timeout: float = 60.0)
             pass
         time.sleep(0.2)
     pytest.fail(f"ristapo serve did not answer {url}/healthz within {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stops a server started by a test: terminate, then kill if it does not go."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Debian's headless chromium through Python Playwright (skips with a reason when missing)."""
+    require_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

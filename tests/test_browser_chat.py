@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
+from tests.browser_support import chromium, free_port, ristapo_cmd, shots_dir, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -50,27 +50,16 @@ def server(tmp_path) -> Iterator[str]:
         wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture
 def browser_page():
-    require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=PHONE, locale="ja-JP", device_scale_factor=1)
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(viewport=PHONE, locale="ja-JP", device_scale_factor=1)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
 
 
 def _submit(page, locator) -> None:

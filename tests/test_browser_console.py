@@ -24,7 +24,7 @@ import pyotp
 import pytest
 
 from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
+from tests.browser_support import chromium, free_port, ristapo_cmd, shots_dir, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -110,24 +110,13 @@ def console(tmp_path, line_api) -> Iterator[dict]:
         subprocess.run([sys.executable, "-c", _ACCOUNTS, json.dumps(spec)], cwd=ROOT, env=env, check=True, timeout=60)
         yield {"url": url, "secrets": secrets}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture
 def browser():
-    require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed (pip install -e '.[dev]')")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _sign_in(browser, url: str, username: str, secret: str):

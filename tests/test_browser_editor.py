@@ -20,7 +20,7 @@ import pyotp
 import pytest
 
 from knowledge.kb import ENTRIES_DIR, parse_entry
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, ristapo_cmd, shots_dir, wait_healthy
+from tests.browser_support import chromium, free_port, require_chromium, ristapo_cmd, shots_dir, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -61,24 +61,13 @@ def site(tmp_path) -> Iterator[dict]:
             passwords[name] = re.search(r"one-time password: (\S+)", out).group(1)
         yield {"url": url, "passwords": passwords, "entries": entries}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _click(page, locator) -> None:
