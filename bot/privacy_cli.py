@@ -30,7 +30,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     settings = _prepare()
     counts = run_once(settings, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"retention: conversations {settings.retention_days} days, raw payloads {settings.payload_retention_days} days")
+    from core import db
+    from core.service_settings import retention_days
+
+    with db.session_scope() as session:
+        days = retention_days(session, settings)
+    print(f"retention: conversations {days} days, raw payloads {settings.payload_retention_days} days")
     if not counts:
         print(f"{verb}: nothing")
     for name, n in counts.items():

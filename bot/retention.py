@@ -141,10 +141,12 @@ def purge(
 
 def run_once(settings: Settings, *, dry_run: bool = False) -> dict[str, int]:
     """Runs :func:`purge` in its own transaction and logs the counts (never any content)."""
+    from core.service_settings import retention_days
+
     with db.session_scope() as session:
         counts = purge(
             session,
-            retention_days=settings.retention_days,
+            retention_days=retention_days(session, settings),
             payload_retention_days=settings.payload_retention_days,
             dry_run=dry_run,
         )

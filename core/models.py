@@ -136,3 +136,17 @@ class OutboxMessage(SQLModel, table=True):
     staff_id: int | None = None
     created_at: datetime = Field(default_factory=now)
     delivered_at: datetime | None = None
+
+
+class ServiceSetting(SQLModel, table=True):
+    """A setting an admin changes at run time (e.g. the retention period).
+
+    Why in the database: every process on every machine must apply the same value (state
+    lives only in the database); environment variables give the defaults.
+    """
+
+    __tablename__ = "service_setting"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+    updated_at: datetime = Field(default_factory=now)
+    updated_by: int | None = None

@@ -16,10 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger("ristapo.settings")
 
 PLACEHOLDERS = {"", "changethis", "changeme", "secret", "xxx"}
-# The retention period an admin set in the console (admin/console/admin_pages.py); when this
-# file exists under data_dir it wins over RISTAPO_RETENTION_DAYS, so the service, the workers
-# and ``ristapo purge`` all apply the same period.
-RETENTION_FILE = "retention.json"
 
 
 class Settings(BaseSettings):
@@ -47,7 +43,7 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org/bot"
 
     staff_webhook_url: str | None = None
-    retention_days: int = 180
+    retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
     run_workers: bool = True
     demo: bool = False
@@ -66,24 +62,12 @@ class Settings(BaseSettings):
                 self.database_url = prefix + str(self.data_dir / rel_path)
         if self.data_key_file is not None and not self.data_key_file.is_absolute():
             self.data_key_file = self.data_dir / self.data_key_file
-        self._apply_retention_file()
         if self.env == "production":
             for name in ("line_channel_secret", "line_channel_access_token", "telegram_token", "telegram_secret"):
                 value = getattr(self, name)
                 if value is not None and value.strip().lower() in PLACEHOLDERS:
                     raise ValueError(f"RISTAPO_{name.upper()} is a placeholder; set the real value or unset it")
         return self
-
-    def _apply_retention_file(self) -> None:
-        path = self.data_dir / RETENTION_FILE
-        if not path.is_file():
-            return
-        try:
-            import json
-
-            self.retention_days = int(json.loads(path.read_text(encoding="utf-8"))["retention_days"])
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("ignoring an unreadable %s; using RISTAPO_RETENTION_DAYS", RETENTION_FILE)
 
     @property
     def is_dev(self) -> bool:

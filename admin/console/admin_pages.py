@@ -8,7 +8,6 @@ cover, have their ``do_*`` functions here, with the same rules (audit in the sam
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -24,9 +23,10 @@ from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
 from admin.console.stats import CHANNEL_LABELS, build_dashboard
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
-from core.clock import JST, now
+from core.clock import JST
 from core.models import ConsentText
-from core.settings import RETENTION_FILE, Settings
+from core import service_settings
+from core.settings import Settings
 from handoff import hours
 from handoff.actions import ActionError, Actor
 from handoff.models import CannedReply, CannedReplyCreate, CannedReplyUpdate, OfficeHoursUpdate
@@ -390,28 +390,21 @@ def publish_consent(request: Request, session: SessionDep, login: AdminPage, tex
 
 # --- retention -------------------------------------------------------------------------------------
 
-def retention_file(settings: Settings) -> Path:
-    return settings.data_dir / RETENTION_FILE
-
-
 def do_set_retention(settings: Settings, session: Session, actor: Actor, days: int) -> None:
-    """Stores the retention period for every process (read by core.settings); audited. Caller commits."""
+    """Stores the retention period for every process and machine (service_setting); audited. Caller commits."""
     if not RETENTION_MIN <= days <= RETENTION_MAX:
         raise ActionError(f"保存期間は{RETENTION_MIN}日から{RETENTION_MAX}日のあいだで決めてください。", "out_of_range")
-    before = settings.retention_days
-    path = retention_file(settings)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"retention_days": days, "updated_by": actor.name, "updated_at": now().isoformat()}, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)  # why replace: a reader never sees a half-written file
-    settings.retention_days = days  # this process (and its daily purge task) at once
+    before = service_settings.retention_days(session, settings)
+    service_settings.do_set_value(session, service_settings.RETENTION_DAYS, str(days), staff_id=actor.id)
     actor.audit(session, "settings.retention", "settings:retention", detail=f"{before}->{days}")
 
 
 def _retention_page(request: Request, session: Session, login: SignedIn, *, status: int = 200, error: str | None = None) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    days = service_settings.retention_days(session, request.app.state.settings)
+    settings = request.app.state.settings.model_copy(update={"retention_days": days})
     consent = current_consent(session)
     session.commit()
-    mentions = f"{settings.retention_days}日" in consent.text
+    mentions = f"{days}日" in consent.text
     return _page(request, login, "retention.html", status=status, title="保存期間", settings=settings, consent_mentions=mentions,
                  minimum=RETENTION_MIN, maximum=RETENTION_MAX, error=error, ok=_flash(request))
 
