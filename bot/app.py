@@ -51,9 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ristapo",
         lifespan=lifespan,
-        docs_url="/docs" if settings.is_dev else None,
+        # why dev only: the API map helps an attacker more than anyone in production or test
+        docs_url="/docs" if settings.env == "dev" else None,
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.is_dev else None,
+        openapi_url="/openapi.json" if settings.env == "dev" else None,
     )
     app.state.settings = settings
     app.state.runtime = get_runtime()

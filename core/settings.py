@@ -70,10 +70,6 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def is_dev(self) -> bool:
-        return self.env in ("dev", "test")
-
-    @property
     def line_enabled(self) -> bool:
         return bool(self.line_channel_secret and self.line_channel_access_token)
 

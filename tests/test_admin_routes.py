@@ -119,7 +119,7 @@ def test_docs_only_in_development(settings, monkeypatch):
     from core.settings import get_settings
 
     monkeypatch.setenv("RISTAPO_RUN_WORKERS", "0")
-    for env, expected in (("dev", 200), ("production", 404)):
+    for env, expected in (("dev", 200), ("test", 404), ("production", 404)):
         monkeypatch.setenv("RISTAPO_ENV", env)
         get_settings.cache_clear()
         app = create_app(get_settings())

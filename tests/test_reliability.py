@@ -482,6 +482,7 @@ def test_admin_api_fuzzed_as_admin_has_no_5xx_and_matches_its_schema(settings, s
     from admin import auth
 
     monkeypatch.setattr(auth, "_hasher", __import__("argon2").PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    settings.env = "dev"  # the OpenAPI document is served in development only
     app = create_app(settings)
     admin_id, _ = make_staff("fuzz-admin", ["admin", "staff", "editor"])
     make_staff("fuzz-colleague", ["staff"])
