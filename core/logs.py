@@ -115,5 +115,5 @@ def setup_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # why also at DEBUG: httpx logs full request URLs, and Telegram puts the bot token in the URL
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "sqlalchemy.engine"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
