@@ -116,8 +116,15 @@ def _reset_postgres(url: str) -> None:
     from core import db
 
     with db.engine().connect() as conn:
-        # why: a connection leaked by an earlier test (thread, subprocess) would block DROP TABLE
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        # why: a connection leaked by an earlier test (thread, subprocess) would block DROP TABLE.
+        # Only our own client sessions: autovacuum workers also list this database and belong to
+        # the superuser, and terminating them is refused (and never needed).
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND usename = current_user AND backend_type = 'client backend'"
+            )
+        )
         conn.commit()
     db.engine().dispose()
     SQLModel.metadata.drop_all(db.engine())
