@@ -271,27 +271,6 @@ class Understander:
             extra = self.synonyms.units(tuple(found), tuple(found))
             pairs += [(u, "", "名詞") for u in extra if not u & present]
         return [u for u, _, _ in pairs], [p for _, _, p in pairs]
-        for run in _KANA_RUN.findall(a.norm):
-            found, covered, i = [], 0, 0
-            while i < len(run):
-                for n in range(min(self.max_reading, len(run) - i), 1, -1):
-                    form = self.vocab_reading.get(run[i:i + n])
-                    if form is not None:
-                        found.append(form)
-                        covered += n
-                        i += n
-                        break
-                else:
-                    i += 1
-            if not found or covered < 0.5 * len(run):
-                continue
-            # Drop the tokenizer's unknown fragments of this run; add the recovered words.
-            units = [u for u, surf in zip(units, a.surfaces)
-                     if not (surf in run and not any(f in self.idf for f in u))]
-            present = set().union(*units) if units else set()
-            extra = self.synonyms.units(tuple(found), tuple(found))
-            units += [u for u in extra if not u & present]
-        return units
 
     def _unit_weight(self, unit: set[str], pos: str = "名詞") -> float:
         known = [self.idf[f] for f in unit if f in self.idf]
