@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from benchmarks.cpu_meter import CpuMeter  # noqa: E402
 from tests.fakes.line_api import FakeLineApi  # noqa: E402
 
 SECRET = "bench-channel-secret"
@@ -168,11 +169,18 @@ def main() -> int:
 
             # 2. sustained throughput with a fast LINE
             bodies = events(args.events, args.users, "s")
+            meter = CpuMeter()
+            meter.add("harness: generator + fake (this process)", os.getpid())
+            meter.add("ristapo serve", proc.pid)
+            for p in extra:
+                meter.add("ristapo worker --inbox", p.pid)
+            cpu0 = meter.snapshot()
             t0 = time.perf_counter()
             lat = asyncio.run(post_all(url, bodies, args.concurrency))
             ingest_s = time.perf_counter() - t0
             done = fake.wait_for(lambda f: len(f.accepted) >= args.events, timeout=300)
             total_s = time.perf_counter() - t0
+            cpu1 = meter.snapshot()
             got = len(fake.accepted)
             hints = sum(1 for r in fake.requests if r.path == "/v2/bot/chat/loading/start")
             print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
@@ -181,6 +189,7 @@ def main() -> int:
             print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
                   f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
             print(f"  loading-animation calls during the run: {hints}")
+            print(meter.report(cpu0, cpu1, got))
             print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
         finally:
             for p in extra:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from benchmarks.cpu_meter import CpuMeter, postmaster_pid  # noqa: E402
 from tests.fakes.line_api import FakeLineApi  # noqa: E402
 
 SECRET = "bench-channel-secret"
@@ -102,6 +103,8 @@ class Step:
     latencies: list[float] = field(default_factory=list)
     processed_per_s: float = 0.0
     drained: bool = False
+    processed: int = 0
+    cpu: str = ""
 
 
 @dataclass
@@ -144,8 +147,9 @@ def start_cluster(name: str, db_url: str, fake: FakeLineApi, *, servers: int, wo
     return Cluster(name, ports, procs)
 
 
-async def run_step(cluster: Cluster, fake: FakeLineApi, rate: int, seconds: float, users: int, drain_seconds: float) -> Step:
+async def run_step(cluster: Cluster, fake: FakeLineApi, rate: int, seconds: float, users: int, drain_seconds: float, meter: CpuMeter) -> Step:
     step = Step(rate)
+    cpu0 = meter.snapshot()
     total = int(rate * seconds)
     base_accepted = len(fake.accepted)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
@@ -184,6 +188,8 @@ async def run_step(cluster: Cluster, fake: FakeLineApi, rate: int, seconds: floa
     done = len(fake.accepted) - base_accepted
     end = last or time.perf_counter()
     step.processed_per_s = done / (end - start)
+    step.processed = done
+    step.cpu = meter.report(cpu0, meter.snapshot(), done, indent="    ")
     # why 1.5 s: a system that keeps up finishes within moments of the last request
     step.drained = last is not None and (last - start) <= seconds + 1.5 and done >= step.ok == total
     return step
@@ -196,6 +202,7 @@ def print_step(name: str, s: Step) -> None:
         f"processed {s.processed_per_s:7.1f}/s  {'keeps up' if s.drained else 'BEHIND'}",
         flush=True,
     )
+    print(s.cpu, flush=True)
 
 
 def pg_cluster() -> tuple[str | None, dict]:
@@ -246,13 +253,21 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
             cluster = start_cluster(config, db_url, fake, servers=int(n or 1), workers=args.workers)
+            meter = CpuMeter()
+            meter.add("harness: generator + fake (this process)", os.getpid())
+            for port, proc in zip(cluster.ports, cluster.procs):
+                meter.add(f"ristapo serve :{port}", proc.pid)
+            for proc in cluster.procs[len(cluster.ports):]:
+                meter.add("ristapo worker (all)", proc.pid)
+            if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
+                meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
             label = f"{config} ({n} serve{'' if kind == 'sqlite' else f' + {args.workers} workers'})"
             print(f"\n{label}", flush=True)
             knee = None
             below: list[Step] = []
             try:
                 for rate in rates:
-                    step = asyncio.run(run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds))
+                    step = asyncio.run(run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter))
                     print_step(config, step)
                     if not step.drained:
                         break
