@@ -63,6 +63,8 @@ OUTBOX_LEASE_SECONDS = _env_float("RISTAPO_OUTBOX_LEASE_SECONDS", 60.0)
 RETRY_BASE_SECONDS = _env_float("RISTAPO_RETRY_BASE_SECONDS", 5.0)
 RETRY_MAX_SECONDS = 600.0
 SEND_CONCURRENCY = 32
+# why batches: a turn's statements cost more than its thinking, and per batch they run once
+TURN_BATCH = max(1, int(_env_float("RISTAPO_TURN_BATCH", 32)))
 LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
 
 
@@ -312,6 +314,19 @@ def _inbox_statements() -> dict:
         .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
         .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None)
         .execution_options(synchronize_session=False),
+        # the same for a batch of events (ids), one statement each
+        "take_many": select(InboxEvent).where(InboxEvent.id.in_(bindparam("eids", expanding=True)), due),
+        "take_many_pg": select(InboxEvent)
+        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), due)
+        .with_for_update(skip_locked=True),
+        "finish_many": update(InboxEvent)
+        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), InboxEvent.state == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None)
+        .execution_options(synchronize_session=False),
+        "finish_many_erase": update(InboxEvent)
+        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), InboxEvent.state == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None)
+        .execution_options(synchronize_session=False),
     }
 
 
@@ -349,6 +364,61 @@ def _finish_inbox(session: Session, event_id: int, *, erase: bool) -> None:
     res = session.connection().execute(stmt, {"eid": event_id, "at": clock.now()})
     if res.rowcount != 1:
         raise _LostClaim()
+
+
+def _take_many(session: Session, event_ids: list[int]) -> list[InboxEvent]:
+    """:func:`_take_inbox` for a batch: the events of ``event_ids`` that are due and ours (PostgreSQL: locked)."""
+    stmts = _inbox_statements()
+    stmt = stmts["take_many_pg"] if _is_postgres(session) else stmts["take_many"]
+    rows = session.execute(
+        stmt, {"eids": event_ids, "now": clock.now()}, execution_options={"populate_existing": True}
+    ).scalars()
+    return list(rows)
+
+
+def _finish_many(session: Session, done: list[tuple[int, bool]]) -> None:
+    """:func:`_finish_inbox` for a batch of ``(event id, erase)``; all or nothing (:class:`_LostClaim`)."""
+    stmts = _inbox_statements()
+    conn = session.connection()
+    at = clock.now()
+    finished = 0
+    for erase in (False, True):
+        ids = [eid for eid, e in done if e is erase]
+        if ids:
+            finished += conn.execute(stmts["finish_many_erase" if erase else "finish_many"], {"eids": ids, "at": at}).rowcount
+    if finished != len(done):
+        raise _LostClaim()
+
+
+class _TurnBatch:
+    """What the turns of one batch share: their users' rows (loaded at once) and their writes.
+
+    Why: a turn's own statements (load the user, insert the transcript and outbox rows, mark
+    the event done, commit) cost more than its thinking; per batch they run once.
+    """
+
+    def __init__(self, session: Session, rows: list[InboxEvent]) -> None:
+        from bot.service import TurnWrites, load_turns
+
+        self.writes = TurnWrites(deferred=True)
+        self.done: list[tuple[int, bool]] = []
+        self.interpreted: dict[int, Interpreted | None] = {}
+        by_channel: dict[str, list[str]] = {}
+        for row in rows:
+            adapter = get_adapter(row.channel)
+            it = adapter.to_inbound(row.payload) if adapter is not None and row.payload is not None else None
+            self.interpreted[row.id] = it
+            if it is not None and it.inbound is not None and it.platform_user_id:
+                by_channel.setdefault(row.channel, []).append(it.platform_user_id)
+        self.loaded: dict[tuple[str, str], tuple] = {
+            (channel, pid): got for channel, pids in by_channel.items() for pid, got in load_turns(session, channel, pids).items()
+        }
+
+    def finish(self, session: Session) -> None:
+        """Writes the collected rows, then marks every event done (the SQLite claim: all or none)."""
+        self.writes.flush(session)
+        session.flush()
+        _finish_many(session, self.done)
 
 
 def _find_user(session: Session, channel: str, platform_id: str) -> ChannelUser | None:
@@ -406,13 +476,19 @@ def _erase_unsent_payload(session: Session, channel: str, row: InboxEvent, messa
             session.add(other)
 
 
-def _process_event(session: Session, row: InboxEvent, runtime) -> str:
-    """Interprets and handles one taken event inside the caller's transaction, then marks it done."""
+def _process_event(session: Session, row: InboxEvent, runtime, batch: _TurnBatch | None = None) -> str:
+    """Interprets and handles one taken event inside the caller's transaction, then marks it done.
+
+    With ``batch`` the event is marked done (and its writes made) by :meth:`_TurnBatch.finish`.
+    """
     from bot.service import handle_inbound
 
     adapter = get_adapter(row.channel)
     assert adapter is not None
-    it = adapter.to_inbound(row.payload) if row.payload is not None else None
+    if batch is not None and row.id in batch.interpreted:
+        it = batch.interpreted[row.id]
+    else:
+        it = adapter.to_inbound(row.payload) if row.payload is not None else None
     outcome = "ignored"
     erase = True
     if it is not None and it.inbound is not None:
@@ -424,6 +500,8 @@ def _process_event(session: Session, row: InboxEvent, runtime) -> str:
             inbound=it.inbound,
             reply_token=it.reply_token,
             reply_deadline=it.reply_deadline,
+            loaded=batch.loaded.get((row.channel, it.platform_user_id)) if batch is not None else None,
+            writes=batch.writes if batch is not None else None,
         )
         conv = handled.conversation or session.get(Conversation, handled.conversation_id)
         # why: without consent A nothing the user wrote outlives the turn
@@ -433,6 +511,9 @@ def _process_event(session: Session, row: InboxEvent, runtime) -> str:
         user = _apply_side_effect(session, row.channel, it, row)
         erase = not _has_consent(session, user)
         outcome = it.side_effect or "ignored"
+    if batch is not None:
+        batch.done.append((row.id, erase))
+        return outcome
     session.flush()
     _finish_inbox(session, row.id, erase=erase)
     return outcome
@@ -457,7 +538,7 @@ def _record_inbox_failure(event_id: int, exc: BaseException) -> None:
         session.add(row)
 
 
-def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None) -> None:
+def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None, it: Interpreted | None = None) -> None:
     """Asks the adapter for a typing/loading hint when the user has been waiting a while."""
     if loop is None or row.payload is None or row.event_time is None:
         return
@@ -467,10 +548,11 @@ def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None) -> N
     hint = getattr(adapter, "show_processing", None)
     if hint is None:
         return
-    try:
-        it = adapter.to_inbound(row.payload)
-    except Exception:
-        return
+    if it is None:
+        try:
+            it = adapter.to_inbound(row.payload)
+        except Exception:
+            return
     if it is None or it.inbound is None or it.inbound.kind != "text":
         return
     with contextlib.suppress(RuntimeError):
@@ -478,7 +560,12 @@ def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None) -> N
 
 
 def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | None = None) -> int:
-    """Processes up to ``limit`` due events (blocking; run it in a thread). Returns how many were taken."""
+    """Processes up to ``limit`` due events (blocking; run it in a thread). Returns how many were taken.
+
+    Events go in groups of up to ``TURN_BATCH`` per transaction (:func:`_process_group`); a
+    group that fails for any reason is rolled back and its events are taken one by one, so
+    one poison event costs its neighbours a retry, never their turn.
+    """
     from bot.runtime import get_runtime
 
     channels = worker_channels()
@@ -491,23 +578,53 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
     # matter, and workers in other processes then rarely compute the same turn twice
     random.shuffle(ids)
     taken = 0
-    for event_id in ids:
+    for start in range(0, len(ids), TURN_BATCH):
+        group = ids[start : start + TURN_BATCH]
         _let_stores_go_first()
-        try:
-            with db.session_scope() as session:
-                row = _take_inbox(session, event_id)
-                if row is None:
-                    continue
-                _maybe_loading(row, loop)
-                _process_event(session, row, runtime)
-            taken += 1
-        except _LostClaim:
-            continue  # another worker did it; everything this one wrote was rolled back
-        except Exception as exc:
-            log.exception("inbox event raised; will retry", extra={"event_id": event_id})
-            with contextlib.suppress(Exception):
-                _record_inbox_failure(event_id, exc)
+        if len(group) > 1:
+            try:
+                taken += _process_group(group, runtime, loop)
+                continue
+            except _LostClaim:
+                pass  # another worker did some of them: the rest go one by one
+            except Exception as exc:
+                log.info("inbox batch rolled back; its events go one by one", extra={"error_type": type(exc).__name__, "events": len(group)})
+        for event_id in group:
+            taken += _process_one(event_id, runtime, loop)
     return taken
+
+
+def _process_group(event_ids: list[int], runtime, loop: asyncio.AbstractEventLoop | None) -> int:
+    """Takes and processes a group of events (different users) in ONE transaction; all or nothing."""
+    with db.session_scope() as session:
+        rows = _take_many(session, event_ids)
+        if not rows:
+            return 0
+        batch = _TurnBatch(session, rows)
+        for row in rows:
+            _maybe_loading(row, loop, batch.interpreted.get(row.id))
+            _process_event(session, row, runtime, batch)
+        batch.finish(session)
+    return len(rows)
+
+
+def _process_one(event_id: int, runtime, loop: asyncio.AbstractEventLoop | None) -> int:
+    """Takes and processes one event in its own transaction; records a failure for a later retry."""
+    try:
+        with db.session_scope() as session:
+            row = _take_inbox(session, event_id)
+            if row is None:
+                return 0
+            _maybe_loading(row, loop)
+            _process_event(session, row, runtime)
+        return 1
+    except _LostClaim:
+        return 0  # another worker did it; everything this one wrote was rolled back
+    except Exception as exc:
+        log.exception("inbox event raised; will retry", extra={"event_id": event_id})
+        with contextlib.suppress(Exception):
+            _record_inbox_failure(event_id, exc)
+        return 0
 
 
 async def run_inbox_once(limit: int = 50) -> int:

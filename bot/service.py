@@ -2,6 +2,11 @@
 
 ``handle_inbound`` runs inside the caller's transaction: the stored message, consent record,
 ticket and outbox row of a turn commit together or not at all (transactional outbox).
+
+The inbox worker runs the turns of many users in one transaction (see bot/pipeline.py): it
+loads their rows with :func:`load_turns` and collects the transcript and outbox rows in a
+:class:`TurnWrites`, so a batch of turns costs a handful of statements instead of a handful
+per turn. A single turn (web chat, terminal, demo) uses the same code with immediate writes.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from bot.states import DialogueState
 from core import identity
 from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message
-from core.outbox import enqueue, enqueue_values
+from core.outbox import OUTBOX_ADDED, enqueue, outbox_insert_statement, outbox_values
 from handoff import actions as handoff_actions
 from handoff import notify
 from handoff.notice import crisis_staff_line, waiting_notice
@@ -89,14 +94,26 @@ def _turn_statements() -> dict:
         .where(ChannelUser.channel == bindparam("channel"), ChannelUser.user_hash == bindparam("key"))
         .order_by(Conversation.id, Ticket.id)
         .limit(1),
+        "load_many": select(ChannelUser, Conversation, Ticket)
+        .outerjoin(Conversation, and_(Conversation.user_id == ChannelUser.id, Conversation.closed == False))  # noqa: E712
+        .outerjoin(Ticket, and_(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES)))
+        .where(ChannelUser.channel == bindparam("channel"), ChannelUser.user_hash.in_(bindparam("keys", expanding=True)))
+        .order_by(ChannelUser.id, Conversation.id, Ticket.id),
         "message": insert(Message.__table__),
     }
 
 
-def _load_turn(session: Session, channel: str, platform_id: str) -> tuple[ChannelUser, Conversation, Ticket | None]:
-    """What :func:`get_or_create_user` + :func:`get_open_conversation` + the open ticket give, in one query."""
+Loaded = tuple[ChannelUser, "Conversation | None", "Ticket | None"]
+
+
+def _load_turn(session: Session, channel: str, platform_id: str, got: Loaded | None = None) -> tuple[ChannelUser, Conversation, Ticket | None]:
+    """What :func:`get_or_create_user` + :func:`get_open_conversation` + the open ticket give, in one query.
+
+    ``got`` is what :func:`load_turns` already found for this user (then no query runs here).
+    """
     key = identity.user_hash(channel, platform_id)
-    got = session.execute(_turn_statements()["load"], {"channel": channel, "key": key}).first()
+    if got is None:
+        got = session.execute(_turn_statements()["load"], {"channel": channel, "key": key}).first()
     if got is None:  # a new user: the query above has just shown there is no such row
         user = _new_user(session, channel, platform_id, key)
         return user, _new_conversation(session, user), None
@@ -109,10 +126,58 @@ def _load_turn(session: Session, channel: str, platform_id: str) -> tuple[Channe
     return user, conv, ticket
 
 
-def _add_messages(session: Session, rows: list[dict]) -> None:
-    """Transcript rows, written without building ORM objects (nothing in the turn reads them back as objects)."""
-    if rows:
-        session.execute(_turn_statements()["message"], rows)
+def load_turns(session: Session, channel: str, platform_ids: list[str]) -> dict[str, Loaded]:
+    """:func:`_load_turn`'s query for many users of one channel at once: platform id → (user, conversation, ticket).
+
+    Users not in the result are new (or unknown): :func:`handle_inbound` creates them as usual.
+    Per user the first row wins, in the same order as the single query (conversation id, ticket id).
+    """
+    keys = {identity.user_hash(channel, pid): pid for pid in platform_ids}
+    if not keys:
+        return {}
+    stmt = _turn_statements()["load_many"]
+    found: dict[str, Loaded] = {}
+    for user, conv, ticket in session.execute(stmt, {"channel": channel, "keys": list(keys)}):
+        pid = keys.get(user.user_hash)
+        if pid is not None and pid not in found:
+            found[pid] = (user, conv, ticket)
+    return found
+
+
+class TurnWrites:
+    """The transcript and outbox rows of one or more turns, inserted together.
+
+    Why: nothing in a turn reads these rows back, and written one statement each they cost more
+    than the turn's thinking. With ``deferred`` the inbox worker collects a whole batch of turns
+    and calls :meth:`flush` once before its commit (one executemany per table); otherwise every
+    add is written at once, as a single turn needs.
+    """
+
+    def __init__(self, *, deferred: bool = False) -> None:
+        self.deferred = deferred
+        self.messages: list[dict] = []
+        self.outbox: list[dict] = []
+
+    def add_messages(self, session: Session, rows: list[dict]) -> None:
+        self.messages.extend(rows)
+        if not self.deferred:
+            self.flush(session)
+
+    def add_outbox(self, session: Session, row: dict) -> None:
+        self.outbox.append(row)
+        if row["state"] == "pending":
+            session.info[OUTBOX_ADDED] = True  # wakes the delivery worker after the commit
+        if not self.deferred:
+            self.flush(session)
+
+    def flush(self, session: Session) -> None:
+        """Inserts what was collected (in the caller's transaction)."""
+        if self.messages:
+            rows, self.messages = self.messages, []
+            session.execute(_turn_statements()["message"], rows)
+        if self.outbox:
+            rows, self.outbox = self.outbox, []
+            session.execute(outbox_insert_statement(), rows)
 
 
 def _message_row(conversation_id: int, **values) -> dict:
@@ -142,9 +207,17 @@ def handle_inbound(
     inbound: Inbound,
     reply_token: str | None = None,
     reply_deadline: datetime | None = None,
+    loaded: Loaded | None = None,
+    writes: TurnWrites | None = None,
 ) -> Handled:
-    """Runs one turn for a user and writes everything it causes. Caller commits."""
-    user, conv, ticket = _load_turn(session, channel, platform_id)
+    """Runs one turn for a user and writes everything it causes. Caller commits.
+
+    ``loaded``: this user's rows from :func:`load_turns` (None: looked up here). ``writes``: a
+    deferred :class:`TurnWrites` the caller flushes before its commit (None: written now).
+    """
+    deferred = writes is not None
+    writes = writes or TurnWrites()
+    user, conv, ticket = _load_turn(session, channel, platform_id, loaded)
     if inbound.kind == "postback" and handoff_actions.is_consent_b_action(inbound.action):
         # consent B (share with an organisation) was asked by staff through the bot: record it
         out = handoff_actions.do_answer_consent_b(session, user=user, action=inbound.action or "")
@@ -164,7 +237,7 @@ def handle_inbound(
 
     und = result.understanding
     if inbound.kind == "text":
-        _add_messages(session, [
+        writes.add_messages(session, [
             _message_row(
                 conv.id,
                 direction="in",
@@ -211,13 +284,14 @@ def handle_inbound(
             log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
 
     if "delete_user" in kinds:
+        writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
         session.add(Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
         conv = do_erase_user(session, user)
         ticket = None
 
     _apply_view(conv, result)
     store_out = result.view.consent_version is not None and "delete_user" not in kinds
-    _add_messages(session, [
+    writes.add_messages(session, [
         _message_row(
             conv.id,
             direction="out",
@@ -231,8 +305,11 @@ def handle_inbound(
     ])
     outbox_id = None
     if result.out:
-        outbox_id = enqueue_values(session, user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
-    session.flush()
+        row = outbox_values(user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
+        writes.add_outbox(session, row)
+        outbox_id = row["id"]
+    if not deferred:
+        session.flush()
     return Handled(result.out, user.id, conv.id, outbox_id, kinds, conv)
 
 

@@ -48,19 +48,19 @@ OUTBOX_ADDED = "ristapo_outbox_added"  # session.info flag: wake the delivery wo
 
 
 @functools.cache
-def _insert_statement():
+def outbox_insert_statement():
+    """INSERT of whole outbox rows as built by :func:`outbox_values` (one or many at once)."""
     return insert(OutboxMessage.__table__)
 
 
-def enqueue_values(
-    session: Session,
+def outbox_values(
     *,
     user: ChannelUser,
     messages: list[OutMessage],
     reply_token: str | None = None,
     reply_deadline: datetime | None = None,
-) -> str:
-    """:func:`enqueue` for the engine's hot path: the same row, inserted without an ORM object; returns its id."""
+) -> dict:
+    """The column values of a bot's outbox row (for :func:`outbox_insert_statement`); nothing is written."""
     at = now()
     immediate = user.channel in IMMEDIATE_CHANNELS
     row = dict(
@@ -80,10 +80,7 @@ def enqueue_values(
         created_at=at,
         delivered_at=at if immediate else None,
     )
-    session.execute(_insert_statement(), row)
-    if not immediate:
-        session.info[OUTBOX_ADDED] = True
-    return row["id"]
+    return row
 
 
 def payload_messages(row: OutboxMessage) -> list[OutMessage]:

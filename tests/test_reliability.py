@@ -397,8 +397,8 @@ def test_database_stopped_mid_run(line_env, outage, db_backend):
     assert line_env.post(ev1).status_code == 200
     original = pipeline._process_event
 
-    def cut_at_commit(session, row, runtime):
-        outcome = original(session, row, runtime)
+    def cut_at_commit(session, row, runtime, *batch):
+        outcome = original(session, row, runtime, *batch)
         session.flush()  # the turn's message, outbox and state rows are written, not committed
         if db_backend == "postgres":
             outage.down()
