@@ -661,7 +661,7 @@ def _backoff(attempts: int, retry_after: float | None = None) -> float:
 
 @functools.cache
 def _outbox_statements() -> dict:
-    """Statements built once, parameterised by ``channels``, ``now``, ``lease``, ``limit``, ``oid``."""
+    """Statements built once, parameterised by ``channels``, ``now``, ``lease``, ``limit``, ``oids``."""
     earlier = aliased(OutboxMessage)
     open_states = (OutboxState.pending.value, OutboxState.sending.value)
     blocked = exists().where(
@@ -679,71 +679,80 @@ def _outbox_statements() -> dict:
         or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= bindparam("now")),
         ~blocked,  # why: a user's messages go out in the order they were written
     )
+    job_columns = (
+        OutboxMessage.id, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
+        OutboxMessage.reply_token, OutboxMessage.reply_deadline, OutboxMessage.attempts, OutboxMessage.created_at,
+    )
+    take = dict(state=OutboxState.sending.value, attempts=OutboxMessage.attempts + 1, lease_until=bindparam("lease"))
     return {
         "candidates": select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")),
-        # the leased rows are loaded afterwards with populate_existing: no ORM synchronisation needed
-        "lease": update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"), due).values(lease_until=bindparam("lease"))
-        .execution_options(synchronize_session=False),
-        "claim_pg": select(OutboxMessage).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True),
+        # SQLite: the conditional UPDATE re-checks "due" under the write lock, so a row is
+        # leased by exactly one process; RETURNING says which
+        "lease": update(OutboxMessage)
+        .where(OutboxMessage.id.in_(bindparam("oids", expanding=True)), due)
+        .values(**take)
+        .returning(OutboxMessage.id),
+        # PostgreSQL: the due rows locked for this transaction (other workers skip them), then leased
+        "claim_pg": select(*job_columns).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True),
+        "lease_pg": update(OutboxMessage).where(OutboxMessage.id.in_(bindparam("oids", expanding=True))).values(**take),
+        "jobs": select(*job_columns).where(OutboxMessage.id.in_(bindparam("oids", expanding=True))),
+        "users": select(ChannelUser.id, ChannelUser.platform_id, ChannelUser.active).where(ChannelUser.id.in_(bindparam("uids", expanding=True))),
+        # why the attempts check: a row whose lease ran out may have been taken by another worker
+        "delivered": update(OutboxMessage)
+        .where(OutboxMessage.id == bindparam("oid"), OutboxMessage.state == OutboxState.sending.value, OutboxMessage.attempts == bindparam("tries"))
+        .values(state=OutboxState.delivered.value, delivered_at=bindparam("at"), lease_until=None, last_error=None, reply_token=None),
     }
 
 
 def claim_outbox(limit: int) -> list[SendJob]:
-    """Leases up to ``limit`` due rows (one per user, oldest first) and returns what to send."""
+    """Leases up to ``limit`` due rows (one per user, oldest first) and returns what to send.
+
+    A reply token is used on the first attempt only (a token works once; after that only
+    push is safe); :func:`finish_jobs` clears it from the row.
+    """
     channels = worker_channels()
     if not channels or limit <= 0:
         return []
     stmts = _outbox_statements()
-    jobs: list[SendJob] = []
     with db.session_scope() as session:
+        conn = session.connection()  # Core only: nothing here needs ORM objects
         now = clock.now()
-        lease = now + timedelta(seconds=OUTBOX_LEASE_SECONDS)
-        params = {"channels": channels, "now": now, "limit": limit}
+        params = {"channels": channels, "now": now, "limit": limit, "lease": now + timedelta(seconds=OUTBOX_LEASE_SECONDS)}
         if _is_postgres(session):
-            rows = list(session.execute(stmts["claim_pg"], params).scalars())
+            rows = list(conn.execute(stmts["claim_pg"], params))
+            if rows:
+                conn.execute(stmts["lease_pg"], {"oids": [r.id for r in rows], "lease": params["lease"]})
+            leased = 1  # the rows were read before the lease counted this attempt
         else:
-            # why one conditional UPDATE per row: it re-checks "due" under SQLite's write lock,
-            # so a row is leased by exactly one process
-            ids = list(session.execute(stmts["candidates"], params).scalars())
-            conn = session.connection()
-            claimed = [oid for oid in ids if conn.execute(stmts["lease"], {**params, "oid": oid, "lease": lease}).rowcount == 1]
-            rows = []
-            if claimed:
-                rows = list(
-                    session.execute(
-                        select(OutboxMessage).where(OutboxMessage.id.in_(claimed)), execution_options={"populate_existing": True}
-                    ).scalars()
-                )
-                rows.sort(key=lambda r: r.created_at)
-        users = {}
-        if rows:
-            users = {u.id: u for u in session.execute(select(ChannelUser).where(ChannelUser.id.in_({r.user_id for r in rows}))).scalars()}
-        for row in rows:
-            user = users.get(row.user_id)
-            row.attempts = (row.attempts or 0) + 1
-            row.state = OutboxState.sending.value
-            row.lease_until = lease
-            # why clear it now: a reply token works once; after this attempt only push is safe
-            token = row.reply_token if row.attempts == 1 else None
-            if row.reply_token is not None:
-                row.reply_token = None
-            try:
-                messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
-            except Exception:
-                messages = []
-            jobs.append(
-                SendJob(
-                    outbox_id=row.id,
-                    channel=row.channel,
-                    user_id=row.user_id,
-                    platform_id=user.platform_id if user else None,
-                    user_active=bool(user and user.active),
-                    messages=messages,
-                    reply_token=token,
-                    reply_deadline=row.reply_deadline,
-                    attempts=row.attempts,
-                )
+            ids = list(conn.execute(stmts["candidates"], params).scalars())
+            claimed = list(conn.execute(stmts["lease"], {**params, "oids": ids}).scalars()) if ids else []
+            rows = list(conn.execute(stmts["jobs"], {"oids": claimed})) if claimed else []
+            leased = 0  # read after the lease: this attempt is counted already
+        if not rows:
+            return []
+        users = {u.id: u for u in conn.execute(stmts["users"], {"uids": list({r.user_id for r in rows})})}
+    rows.sort(key=lambda r: r.created_at)
+    jobs: list[SendJob] = []
+    for row in rows:
+        user = users.get(row.user_id)
+        attempts = (row.attempts or 0) + leased
+        try:
+            messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
+        except Exception:
+            messages = []
+        jobs.append(
+            SendJob(
+                outbox_id=row.id,
+                channel=row.channel,
+                user_id=row.user_id,
+                platform_id=user.platform_id if user else None,
+                user_active=bool(user and user.active),
+                messages=messages,
+                reply_token=row.reply_token if attempts == 1 else None,
+                reply_deadline=row.reply_deadline,
+                attempts=attempts,
             )
+        )
     return jobs
 
 
@@ -772,28 +781,36 @@ async def deliver(job: SendJob) -> SendResult:
 
 
 def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
-    """Records send outcomes (one transaction); ignores rows whose lease another worker took over."""
+    """Records send outcomes (one transaction); ignores rows whose lease another worker took over.
+
+    Deliveries (nearly all) are one executemany; the rare other outcomes go through the ORM.
+    """
     if not done:
         return
     from handoff import notify
 
     with db.session_scope() as session:
         now = clock.now()
-        # one SELECT for all rows (held here: the identity map keeps clean rows only weakly)
+        delivered = [job for job, result in done if result.outcome == SendOutcome.delivered]
+        if delivered:
+            session.connection().execute(
+                _outbox_statements()["delivered"], [{"oid": job.outbox_id, "tries": job.attempts, "at": now} for job in delivered]
+            )
+        others = [(job, result) for job, result in done if result.outcome != SendOutcome.delivered]
+        if not others:
+            return
         rows = {
             r.id: r
-            for r in session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in done]))).scalars()
+            for r in session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in others]))).scalars()
         }
-        for job, result in done:
+        for job, result in others:
             row = rows.get(job.outbox_id)
             if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
                 continue
             row.lease_until = None
-            row.last_error = (result.error or result.outcome.value)[:200] if result.outcome != SendOutcome.delivered else None
-            if result.outcome == SendOutcome.delivered:
-                row.state = OutboxState.delivered.value
-                row.delivered_at = now
-            elif result.outcome == SendOutcome.retry:
+            row.reply_token = None  # spent or unusable: later attempts push
+            row.last_error = (result.error or result.outcome.value)[:200]
+            if result.outcome == SendOutcome.retry:
                 if row.attempts >= MAX_SEND_ATTEMPTS:
                     row.state = OutboxState.dead.value
                     log.error("outbox row dead-lettered", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
