@@ -107,7 +107,7 @@ class CpuMeter:
             return 0.0 if st is None else st[1]
         return tree_cpu(pid, children)
 
-    def report(self, before: Snapshot, after: Snapshot, events: int, *, indent: str = "  ") -> str:
+    def report(self, before: Snapshot, after: Snapshot, events: int, *, indent: str = "  ", unit: str = "processed event") -> str:
         """A few lines: ms of CPU per event per label, harness share, other load, cores used."""
         wall = after.wall - before.wall
         used = {k: after.per_label.get(k, 0.0) - before.per_label.get(k, 0.0) for k in self.labels}
@@ -116,14 +116,15 @@ class CpuMeter:
         harness = sum(v for k, v in used.items() if k.startswith("harness"))
         system = sum(v for k, v in used.items() if not k.startswith("harness"))
         cores = os.cpu_count() or 1
-        lines = [f"{indent}CPU per processed event ({events} events in {wall:.1f} s; {cores} cores = {cores * wall:.1f} CPU-s available):"]
-        width = max(len(k) for k in [*used, "other (not ours: machine busy minus the above)"])
+        lines = [f"{indent}CPU per {unit} ({events} in {wall:.2f} s; {cores} cores = {cores * wall:.1f} CPU-s available):"]
+        other_label = "other (not ours: machine busy minus the above)"
+        width = max(len(k) for k in [*used, other_label])
         for label, secs in used.items():
-            lines.append(f"{indent}  {label:<{width}} {secs * per:6.2f} ms/event  ({secs / wall * 100:5.1f}% of one core)")
-        lines.append(f"{indent}  {'other (not ours: machine busy minus the above)':<{width}} {other * per:6.2f} ms/event  ({other / wall * 100:5.1f}% of one core)")
+            lines.append(f"{indent}  {label:<{width}} {secs * per:6.2f} ms/ev  ({secs / wall * 100:5.1f}% of one core)")
+        lines.append(f"{indent}  {other_label:<{width}} {other * per:6.2f} ms/ev  ({other / wall * 100:5.1f}% of one core)")
         total = harness + system
         lines.append(
-            f"{indent}  harness {harness * per:.2f} ms/event = {harness / total * 100 if total else 0:.0f}% of our CPU; "
-            f"system under test {system * per:.2f} ms/event; cores busy {(harness + system + other) / (cores * wall) * 100:.0f}%"
+            f"{indent}  harness {harness * per:.2f} ms/ev = {harness / total * 100 if total else 0:.0f}% of our CPU; "
+            f"system under test {system * per:.2f} ms/ev; both cores busy {(harness + system + other) / (cores * wall) * 100:.0f}%"
         )
         return "\n".join(lines)

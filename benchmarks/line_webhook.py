@@ -6,11 +6,17 @@
    → events fully processed per second, from the first request to the last reply accepted by
    the fake (target ≥ 300/s on SQLite).
 
-The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a temp dir); the
-fake LINE API and the load generator run in this process. Options: ``--events N``,
-``--concurrency C``, ``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes).
+The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a temp dir). The
+load generator runs in this process (aiohttp, bodies signed before the clock starts:
+``benchmarks/loadgen.py``); the fake LINE API runs in its own asyncio process
+(``benchmarks/fake_line_fast.py``). Both steps print where the CPU went (harness, server,
+other load on the machine) from ``/proc``. Options: ``--events N``, ``--concurrency C``,
+``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes), ``--fake threaded``
+(the test suite's in-process ``FakeLineApi``, for comparison; it answers a keep-alive request
+only after ≈ 44 ms, a Nagle/delayed-ACK stall, so end-to-end figures with it are lower).
 
-Figures on the 2-core development VM (2026-11-25, otherwise idle: load average 0.4–1.1):
+Figures on the 2-core development VM (2026-11-25, otherwise idle: load average 0.4–1.1; all
+with the threaded fake in this process):
 
                                  before (e4e0128)      after the hot-path work (c10d939)
   burst, 200 in flight at once:  p50 156 ms, p99 164   p50 76 ms, p99 87 ms
@@ -27,7 +33,6 @@ cores/processes (PostgreSQL: any number of ``ristapo worker`` processes).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import os
 import socket
@@ -43,13 +48,12 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from benchmarks import loadgen  # noqa: E402
 from benchmarks.cpu_meter import CpuMeter  # noqa: E402
-from tests.fakes.line_api import FakeLineApi  # noqa: E402
+from benchmarks.fake_line_fast import start_fake  # noqa: E402
 
 SECRET = "bench-channel-secret"
 KEY = os.urandom(32)
-TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう"]
 
 
 def _free_port() -> int:
@@ -63,7 +67,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def bench_env(data_dir: str, fake: FakeLineApi) -> dict:
+def bench_env(data_dir: str, fake) -> dict:
     env = dict(os.environ)
     env.update(
         RISTAPO_ENV="dev",
@@ -95,37 +99,6 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
     raise SystemExit("ristapo serve did not start")
 
 
-async def post_all(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
-    """Sends every body (signed) with at most ``concurrency`` in flight; returns latencies in ms.
-
-    aiohttp rather than httpx: httpx's pool costs the *client* milliseconds per request at
-    200 connections, which would be measured as server latency.
-    """
-    import aiohttp
-
-    latencies: list[float] = []
-    sem = asyncio.Semaphore(concurrency)
-    signed = [(body, {"X-Line-Signature": sign(body, SECRET), "Content-Type": "application/json"}) for body in bodies]
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
-
-        async def one(body: bytes, headers: dict) -> None:
-            async with sem:
-                t = time.perf_counter()
-                async with client.post(url, data=body, headers=headers) as r:
-                    await r.read()
-                    latencies.append((time.perf_counter() - t) * 1000)
-                    if r.status != 200:
-                        raise SystemExit(f"webhook answered {r.status}")
-
-        await asyncio.gather(*(one(b, h) for b, h in signed))
-    return latencies
-
-
-def events(n: int, users: int, prefix: str) -> list[bytes]:
-    return [line_body(make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U{prefix}{i % users:04d}")) for i in range(n)]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--burst", type=int, default=200)
@@ -134,9 +107,11 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--burst-concurrency", type=int, default=200, help="burst requests in flight (200 = all at once)")
     ap.add_argument("--inbox-workers", type=int, default=0, help="extra `ristapo worker --inbox` processes")
+    ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
+                    help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
     args = ap.parse_args()
 
-    fake = FakeLineApi().start()
+    fake = start_fake(args.fake)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/webhooks/line"
     with tempfile.TemporaryDirectory(prefix="ristapo-bench-") as data_dir:
@@ -148,47 +123,57 @@ def main() -> int:
             for _ in range(args.inbox_workers)
         ]
         try:
-            asyncio.run(post_all(url, events(5, 5, "warm"), 5))  # warm up (imports, first queries)
-            fake.wait_for(lambda f: len(f.accepted) >= 5, timeout=30)
+            loadgen.run(loadgen.closed_loop(url, loadgen.signed_events(5, 5, "warm", SECRET), 5))  # warm up (imports, first queries)
+            fake.wait_accepted(5, timeout=30)
             fake.reset()
 
-            # 1. burst while LINE is slow
-            fake.default_delay = 5.0
-            bodies = events(args.burst, args.burst, "b")
-            t0 = time.perf_counter()
-            lat = asyncio.run(post_all(url, bodies, args.burst_concurrency))
-            burst_s = time.perf_counter() - t0
-            print(f"burst: {args.burst} events ({args.burst_concurrency} in flight), all 200, in {burst_s:.2f} s "
-                  "while the fake LINE API sleeps 5 s per call")
-            print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
-            fake.default_delay = 0.0
-            if not fake.wait_for(lambda f: len(f.accepted) >= args.burst, timeout=120):
-                print(f"  (burst backlog not drained: {len(fake.accepted)}/{args.burst} replies accepted)")
-            print(f"  every burst event processed and its reply taken by the fake {time.perf_counter() - t0:.1f} s after the first request")
-            fake.reset()
-
-            # 2. sustained throughput with a fast LINE
-            bodies = events(args.events, args.users, "s")
             meter = CpuMeter()
-            meter.add("harness: generator + fake (this process)", os.getpid())
+            meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
+            meter.add("harness: fake LINE API process", fake.pid)
             meter.add("ristapo serve", proc.pid)
             for p in extra:
                 meter.add("ristapo worker --inbox", p.pid)
+
+            # 1. burst while LINE is slow
+            fake.set_delay(5.0)
+            reqs = loadgen.signed_events(args.burst, args.burst, "b", SECRET)
             cpu0 = meter.snapshot()
             t0 = time.perf_counter()
-            lat = asyncio.run(post_all(url, bodies, args.concurrency))
+            out = loadgen.run(loadgen.closed_loop(url, reqs, args.burst_concurrency))
+            burst_s = time.perf_counter() - t0
+            cpu1 = meter.snapshot()
+            if out.ok != args.burst:
+                raise SystemExit(f"burst: only {out.ok}/{args.burst} webhooks answered 200")
+            lat = [1000 * x for x in out.latencies]
+            print(f"burst: {args.burst} events ({args.burst_concurrency} in flight), all 200, in {burst_s:.2f} s "
+                  f"while the fake LINE API sleeps 5 s per call ({args.fake} fake)")
+            print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
+            print(meter.report(cpu0, cpu1, args.burst, unit="webhook, while the burst's requests were in flight"))
+            fake.set_delay(0.0)
+            if not fake.wait_accepted(args.burst, timeout=120):
+                print(f"  (burst backlog not drained: {fake.accepted_count()}/{args.burst} replies accepted)")
+            print(f"  every burst event processed and its reply taken by the fake {time.perf_counter() - t0:.1f} s after the first request")
+            print(f"  requests the fake LINE API got: {fake.traffic()}")
+            fake.reset()
+
+            # 2. sustained throughput with a fast LINE
+            reqs = loadgen.signed_events(args.events, args.users, "s", SECRET)
+            cpu0 = meter.snapshot()
+            t0 = time.perf_counter()
+            out = loadgen.run(loadgen.closed_loop(url, reqs, args.concurrency))
             ingest_s = time.perf_counter() - t0
-            done = fake.wait_for(lambda f: len(f.accepted) >= args.events, timeout=300)
+            done = fake.wait_accepted(args.events, timeout=300)
             total_s = time.perf_counter() - t0
             cpu1 = meter.snapshot()
-            got = len(fake.accepted)
-            hints = sum(1 for r in fake.requests if r.path == "/v2/bot/chat/loading/start")
+            got = fake.accepted_count()
+            lat = [1000 * x for x in out.latencies]
             print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
                   f"SQLite, workers inside serve{f' + {args.inbox_workers} inbox worker process(es)' if args.inbox_workers else ''}")
-            print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)")
+            print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)"
+                  f"{'' if out.ok == args.events else f'  [{args.events - out.ok} not answered 200]'}")
             print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
                   f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
-            print(f"  loading-animation calls during the run: {hints}")
+            print(f"  requests the fake LINE API got during the run: {fake.traffic()}")
             print(meter.report(cpu0, cpu1, got))
             print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
         finally:

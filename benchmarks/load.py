@@ -7,9 +7,16 @@ Signed LINE webhooks at increasing rates, on loopback only, against
   ``--workers`` separate ``ristapo worker`` processes; the client spreads requests over the
   servers round-robin (what a load balancer does).
 
-For each offered rate it prints webhook p50/p99 (request → 200) and the events per second
-*fully processed* (stored, turned by the engine, reply accepted by the fake LINE API), and per
+For each offered rate it prints webhook p50/p99 (request → 200), the events per second
+*fully processed* (stored, turned by the engine, reply accepted by the fake LINE API) and where
+the CPU went per processed event (harness, each ristapo process, PostgreSQL, other load); per
 configuration the knee: the highest rate still processed in full without a growing backlog.
+
+The harness shares the cores with the system under test, so it is kept lean: the fake LINE
+API runs in its own asyncio process (``benchmarks/fake_line_fast.py``; ``--fake threaded``
+uses the test suite's in-process fake instead), and the load generator sends pre-signed
+bodies over aiohttp keep-alive connections (``benchmarks/loadgen.py``). Each configuration
+gets a few warm-up events before its first step.
 
 PostgreSQL: a throwaway cluster from ``scripts/pg-test-cluster.sh`` (as root it installs
 PostgreSQL when missing), or ``--pg-url postgresql+psycopg://...`` of an empty database you
@@ -18,10 +25,8 @@ own. Bounded in time: ``--step-seconds`` per rate, a configuration stops at its 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,12 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from benchmarks import loadgen  # noqa: E402
 from benchmarks.cpu_meter import CpuMeter, postmaster_pid  # noqa: E402
-from tests.fakes.line_api import FakeLineApi  # noqa: E402
+from benchmarks.fake_line_fast import start_fake  # noqa: E402
 
 SECRET = "bench-channel-secret"
-TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう"]
 KEY = "b1:" + base64.b64encode(os.urandom(32)).decode()
 
 
@@ -57,7 +61,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def _env(data_dir: str, db_url: str, fake: FakeLineApi, *, run_workers: bool) -> dict:
+def _env(data_dir: str, db_url: str, fake, *, run_workers: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISTAPO_")}
     env.update(
         RISTAPO_ENV="dev",
@@ -126,7 +130,7 @@ class Cluster:
                 p.kill()
 
 
-def start_cluster(name: str, db_url: str, fake: FakeLineApi, *, servers: int, workers: int) -> Cluster:
+def start_cluster(name: str, db_url: str, fake, *, servers: int, workers: int) -> Cluster:
     data_dir = tempfile.mkdtemp(prefix=f"ristapo-load-{name}-")
     sqlite = db_url.startswith("sqlite")
     env = _env(data_dir, db_url, fake, run_workers=sqlite)
@@ -147,45 +151,27 @@ def start_cluster(name: str, db_url: str, fake: FakeLineApi, *, servers: int, wo
     return Cluster(name, ports, procs)
 
 
-async def run_step(cluster: Cluster, fake: FakeLineApi, rate: int, seconds: float, users: int, drain_seconds: float, meter: CpuMeter) -> Step:
-    step = Step(rate)
-    cpu0 = meter.snapshot()
-    total = int(rate * seconds)
-    base_accepted = len(fake.accepted)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        async def one(i: int) -> None:
-            ev = make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U-load-{rate}-{i % users:04d}")
-            body = line_body(ev)
-            url = f"http://127.0.0.1:{cluster.ports[i % len(cluster.ports)]}/webhooks/line"
-            t0 = time.perf_counter()
-            try:
-                r = await client.post(url, content=body, headers={"X-Line-Signature": sign(body, SECRET), "Content-Type": "application/json"})
-                if r.status_code == 200:
-                    step.ok += 1
-            except httpx.HTTPError:
-                pass
-            step.latencies.append(time.perf_counter() - t0)
+def warm_up(cluster: Cluster, fake) -> None:
+    """A few events first, so the first step does not measure imports and cold caches."""
+    fake.reset()
+    urls = [f"http://127.0.0.1:{p}/webhooks/line" for p in cluster.ports]
+    loadgen.run(loadgen.open_loop(urls, loadgen.signed_events(5 * len(urls), 5, "-warm-", SECRET), rate=50))
+    fake.wait_accepted(5 * len(urls), timeout=30)
 
-        start = time.perf_counter()
-        tasks = []
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        step.sent = total
-        await asyncio.gather(*tasks)
+
+def run_step(cluster: Cluster, fake, rate: int, seconds: float, users: int, drain_seconds: float, meter: CpuMeter) -> Step:
+    step = Step(rate)
+    total = int(rate * seconds)
+    urls = [f"http://127.0.0.1:{p}/webhooks/line" for p in cluster.ports]
+    reqs = loadgen.signed_events(total, users, f"-load-{rate}-", SECRET)  # before the clock starts
+    fake.reset()
+    cpu0 = meter.snapshot()
+    start = time.perf_counter()
+    out = loadgen.run(loadgen.open_loop(urls, reqs, rate))
+    step.sent, step.ok, step.latencies = total, out.ok, out.latencies
     # processed = replies accepted by the fake; wait for the backlog to drain (bounded)
-    deadline = time.perf_counter() + drain_seconds
-    last = None
-    while time.perf_counter() < deadline:
-        done = len(fake.accepted) - base_accepted
-        if done >= step.ok:
-            last = time.perf_counter()
-            break
-        await asyncio.sleep(0.05)
-    done = len(fake.accepted) - base_accepted
+    last = time.perf_counter() if fake.wait_accepted(step.ok, timeout=drain_seconds) else None
+    done = fake.accepted_count()
     end = last or time.perf_counter()
     step.processed_per_s = done / (end - start)
     step.processed = done
@@ -230,17 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="ristapo worker processes in the PostgreSQL configurations")
     ap.add_argument("--configs", default="sqlite-1,pg-1,pg-2,pg-4")
     ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (default: a throwaway cluster)")
+    ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
+                    help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
     args = ap.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
 
-    fake = FakeLineApi().start()
+    fake = start_fake(args.fake)
     pg_url, pg_env = (args.pg_url, {}) if args.pg_url else (None, {})
     wanted = args.configs.split(",")
     if any(c.startswith("pg") for c in wanted) and pg_url is None:
         pg_url, pg_env = pg_cluster()
         if pg_url is None:
             print("PostgreSQL unavailable (pg-test-cluster.sh printed nothing): PostgreSQL configurations skipped")
-    print(f"ristapo load benchmark: {os.cpu_count()} CPUs, rates {rates}/s, {args.step_seconds:.0f} s per rate, loopback only")
+    print(f"ristapo load benchmark: {os.cpu_count()} CPUs, rates {rates}/s, {args.step_seconds:.0f} s per rate, loopback only, {args.fake} fake LINE API")
     summary = []
     try:
         for config in wanted:
@@ -254,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
             cluster = start_cluster(config, db_url, fake, servers=int(n or 1), workers=args.workers)
             meter = CpuMeter()
-            meter.add("harness: generator + fake (this process)", os.getpid())
+            meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
+            meter.add("harness: fake LINE API process", fake.pid)
             for port, proc in zip(cluster.ports, cluster.procs):
                 meter.add(f"ristapo serve :{port}", proc.pid)
             for proc in cluster.procs[len(cluster.ports):]:
@@ -266,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             knee = None
             below: list[Step] = []
             try:
+                warm_up(cluster, fake)
                 for rate in rates:
-                    step = asyncio.run(run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter))
+                    step = run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter)
                     print_step(config, step)
                     if not step.drained:
                         break
