@@ -398,7 +398,7 @@ class _TurnBatch:
     """
 
     def __init__(self, session: Session, rows: list[InboxEvent]) -> None:
-        from bot.service import TurnWrites, load_turns
+        from bot.service import TurnWrites, create_users, load_turns
 
         self.writes = TurnWrites(deferred=True)
         self.done: list[tuple[int, bool]] = []
@@ -410,9 +410,13 @@ class _TurnBatch:
             self.interpreted[row.id] = it
             if it is not None and it.inbound is not None and it.platform_user_id:
                 by_channel.setdefault(row.channel, []).append(it.platform_user_id)
-        self.loaded: dict[tuple[str, str], tuple] = {
-            (channel, pid): got for channel, pids in by_channel.items() for pid, got in load_turns(session, channel, pids).items()
-        }
+        self.loaded: dict[tuple[str, str], tuple] = {}
+        for channel, pids in by_channel.items():
+            found = load_turns(session, channel, pids)
+            # why create here: a first message creates its user anyway; for many at once that is
+            # two statements instead of two round trips per user
+            found.update(create_users(session, channel, [pid for pid in dict.fromkeys(pids) if pid not in found]))
+            self.loaded.update({(channel, pid): got for pid, got in found.items()})
 
     def finish(self, session: Session) -> None:
         """Writes the collected rows, then marks every event done (the SQLite claim: all or none)."""

@@ -144,6 +144,34 @@ def load_turns(session: Session, channel: str, platform_ids: list[str]) -> dict[
     return found
 
 
+def create_users(session: Session, channel: str, platform_ids: list[str]) -> dict[str, Loaded]:
+    """New users of one channel, each with an open conversation, in two statements (for a batch of turns).
+
+    The same rows :func:`_new_user` and :func:`_new_conversation` make one at a time; the
+    caller has just seen (with :func:`load_turns`) that these users do not exist.
+    """
+    if not platform_ids:
+        return {}
+    at = now()
+    users = session.scalars(
+        insert(ChannelUser).returning(ChannelUser, sort_by_parameter_order=True),
+        [
+            dict(channel=channel, user_hash=identity.user_hash(channel, pid), platform_id=pid,
+                 pseudonym=identity.new_pseudonym(), active=True, is_demo=False, created_at=at)
+            for pid in platform_ids
+        ],
+    ).all()
+    convs = session.scalars(
+        insert(Conversation).returning(Conversation, sort_by_parameter_order=True),
+        [
+            dict(user_id=u.id, state=DialogueState.NEW.value, consent_version=None, consent_declined=False, context=None,
+                 current_ticket_id=None, closed=False, started_at=at, last_activity_at=at)
+            for u in users
+        ],
+    ).all()
+    return {pid: (u, c, None) for pid, u, c in zip(platform_ids, users, convs)}
+
+
 class TurnWrites:
     """The transcript and outbox rows of one or more turns, inserted together.
 

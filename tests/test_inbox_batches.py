@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from bot import pipeline
 from bot.models import InboxEvent
-from core import db
+from core import db, identity
 from core.messages import A_CONSENT_YES
-from core.models import Conversation, Message, OutboxMessage
+from core.models import ChannelUser, Conversation, Message, OutboxMessage
 from tests.builders import make_line_postback_event, make_line_text_event
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
@@ -35,7 +35,12 @@ def test_a_batch_gives_each_user_their_own_turn(line_env, monkeypatch):
     monkeypatch.setattr(pipeline, "TURN_BATCH", 8)
     users = [f"U-batch-{i:02d}" for i in range(20)]
     _consent_all(line_env, users)
+    # the first messages created the users together: each row is its own user's
+    created = _rows(ChannelUser)
+    assert sorted(u.platform_id for u in created) == users
+    assert all(u.user_hash == identity.user_hash("line", u.platform_id) for u in created)
     convs_before = {c.user_id: c.id for c in _rows(Conversation)}
+    assert len(convs_before) == len(users) and all(c.consent_version for c in _rows(Conversation))
 
     texts = {u: ("住むところがない" if i % 2 else "仕事を探したい") for i, u in enumerate(users)}
     line_env.post(*[make_line_text_event(t, user_id=u) for u, t in texts.items()])
