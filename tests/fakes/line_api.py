@@ -87,6 +87,9 @@ class FakeLineApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # why: headers and body go out in two writes; with Nagle on, a keep-alive client's
+            # delayed ACK held every answer ≈ 40 ms
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
