@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import now
@@ -18,7 +18,15 @@ class InboxEvent(SQLModel, table=True):
     """
 
     __tablename__ = "inbox_event"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        # why partial: the workers ask "is there an earlier *pending* event of this user?" for
+        # every candidate; over pending rows only, the answer does not grow with history
+        Index(
+            "ix_inbox_event_pending_user", "channel", "user_key", "event_time", "id",
+            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str

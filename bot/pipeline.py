@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, event, exists, or_, select, update
+from sqlalchemy import and_, bindparam, event, exists, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -281,7 +281,9 @@ def _not_blocked():
     return ~exists().where(
         earlier.channel == InboxEvent.channel,
         earlier.user_key == InboxEvent.user_key,
-        earlier.state == "pending",
+        # a literal, not a parameter: only then can the planner use the partial index
+        # ix_inbox_event_pending_user (its WHERE must match the query's text)
+        earlier.state == literal_column("'pending'"),
         or_(
             earlier.event_time < InboxEvent.event_time,
             and_(earlier.event_time == InboxEvent.event_time, earlier.id < InboxEvent.id),
@@ -670,7 +672,8 @@ def _outbox_statements() -> dict:
     open_states = (OutboxState.pending.value, OutboxState.sending.value)
     blocked = exists().where(
         earlier.user_id == OutboxMessage.user_id,
-        earlier.state.in_(open_states),
+        # literals, as the partial index ix_outbox_message_open_user says (see _not_blocked)
+        earlier.state.in_([literal_column(f"'{state}'") for state in open_states]),
         or_(
             earlier.created_at < OutboxMessage.created_at,
             and_(earlier.created_at == OutboxMessage.created_at, earlier.id < OutboxMessage.id),

@@ -10,7 +10,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import now
@@ -121,6 +121,14 @@ class OutboxMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outbox_message"
+    __table_args__ = (
+        # why partial: "is an earlier message of this user still open?" is asked for every
+        # due row; over open rows only, the answer does not grow with the delivered history
+        Index(
+            "ix_outbox_message_open_user", "user_id", "created_at", "id",
+            sqlite_where=text("state IN ('pending', 'sending')"), postgresql_where=text("state IN ('pending', 'sending')"),
+        ),
+    )
     id: str = Field(default_factory=new_uuid, primary_key=True)
     user_id: int = Field(foreign_key="channel_user.id", index=True)
     channel: str
