@@ -127,12 +127,12 @@ class LineAdapter(ChannelAdapter):
 
     def api(self):
         """The ``AsyncMessagingApi`` of the running loop (created on first use inside it)."""
-        from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
+        from linebot.v3.messaging import AsyncMessagingApi, Configuration
 
         loop = asyncio.get_running_loop()
         if self._api is None or self._loop is not loop:
             # why lazily here: AsyncApiClient builds an aiohttp connector, which needs the running loop
-            self._client = AsyncApiClient(Configuration(host=self.api_base, access_token=self._token))
+            self._client = _api_client_class()(Configuration(host=self.api_base, access_token=self._token))
             _env_once(self._client, self.api_base)
             self._api = AsyncMessagingApi(self._client)
             self._loop = loop
@@ -315,19 +315,20 @@ class LineAdapter(ChannelAdapter):
         reply_deadline: datetime | None,
     ) -> SendResult:
         """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key."""
-        rendered = line_render.render(messages)
-        if not rendered:
+        requests = request_messages(messages)
+        if not requests:
             return SendResult(SendOutcome.failed, error="nothing_to_send")
-        requests = line_render.chunk(rendered)
-        cache = not any(m.kind == "staff" for m in messages)  # why: a person's words are not kept
         api = self.api()
+        # why the unchecked methods: see _unchecked
+        reply_message, push_message = _unchecked(api.reply_message_with_http_info), _unchecked(api.push_message_with_http_info)
         fresh = bool(reply_token and reply_deadline and clock.now() < reply_deadline)
         # why only for one request: a reply has no idempotency key, so a message that needs
         # several requests goes entirely by push, where each request is safe to repeat
         if fresh and len(requests) == 1:
             try:
-                await api.reply_message(
-                    reply_request(reply_token, requests[0], cache=cache),
+                await reply_message(
+                    _prepared(reply_token, requests[0], reply=True),
+                    _return_http_data_only=True,
                     _request_timeout=self.timeout,
                 )
                 return SendResult(SendOutcome.delivered)
@@ -342,9 +343,10 @@ class LineAdapter(ChannelAdapter):
         for index, chunk in enumerate(requests):
             key = retry_key if index == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(index)))
             try:
-                await api.push_message(
-                    push_request(platform_user_id, chunk, cache=cache),
+                await push_message(
+                    _prepared(platform_user_id, chunk, reply=False),
                     x_line_retry_key=key,
+                    _return_http_data_only=True,
                     _request_timeout=self.timeout,
                 )
             except Exception as exc:
@@ -357,15 +359,17 @@ class LineAdapter(ChannelAdapter):
 # --------------------------------------------------------------------- request bodies
 #
 # Why: building the SDK's pydantic (v1) models for a Flex answer and serialising them again
-# costs ≈ 1–2 ms per send, the largest single cost of delivery. The same few rendered messages
-# (an entry's answer, the consent prompt, the menu) go to every user, so each distinct message
-# is validated by the SDK model once (``Message.from_dict(m).to_dict()``) and its serialised
-# form reused; the request then goes through the real ``AsyncMessagingApi`` call as before
-# (argument validation, headers, retry key, timeout), only its body is already a plain dict.
+# costs ≈ 1–2 ms per send, the largest single cost of delivery. The same few payloads (an
+# entry's answer, the consent prompt, the menu) go to every user, so each distinct payload is
+# rendered once and each distinct message validated by the SDK model once
+# (``Message.from_dict(m).to_dict()``); the serialised form is reused. The request then goes
+# through the real ``AsyncMessagingApi`` method and ``AsyncApiClient`` (URL, auth, headers,
+# X-Line-Retry-Key, timeout, error handling), only its body is already a plain dict.
 # Staff replies (kind "staff": a person's words to one user) are converted each time and never
-# kept in the cache.
+# kept in either cache.
 
 MESSAGE_CACHE_SIZE = 2048
+PAYLOAD_CACHE_SIZE = 1024
 
 
 @functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
@@ -383,6 +387,48 @@ def sdk_messages(chunk: list[dict], *, cache: bool = True) -> list[dict]:
 
         return [Message.from_dict(m).to_dict() for m in chunk]
     return [_sdk_message(json.dumps(m, ensure_ascii=False, sort_keys=True, separators=(",", ":"))) for m in chunk]
+
+
+class _Payload:
+    """A list of OutMessages as a cache key: equal when their ``repr`` s are equal.
+
+    Why ``repr``: the dataclass repr shows every field (buttons included) with strings quoted,
+    so two payloads share an entry only if everything ``line_render`` could read is the same.
+    """
+
+    __slots__ = ("messages", "key", "_hash")
+
+    def __init__(self, messages: list[OutMessage]):
+        self.messages = messages
+        self.key = repr(messages)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Payload) and self.key == other.key
+
+
+def _render_requests(messages: list[OutMessage], *, cache: bool) -> tuple[list[dict], ...]:
+    return tuple(sdk_messages(c, cache=cache) for c in line_render.chunk(line_render.render(messages)))
+
+
+@functools.lru_cache(maxsize=PAYLOAD_CACHE_SIZE)
+def _cached_requests(payload: _Payload) -> tuple[list[dict], ...]:
+    return _render_requests(payload.messages, cache=True)
+
+
+def request_messages(messages: list[OutMessage]) -> tuple[list[dict], ...]:
+    """The SDK-serialised messages of each request (≤ 5 each) for ``messages``. Never mutate them.
+
+    Why a cache per payload: the same answer goes to every user who asks, and rendering it and
+    finding its messages in ``_sdk_message`` (a JSON dump each) cost more than the HTTP call.
+    A payload with a staff message (a person's words to one user) is built each time and never kept.
+    """
+    if any(m.kind == "staff" for m in messages):
+        return _render_requests(messages, cache=False)
+    return _cached_requests(_Payload(messages))
 
 
 @functools.cache
@@ -405,6 +451,61 @@ def _prepared_classes():
     return PreparedReply, PreparedPush
 
 
+def _unchecked(method):
+    """An ``AsyncMessagingApi.*_with_http_info`` method without pydantic's argument check.
+
+    Why: ``reply_message``/``push_message`` only call ``*_with_http_info`` with
+    ``_return_http_data_only``, and both layers are wrapped in ``validate_arguments``, which
+    builds a pydantic model of the arguments on every call (≈ 40 µs per send) to check a
+    request this module has just built from SDK-validated messages and a str retry key
+    (tests/test_line_payload.py checks that these arguments pass it). The method body — path,
+    auth, X-Line-Retry-Key, Accept/Content-Type, timeout — runs as the SDK wrote it.
+    """
+    raw = getattr(method, "raw_function", None)  # set by pydantic.v1's validate_arguments
+    return functools.partial(raw, method.__self__) if raw is not None else method
+
+
+_UNREAD_RESPONSES = frozenset({"PushMessageResponse", "ReplyMessageResponse"})
+
+
+@functools.cache
+def _api_client_class():
+    """``AsyncApiClient`` that neither walks a prepared body again nor parses a send's response.
+
+    Why: ``sanitize_for_serialization`` rebuilds every dict and list of the body (a Flex answer
+    is a few hundred nodes) to turn models into JSON values; a prepared request's ``to_dict``
+    already is those values, so it is used as it is. And a 2xx reply/push response (the sent
+    messages' ids) was parsed into pydantic models that nobody reads: this client belongs to
+    :class:`LineAdapter`, which never uses them, so those calls return ``None``. Error
+    responses are raised by the REST layer before this point, as before; anything else goes
+    the SDK's way.
+    """
+    from linebot.v3.messaging import AsyncApiClient
+
+    prepared = _prepared_classes()
+
+    class ApiClient(AsyncApiClient):
+        def sanitize_for_serialization(self, obj):
+            if type(obj) in prepared:
+                return obj.to_dict()
+            return super().sanitize_for_serialization(obj)
+
+        def deserialize(self, response, response_type):
+            if response_type in _UNREAD_RESPONSES:
+                return None
+            return super().deserialize(response, response_type)
+
+    return ApiClient
+
+
+def _prepared(to: str, messages: list[dict], *, reply: bool):
+    """A request body around already serialised messages (1–5 of them, as ``chunk`` makes)."""
+    prepared_reply, prepared_push = _prepared_classes()
+    if reply:
+        return prepared_reply.construct(reply_token=to, messages=messages, notification_disabled=False)
+    return prepared_push.construct(to=to, messages=messages, notification_disabled=False)
+
+
 def reply_request(reply_token: str, chunk: list[dict], *, cache: bool = True):
     """The request body for a reply; the same JSON as ``ReplyMessageRequest(...)`` with SDK models."""
     from linebot.v3.messaging import Message, ReplyMessageRequest
@@ -412,8 +513,7 @@ def reply_request(reply_token: str, chunk: list[dict], *, cache: bool = True):
     if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
         # outside the model's limits: let the SDK model say so, exactly as before
         return ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in chunk])
-    prepared, _ = _prepared_classes()
-    return prepared.construct(reply_token=reply_token, messages=sdk_messages(chunk, cache=cache), notification_disabled=False)
+    return _prepared(reply_token, sdk_messages(chunk, cache=cache), reply=True)
 
 
 def push_request(to: str, chunk: list[dict], *, cache: bool = True):
@@ -422,8 +522,7 @@ def push_request(to: str, chunk: list[dict], *, cache: bool = True):
 
     if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
         return PushMessageRequest(to=to, messages=[Message.from_dict(m) for m in chunk])
-    _, prepared = _prepared_classes()
-    return prepared.construct(to=to, messages=sdk_messages(chunk, cache=cache), notification_disabled=False)
+    return _prepared(to, sdk_messages(chunk, cache=cache), reply=False)
 
 
 def _classify(exc: BaseException) -> SendResult:

@@ -41,6 +41,14 @@ def utf16_len(text: str) -> int:
 
 def _cut_units(text: str, limit: int) -> tuple[str, str]:
     """Splits ``text`` after at most ``limit`` UTF-16 units, never inside a surrogate pair."""
+    # why the fast paths: every Flex answer's altText is cut here, and a per-character loop
+    # over a long answer cost more than the rest of its rendering; with no character outside
+    # the BMP, units and characters are the same thing
+    units_total = utf16_len(text)
+    if units_total <= limit:
+        return text, ""
+    if units_total == len(text):
+        return text[:limit], text[limit:]
     units = 0
     for i, ch in enumerate(text):
         w = 2 if ord(ch) > 0xFFFF else 1
