@@ -26,6 +26,11 @@ class InboxEvent(SQLModel, table=True):
             "ix_inbox_event_pending_user", "channel", "user_key", "event_time", "id",
             sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'"),
         ),
+        # the oldest pending events first, without sorting the whole backlog on every pass
+        Index(
+            "ix_inbox_event_pending_time", "event_time", "id",
+            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

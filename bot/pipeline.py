@@ -63,6 +63,7 @@ OUTBOX_LEASE_SECONDS = _env_float("RISTAPO_OUTBOX_LEASE_SECONDS", 60.0)
 RETRY_BASE_SECONDS = _env_float("RISTAPO_RETRY_BASE_SECONDS", 5.0)
 RETRY_MAX_SECONDS = 600.0
 SEND_CONCURRENCY = 32
+FINISH_LINGER_SECONDS = 0.005  # outbox: let a few more sends complete before recording them together
 # why batches: a turn's statements cost more than its thinking, and per batch they run once
 TURN_BATCH = max(1, int(_env_float("RISTAPO_TURN_BATCH", 32)))
 LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
@@ -295,7 +296,7 @@ def _not_blocked():
 def _inbox_statements() -> dict:
     """Statements built once (building SQLAlchemy expressions costs more than running them)."""
     due = and_(
-        InboxEvent.state == "pending",
+        InboxEvent.state == literal_column("'pending'"),  # literal: matches the partial indexes
         or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= bindparam("now")),
         _not_blocked(),
     )
@@ -681,7 +682,8 @@ def _outbox_statements() -> dict:
     )
     due = and_(
         OutboxMessage.channel.in_(bindparam("channels", expanding=True)),
-        OutboxMessage.state.in_(open_states),  # "sending" with an expired lease: its worker died
+        # "sending" with an expired lease: its worker died. Literals: they match the partial indexes
+        OutboxMessage.state.in_([literal_column(f"'{state}'") for state in open_states]),
         OutboxMessage.next_try_at <= bindparam("now"),
         or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= bindparam("now")),
         ~blocked,  # why: a user's messages go out in the order they were written
@@ -897,6 +899,10 @@ async def outbox_loop(*, concurrency: int = SEND_CONCURRENCY) -> None:
 
     try:
         while True:
+            if finished and inflight and len(finished) < concurrency // 2:
+                # why linger: sends complete one by one; recording each and claiming its
+                # successor alone would cost two transactions per message
+                await asyncio.sleep(FINISH_LINGER_SECONDS)
             if finished:
                 batch, finished[:] = list(finished), []
                 try:

@@ -128,6 +128,11 @@ class OutboxMessage(SQLModel, table=True):
             "ix_outbox_message_open_user", "user_id", "created_at", "id",
             sqlite_where=text("state IN ('pending', 'sending')"), postgresql_where=text("state IN ('pending', 'sending')"),
         ),
+        # the oldest open rows first, without sorting the whole backlog on every claim
+        Index(
+            "ix_outbox_message_open_time", "created_at", "id",
+            sqlite_where=text("state IN ('pending', 'sending')"), postgresql_where=text("state IN ('pending', 'sending')"),
+        ),
     )
     id: str = Field(default_factory=new_uuid, primary_key=True)
     user_id: int = Field(foreign_key="channel_user.id", index=True)
