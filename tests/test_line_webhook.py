@@ -205,6 +205,43 @@ def test_database_failure_is_a_5xx_so_line_redelivers(line_env, monkeypatch):
     assert _rows(InboxEvent) == []
 
 
+def test_the_database_failure_log_has_no_body(line_env, monkeypatch, caplog):
+    from bot import pipeline
+
+    def broken(batch):
+        raise RuntimeError("database is down")
+
+    body = line_body(make_line_text_event("CANARY-前科-9137"))
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_store_batch", broken)
+        response = line_env.post(body=body)
+    assert response.status_code == 500
+    assert "CANARY" not in caplog.text
+    assert any(getattr(r, "error_type", None) == "RuntimeError" for r in caplog.records)
+
+
+def test_other_methods_are_405_and_other_paths_reach_the_app(line_env):
+    assert line_env.client.get("/webhooks/line").status_code == 405
+    assert line_env.client.put("/webhooks/line", content=b"{}").status_code == 405
+    assert line_env.client.post("/webhooks/line/", content=b"{}").status_code == 404
+    assert line_env.client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_oversized_body_is_413_and_nothing_is_stored(line_env, declared):
+    from bot.channels.line import MAX_BODY_BYTES
+
+    event = make_line_text_event("あ" * (MAX_BODY_BYTES // 3 + 10))
+    body = line_body(event)
+    headers = {"X-Line-Signature": sign(body, line_env.secret)}
+    if declared:
+        response = line_env.client.post("/webhooks/line", content=body, headers=headers)
+    else:  # streamed without a Content-Length: the limit is enforced while reading
+        response = line_env.client.post("/webhooks/line", content=iter([body[:1000], body[1000:]]), headers=headers)
+    assert response.status_code == 413
+    assert _rows(InboxEvent) == []
+
+
 def test_loading_animation_is_shown_when_the_user_has_been_waiting(line_env):
     import time as _time
 

@@ -24,13 +24,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
-from fastapi import Request
-from fastapi.responses import PlainTextResponse
-from starlette.background import BackgroundTask
 
 from bot import pipeline
 from bot.channels import line_render
 from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
+from bot.channels.webhook_asgi import WebhookRoute
 from core import identity
 from core import clock
 from core.messages import Inbound, OutMessage
@@ -553,24 +551,21 @@ def _retry_after(exc) -> float | None:
 
 # ---------------------------------------------------------------------- route + install
 
-async def line_webhook(request: Request):
-    """Verifies, stores, answers 200; the workers do everything else."""
-    adapter: LineAdapter = request.app.state.line_adapter
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        log.warning("line webhook rejected", extra={"kind": "too_large", "path": "/webhooks/line"})
-        return PlainTextResponse("too large", status_code=413)
-    body = await request.body()
-    try:
-        events, courtesy = adapter.parse_webhook(body, request.headers.get("x-line-signature"))
-    except WebhookRejected as exc:
-        # why no body in the log: it may hold a consultation; the reason code is enough
-        log.warning("line webhook rejected", extra={"kind": exc.reason, "path": "/webhooks/line"})
-        return PlainTextResponse("bad request", status_code=400)
-    # a database failure here is a 500: LINE may redeliver, and nothing acknowledged is lost
-    await pipeline.store_and_ack("line", events)
-    task = BackgroundTask(adapter.send_group_notices, courtesy) if courtesy else None
-    return PlainTextResponse("OK", background=task)
+def webhook_handler(adapter: "LineAdapter"):
+    """``POST /webhooks/line``: verifies, stores, answers 200; the workers do everything else."""
+
+    async def handle(headers: dict[str, str], body: bytes):
+        try:
+            events, courtesy = adapter.parse_webhook(body, headers.get("x-line-signature"))
+        except WebhookRejected as exc:
+            # why no body in the log: it may hold a consultation; the reason code is enough
+            log.warning("line webhook rejected", extra={"kind": exc.reason, "path": "/webhooks/line"})
+            return 400, "bad request", None
+        # a database failure raises: answered 500, LINE may redeliver, nothing acknowledged is lost
+        await pipeline.store_and_ack("line", events)
+        return 200, "OK", (lambda: adapter.send_group_notices(courtesy)) if courtesy else None
+
+    return handle
 
 
 def install(app, settings: Settings) -> None:
@@ -580,9 +575,8 @@ def install(app, settings: Settings) -> None:
     adapter = LineAdapter(settings)
     pipeline.register_adapter(adapter)
     app.state.line_adapter = adapter
-    # why a plain Starlette route: FastAPI's request handling (dependencies, response model)
-    # costs more than the whole webhook; this route needs none of it
-    app.add_route("/webhooks/line", line_webhook, methods=["POST"], include_in_schema=False)
+    # why below the framework: see bot/channels/webhook_asgi.py (LINE sends bursts)
+    app.add_middleware(WebhookRoute, path="/webhooks/line", handler=webhook_handler(adapter), max_bytes=MAX_BODY_BYTES)
 
     async def _close(app) -> None:
         await adapter.aclose()
