@@ -92,3 +92,42 @@ async def open_loop(urls: list[str], reqs: list[Signed], rate: float, connection
             tasks.append(asyncio.create_task(_post(client, urls[i % len(urls)], req, out)))
         await asyncio.gather(*tasks)
     return out
+
+
+def _raw_request(host: str, port: int, path: str, req: Signed) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(req.body)}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in req.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + req.body
+
+
+async def burst(url: str, reqs: list[Signed]) -> Outcome:
+    """Every request at once, each on its own new connection, written as prebuilt bytes.
+
+    Why not aiohttp here: for a burst the client's own work is on the critical path; aiohttp
+    costs ≈ 0.3 ms of CPU per new connection and request on this machine, so 200 at once took
+    ≈ 35 ms against a server that does nothing. Raw asyncio streams with the request bytes
+    built beforehand leave more of the measured time to the server.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    wire = [_raw_request(host, port, path, r) for r in reqs]
+    out = Outcome()
+
+    async def one(data: bytes) -> None:
+        t = time.perf_counter()
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(data)
+            status_line = await reader.readline()
+            await reader.read()  # Connection: close, the server ends the response
+            writer.close()
+            if status_line.split(b" ", 2)[1:2] == [b"200"]:
+                out.ok += 1
+        except OSError:
+            pass
+        out.latencies.append(time.perf_counter() - t)
+
+    await asyncio.gather(*(one(d) for d in wire))
+    return out
