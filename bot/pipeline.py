@@ -393,6 +393,43 @@ def _finish_many(session: Session, done: list[tuple[int, bool]]) -> None:
         raise _LostClaim()
 
 
+def _interpret(channel: str, payload: str | None) -> Interpreted | None:
+    adapter = get_adapter(channel)
+    return adapter.to_inbound(payload) if adapter is not None and payload is not None else None
+
+
+def _users_by_channel(rows, interpreted: dict[int, Interpreted | None]) -> dict[str, list[str]]:
+    """The platform ids of the users whose messages these rows are, per channel (each once)."""
+    out: dict[str, dict[str, None]] = {}
+    for row in rows:
+        it = interpreted.get(row.id)
+        if it is not None and it.inbound is not None and it.platform_user_id:
+            out.setdefault(row.channel, {})[it.platform_user_id] = None
+    return {channel: list(pids) for channel, pids in out.items()}
+
+
+def _register_new_users(event_ids: list[int]) -> dict[int, Interpreted | None]:
+    """Creates the not-yet-known users of these events (and their first conversation), committed.
+
+    Why a transaction of its own, before the batch: on SQLite a write holds the database's only
+    write lock until the commit, and a batch's first write would otherwise be these users,
+    so every webhook arriving during the batch's turns would wait for the whole batch. A user
+    row with an empty conversation is what a first turn starts from anyway; if the turn then
+    fails, it is retried from there. Returns the events' interpretation for the batch to reuse.
+    """
+    from bot.service import create_users, load_turns
+
+    with db.session_scope() as session:
+        rows = session.execute(
+            select(InboxEvent.id, InboxEvent.channel, InboxEvent.payload).where(InboxEvent.id.in_(event_ids), InboxEvent.state == "pending")
+        ).all()
+        interpreted = {row.id: _interpret(row.channel, row.payload) for row in rows}
+        for channel, pids in _users_by_channel(rows, interpreted).items():
+            found = load_turns(session, channel, pids)
+            create_users(session, channel, [pid for pid in pids if pid not in found])
+    return interpreted
+
+
 class _TurnBatch:
     """What the turns of one batch share: their users' rows (loaded at once) and their writes.
 
@@ -400,25 +437,19 @@ class _TurnBatch:
     the event done, commit) cost more than its thinking; per batch they run once.
     """
 
-    def __init__(self, session: Session, rows: list[InboxEvent]) -> None:
+    def __init__(self, session: Session, rows: list[InboxEvent], interpreted: dict[int, Interpreted | None] | None = None) -> None:
         from bot.service import TurnWrites, create_users, load_turns
 
         self.writes = TurnWrites(deferred=True)
         self.done: list[tuple[int, bool]] = []
-        self.interpreted: dict[int, Interpreted | None] = {}
-        by_channel: dict[str, list[str]] = {}
-        for row in rows:
-            adapter = get_adapter(row.channel)
-            it = adapter.to_inbound(row.payload) if adapter is not None and row.payload is not None else None
-            self.interpreted[row.id] = it
-            if it is not None and it.inbound is not None and it.platform_user_id:
-                by_channel.setdefault(row.channel, []).append(it.platform_user_id)
+        known = interpreted or {}
+        self.interpreted = {row.id: known[row.id] if row.id in known else _interpret(row.channel, row.payload) for row in rows}
         self.loaded: dict[tuple[str, str], tuple] = {}
-        for channel, pids in by_channel.items():
+        for channel, pids in _users_by_channel(rows, self.interpreted).items():
             found = load_turns(session, channel, pids)
-            # why create here: a first message creates its user anyway; for many at once that is
-            # two statements instead of two round trips per user
-            found.update(create_users(session, channel, [pid for pid in dict.fromkeys(pids) if pid not in found]))
+            # normally none left (see _register_new_users); a user created meanwhile elsewhere is
+            # found above, and one still missing is created in this transaction
+            found.update(create_users(session, channel, [pid for pid in pids if pid not in found]))
             self.loaded.update({(channel, pid): got for pid, got in found.items()})
 
     def finish(self, session: Session) -> None:
@@ -603,11 +634,12 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
 
 def _process_group(event_ids: list[int], runtime, loop: asyncio.AbstractEventLoop | None) -> int:
     """Takes and processes a group of events (different users) in ONE transaction; all or nothing."""
+    interpreted = _register_new_users(event_ids)
     with db.session_scope() as session:
         rows = _take_many(session, event_ids)
         if not rows:
             return 0
-        batch = _TurnBatch(session, rows)
+        batch = _TurnBatch(session, rows, interpreted)
         for row in rows:
             _maybe_loading(row, loop, batch.interpreted.get(row.id))
             _process_event(session, row, runtime, batch)
@@ -708,7 +740,11 @@ def _outbox_statements() -> dict:
         "users": select(ChannelUser.id, ChannelUser.platform_id, ChannelUser.active).where(ChannelUser.id.in_(bindparam("uids", expanding=True))),
         # why the attempts check: a row whose lease ran out may have been taken by another worker
         "delivered": update(OutboxMessage)
-        .where(OutboxMessage.id == bindparam("oid"), OutboxMessage.state == OutboxState.sending.value, OutboxMessage.attempts == bindparam("tries"))
+        .where(
+            OutboxMessage.id.in_(bindparam("oids", expanding=True)),
+            OutboxMessage.state == OutboxState.sending.value,
+            OutboxMessage.attempts == bindparam("tries"),
+        )
         .values(state=OutboxState.delivered.value, delivered_at=bindparam("at"), lease_until=None, last_error=None, reply_token=None),
     }
 
@@ -800,11 +836,12 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
 
     with db.session_scope() as session:
         now = clock.now()
-        delivered = [job for job, result in done if result.outcome == SendOutcome.delivered]
-        if delivered:
-            session.connection().execute(
-                _outbox_statements()["delivered"], [{"oid": job.outbox_id, "tries": job.attempts, "at": now} for job in delivered]
-            )
+        by_attempts: dict[int, list[str]] = {}  # one statement per attempt count (nearly always just "1")
+        for job, result in done:
+            if result.outcome == SendOutcome.delivered:
+                by_attempts.setdefault(job.attempts, []).append(job.outbox_id)
+        for tries, oids in by_attempts.items():
+            session.connection().execute(_outbox_statements()["delivered"], {"oids": oids, "tries": tries, "at": now})
         others = [(job, result) for job, result in done if result.outcome != SendOutcome.delivered]
         if not others:
             return

@@ -1,11 +1,9 @@
 """Writing to the transactional outbox (the only way anything is sent to a user)."""
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from core.clock import now
@@ -47,12 +45,6 @@ def enqueue(
 OUTBOX_ADDED = "ristapo_outbox_added"  # session.info flag: wake the delivery worker after commit
 
 
-@functools.cache
-def outbox_insert_statement():
-    """INSERT of whole outbox rows as built by :func:`outbox_values` (one or many at once)."""
-    return insert(OutboxMessage.__table__)
-
-
 def outbox_values(
     *,
     user: ChannelUser,
@@ -60,7 +52,7 @@ def outbox_values(
     reply_token: str | None = None,
     reply_deadline: datetime | None = None,
 ) -> dict:
-    """The column values of a bot's outbox row (for :func:`outbox_insert_statement`); nothing is written."""
+    """The column values of a bot's outbox row (for :func:`core.db.insert_rows`); nothing is written."""
     at = now()
     immediate = user.channel in IMMEDIATE_CHANNELS
     row = dict(
