@@ -88,3 +88,28 @@ def test_one_bad_event_does_not_take_its_batch_down(line_env, monkeypatch):
     asked = [m for m in _rows(Message) if m.direction == "in" and m.body == "住むところがない"]
     assert len(asked) == len(users) - 1, "nothing of the rolled-back batch stays, nothing is doubled"
     assert len([o for o in _rows(OutboxMessage) if o.state == "delivered"]) >= len(users) - 1
+
+
+def test_a_user_registered_meanwhile_by_another_worker_is_not_doubled(line_env, monkeypatch):
+    """Two workers can both see a first message of the same new user before either takes it;
+    the second registration hits the unique (channel, user_hash) and the batch goes one by one."""
+    from bot import service
+
+    users = [f"U-race-{i}" for i in range(6)]
+    _consent_all(line_env, users[:3])  # half of them exist already
+    real = service.load_turns
+    blind = {"left": 1}
+
+    def misses_once(session, channel, pids):
+        if blind["left"]:  # as if another worker had not committed yet when this one looked
+            blind["left"] -= 1
+            return {}
+        return real(session, channel, pids)
+
+    monkeypatch.setattr(service, "load_turns", misses_once)
+    line_env.post(*[make_line_text_event("住むところがない", user_id=u) for u in users])
+    line_env.process()
+
+    assert sorted(u.platform_id for u in _rows(ChannelUser)) == sorted(users), "one row per user"
+    assert {e.state for e in _rows(InboxEvent)} == {"done"}
+    assert len(line_env.fake.accepted) == len(users)
