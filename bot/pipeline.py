@@ -319,8 +319,11 @@ def _inbox_statements() -> dict:
         .execution_options(synchronize_session=False),
         # the same for a batch of events (ids), one statement each
         "take_many": select(InboxEvent).where(InboxEvent.id.in_(bindparam("eids", expanding=True)), due),
-        "take_many_pg": select(InboxEvent)
-        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), due)
+        # PostgreSQL: the oldest due events not locked by another worker, locked for this one
+        "claim_pg": select(InboxEvent)
+        .where(InboxEvent.channel.in_(bindparam("channels", expanding=True)), due)
+        .order_by(InboxEvent.event_time, InboxEvent.id)
+        .limit(bindparam("limit"))
         .with_for_update(skip_locked=True),
         "finish_many": update(InboxEvent)
         .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), InboxEvent.state == "pending")
@@ -370,11 +373,9 @@ def _finish_inbox(session: Session, event_id: int, *, erase: bool) -> None:
 
 
 def _take_many(session: Session, event_ids: list[int]) -> list[InboxEvent]:
-    """:func:`_take_inbox` for a batch: the events of ``event_ids`` that are due and ours (PostgreSQL: locked)."""
-    stmts = _inbox_statements()
-    stmt = stmts["take_many_pg"] if _is_postgres(session) else stmts["take_many"]
+    """:func:`_take_inbox` for a SQLite batch: the events of ``event_ids`` that are still due (claimed at the finish)."""
     rows = session.execute(
-        stmt, {"eids": event_ids, "now": clock.now()}, execution_options={"populate_existing": True}
+        _inbox_statements()["take_many"], {"eids": event_ids, "now": clock.now()}, execution_options={"populate_existing": True}
     ).scalars()
     return list(rows)
 
@@ -409,7 +410,7 @@ def _users_by_channel(rows, interpreted: dict[int, Interpreted | None]) -> dict[
 
 
 def _register_new_users(event_ids: list[int]) -> dict[int, Interpreted | None]:
-    """Creates the not-yet-known users of these events (and their first conversation), committed.
+    """SQLite: creates the not-yet-known users of these events (and their first conversation), committed.
 
     Why a transaction of its own, before the batch: on SQLite a write holds the database's only
     write lock until the commit, and a batch's first write would otherwise be these users,
@@ -447,8 +448,8 @@ class _TurnBatch:
         self.loaded: dict[tuple[str, str], tuple] = {}
         for channel, pids in _users_by_channel(rows, self.interpreted).items():
             found = load_turns(session, channel, pids)
-            # normally none left (see _register_new_users); a user created meanwhile elsewhere is
-            # found above, and one still missing is created in this transaction
+            # new users are created here on PostgreSQL (their events are locked by this worker);
+            # on SQLite normally none are left (see _register_new_users)
             found.update(create_users(session, channel, [pid for pid in pids if pid not in found]))
             self.loaded.update({(channel, pid): got for pid, got in found.items()})
 
@@ -600,9 +601,9 @@ def _maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None, it: 
 def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | None = None) -> int:
     """Processes up to ``limit`` due events (blocking; run it in a thread). Returns how many were taken.
 
-    Events go in groups of up to ``TURN_BATCH`` per transaction (:func:`_process_group`); a
-    group that fails for any reason is rolled back and its events are taken one by one, so
-    one poison event costs its neighbours a retry, never their turn.
+    Events go in groups of up to ``TURN_BATCH`` per transaction; a group that fails for any
+    reason is rolled back and its events are taken one by one, so one poison event costs its
+    neighbours a retry, never their turn. PostgreSQL: :func:`_process_locked_groups`.
     """
     from bot.runtime import get_runtime
 
@@ -610,6 +611,8 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
     if not channels:
         return 0
     runtime = get_runtime()
+    if db.engine().dialect.name == "postgresql":
+        return _process_locked_groups(channels, limit, runtime, loop)
     with Session(db.engine(), expire_on_commit=False) as s:
         ids = _inbox_candidates(s, channels, limit)
     # why shuffle: these are the oldest due events of *different* users, so their order does not
@@ -633,18 +636,52 @@ def process_inbox_batch(limit: int = 50, *, loop: asyncio.AbstractEventLoop | No
 
 
 def _process_group(event_ids: list[int], runtime, loop: asyncio.AbstractEventLoop | None) -> int:
-    """Takes and processes a group of events (different users) in ONE transaction; all or nothing."""
+    """SQLite: takes and processes a group of events (different users) in ONE transaction; all or nothing."""
     interpreted = _register_new_users(event_ids)
     with db.session_scope() as session:
         rows = _take_many(session, event_ids)
         if not rows:
             return 0
-        batch = _TurnBatch(session, rows, interpreted)
-        for row in rows:
-            _maybe_loading(row, loop, batch.interpreted.get(row.id))
-            _process_event(session, row, runtime, batch)
-        batch.finish(session)
+        _run_batch(session, rows, runtime, loop, interpreted)
     return len(rows)
+
+
+def _process_locked_groups(channels: list[str], limit: int, runtime, loop: asyncio.AbstractEventLoop | None) -> int:
+    """PostgreSQL: each group is taken with ``FOR UPDATE SKIP LOCKED`` in the transaction that turns it.
+
+    Why no separate candidate list here: every worker would read the same oldest events and
+    then fight over them; a locking read hands each worker different events, and the lock on a
+    user's oldest pending event keeps every other worker off that user (their later events are
+    not due), so new users can be created in the same transaction.
+    """
+    taken = 0
+    while taken < limit:
+        ids: list[int] = []
+        try:
+            with db.session_scope() as session:
+                stmt = _inbox_statements()["claim_pg"]
+                params = {"channels": channels, "now": clock.now(), "limit": min(TURN_BATCH, limit - taken)}
+                rows = list(session.execute(stmt, params, execution_options={"populate_existing": True}).scalars())
+                if not rows:
+                    return taken
+                ids = [row.id for row in rows]
+                _run_batch(session, rows, runtime, loop)
+            taken += len(ids)
+        except Exception as exc:
+            if not ids:
+                raise  # the claim itself failed (database unreachable): the caller logs and waits
+            log.info("inbox batch rolled back; its events go one by one", extra={"error_type": type(exc).__name__, "events": len(ids)})
+            # and this pass ends here: if the database itself failed, the next claim would raise
+            return taken + sum(_process_one(event_id, runtime, loop) for event_id in ids)
+    return taken
+
+
+def _run_batch(session: Session, rows: list[InboxEvent], runtime, loop, interpreted: dict | None = None) -> None:
+    batch = _TurnBatch(session, rows, interpreted)
+    for row in rows:
+        _maybe_loading(row, loop, batch.interpreted.get(row.id))
+        _process_event(session, row, runtime, batch)
+    batch.finish(session)
 
 
 def _process_one(event_id: int, runtime, loop: asyncio.AbstractEventLoop | None) -> int:
