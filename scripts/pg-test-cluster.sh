@@ -148,6 +148,9 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 128MB
 log_min_messages = warning
+# the inbox and outbox are queue tables (rows churn from pending to done within seconds):
+# vacuum and analyze them often, or their indexes fill with dead entries (docs/deploy.md)
+autovacuum_naptime = 1s
 EOF
   for i in 1 2 3 4 5; do
     port="$(free_port)"
