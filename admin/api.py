@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
@@ -43,6 +43,7 @@ from admin.models import (
     StaffUserPublic,
     StaffUserUpdate,
 )
+from admin.params import DbId, DbIdField, OptionalDbIdQuery, PageLimit, PageOffset
 from core import db
 from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message
@@ -68,11 +69,6 @@ PREFIX = "/admin/api"
 
 # --- request and response schemas -------------------------------------------------------------
 
-
-# why bounded: a huge id in a URL or body must be a 422, not a 500 from the database driver
-# ("int too large" on SQLite, "integer out of range" on PostgreSQL's int4 keys)
-MAX_DB_ID = 2**31 - 1
-DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 class Request_(BaseModel):
     """Base of every request body: unknown fields are an error (no mass assignment)."""
@@ -120,7 +116,7 @@ class ReturnRequest(Request_):
 
 
 class TransferRequest(Request_):
-    staff_id: int = Field(ge=1, le=MAX_DB_ID)
+    staff_id: DbIdField
 
 
 class OrganisationRequest(Request_):
@@ -576,7 +572,7 @@ class AuditFilter:
 
 
 def _audit_filter(
-    actor_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
+    actor_id: OptionalDbIdQuery = None,
     action: Annotated[str | None, Query(max_length=60)] = None,
     target: Annotated[str | None, Query(max_length=80)] = None,
     since: datetime | None = None,
@@ -588,7 +584,7 @@ def _audit_filter(
 AuditFilterDep = Annotated[AuditFilter, Depends(_audit_filter)]
 
 
-def read_audit(session: SessionDep, f: AuditFilterDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditEventPublic]:
+def read_audit(session: SessionDep, f: AuditFilterDep, limit: PageLimit = 200, offset: PageOffset = 0) -> list[AuditEventPublic]:
     """Audit rows, newest first; ``action`` matches a prefix (e.g. ``ticket.``)."""
     rows = audit.list_events(session, **vars(f), limit=limit, offset=offset)
     return [AuditEventPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -7,6 +7,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from admin.api import LOGIN_STEP, PUBLIC, PREFIX, ROUTES, SIGNED_IN, RouteSpec, gate_for
+from admin.params import MAX_DB_ID, MAX_OFFSET, MAX_PAGE_SIZE
 from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
 from tests.staff_helpers import client_for, make_api_app, make_staff
 
@@ -129,3 +130,92 @@ def test_docs_only_in_development(settings, monkeypatch):
         if expected == 200:
             assert "/admin/api/tickets/{ticket_id}/claim" in client.get("/openapi.json").json()["paths"]
     get_settings.cache_clear()
+
+
+# --- integer parameters are bounded: out of range is a 422, never a 500 from the driver ---------
+# Found by schemathesis: ``GET /audit?offset=<huge>`` reached SQLite ("Python int too large to
+# convert to SQLite INTEGER"). The cases below are read from the OpenAPI schema, so a route or
+# parameter added later is covered without editing this list.
+
+HUGE = (2**64, 2**63, MAX_DB_ID + 1)
+# a valid body per route that takes one: with an invalid body the 422 would come from the body
+# and the bounds at the edge would never reach the database
+VALID_BODIES = {
+    "/tickets/{ticket_id}/transfer": {"staff_id": 1},
+    "/tickets/{ticket_id}/reply": {"text": "x"},
+    "/tickets/{ticket_id}/notes": {"body": "x"},
+    "/tickets/{ticket_id}/tags": {"tags": []},
+    "/tickets/{ticket_id}/close": {"outcome": "その他"},
+    "/tickets/{ticket_id}/consent-b": {"organisation": "x"},
+    "/tickets/{ticket_id}/referral": {"organisation": "x"},
+}
+
+
+def integer_params(app) -> list[tuple[RouteSpec, str, str]]:
+    """(route, "path"|"query", name) for every integer parameter of the admin API."""
+    paths = app.openapi()["paths"]
+    found = []
+    for spec in ROUTES:
+        op = paths[PREFIX + spec.path][spec.method.lower()]
+        for p in op.get("parameters", []):
+            schema = p["schema"]
+            types = {s.get("type") for s in schema.get("anyOf", [schema])}
+            if "integer" in types:
+                found.append((spec, p["in"], p["name"]))
+    return found
+
+
+def call(client, spec: RouteSpec, where: str, name: str, value: int):
+    """Calls ``spec`` with ``value`` for one parameter, id 1 in the other path parameters."""
+    path = PREFIX + spec.path.replace("{" + name + "}", str(value)) if where == "path" else PREFIX + spec.path
+    path = re.sub(r"\{[a-z_]+\}", "1", path)
+    params = {name: str(value)} if where == "query" else None
+    body = VALID_BODIES.get(spec.path, {}) if spec.method in ("POST", "PUT", "PATCH") else None
+    return client.request(spec.method, path, params=params, json=body)
+
+
+@pytest.fixture
+def everyone(app):
+    """A client signed in with every role, so each route gets past its gate."""
+    return client_for(app, make_staff("all-roles", ["staff", "admin", "editor"])[0], raise_server_exceptions=False)
+
+
+def test_the_integer_parameters_found_include_ids_and_paging(app):
+    found = {(spec.path, name) for spec, _where, name in integer_params(app)}
+    assert {("/tickets/{ticket_id}", "ticket_id"), ("/staff/{staff_id}", "staff_id"), ("/canned-replies/{reply_id}", "reply_id"),
+            ("/users/{user_id}/export", "user_id"), ("/audit", "actor_id"), ("/audit", "limit"), ("/audit", "offset"),
+            ("/audit.csv", "actor_id")} <= found
+
+
+@pytest.mark.postgres
+def test_a_huge_integer_parameter_is_a_422_naming_it(app, everyone, db_backend):
+    cases = integer_params(app)
+    for spec, where, name in cases:
+        for value in HUGE:
+            r = call(everyone, spec, where, name, value)
+            assert r.status_code == 422, (spec.method, spec.path, name, value, r.status_code, r.text[:200])
+            errors = r.json()["detail"]
+            assert [e["loc"] for e in errors] == [[where, name]], (spec.path, errors)
+            assert errors[0]["type"] == "less_than_equal"
+
+
+@pytest.mark.postgres
+def test_the_largest_accepted_value_reaches_the_database_without_a_500(app, everyone, db_backend):
+    # why on both engines: the bound must fit the stricter one (PostgreSQL's int4 keys)
+    for spec, where, name in integer_params(app):
+        r = call(everyone, spec, where, name, MAX_DB_ID)
+        assert r.status_code < 500, (spec.method, spec.path, name, r.status_code, r.text[:200])
+    r = everyone.get(PREFIX + "/audit", params={"offset": MAX_OFFSET, "limit": MAX_PAGE_SIZE})
+    assert r.status_code == 200 and r.json() == []
+
+
+@pytest.mark.postgres
+def test_a_huge_id_in_a_body_is_a_422(app, everyone, db_backend):
+    r = everyone.post(PREFIX + "/tickets/1/transfer", json={"staff_id": 2**64})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "staff_id"]
+
+
+def test_paging_below_its_range_is_a_422(everyone):
+    for params in ({"limit": 0}, {"offset": -1}, {"actor_id": 0}):
+        assert everyone.get(PREFIX + "/audit", params=params).status_code == 422, params
