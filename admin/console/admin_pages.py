@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
@@ -23,6 +24,7 @@ from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
 from admin.console.stats import CHANNEL_LABELS, build_dashboard
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
+from admin.params import MAX_DB_ID, MAX_OFFSET, DbId
 from core.clock import JST
 from core.models import ConsentText
 from core import service_settings
@@ -47,6 +49,8 @@ ROLE_CHOICES = [("staff", "受付(相談への対応)"), ("editor", "知識ベ�
 WEEKDAYS = "月火水木金土日"
 RETENTION_MIN, RETENTION_MAX = 30, 1825
 AUDIT_PAGE = 100
+# why an upper bound: the page number becomes an SQL OFFSET (page * AUDIT_PAGE); negatives still mean page 0
+AuditPageNumber = Annotated[int, Query(le=MAX_OFFSET // AUDIT_PAGE)]
 ACTION_PREFIXES = [
     ("", "すべて"), ("login.", "ログイン"), ("ticket.read", "相談を開いた"), ("ticket.", "相談の操作"), ("queue.", "受付箱を開いた"),
     ("staff.", "アカウント"), ("settings.", "設定"), ("canned.", "定型文"), ("consent.", "同意文"), ("kb.", "知識ベース"),
@@ -149,7 +153,7 @@ def create_account(request: Request, session: SessionDep, login: AdminPage, user
 
 
 @router.post("/accounts/{staff_id}/roles", response_class=HTMLResponse)
-def set_roles(request: Request, staff_id: int, session: SessionDep, login: AdminPage, roles: list[str] = Form([]), display_name: str = Form("")):
+def set_roles(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage, roles: list[str] = Form([]), display_name: str = Form("")):
     """Changes roles (and the display name); the account's sessions end so new rights apply."""
     try:
         body = StaffUserUpdate(roles=roles, display_name=display_name.strip() or None)
@@ -176,22 +180,22 @@ def _account_action(request: Request, session: Session, login: SignedIn, staff_i
 
 
 @router.post("/accounts/{staff_id}/disable", response_class=HTMLResponse)
-def disable_account(request: Request, staff_id: int, session: SessionDep, login: AdminPage):
+def disable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: api.disable_staff(staff_id, request, session, _actor(request, login)), "disabled")
 
 
 @router.post("/accounts/{staff_id}/enable", response_class=HTMLResponse)
-def enable_account(request: Request, staff_id: int, session: SessionDep, login: AdminPage):
+def enable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: api.enable_staff(staff_id, request, session, _actor(request, login)), "enabled")
 
 
 @router.post("/accounts/{staff_id}/reset-totp", response_class=HTMLResponse)
-def reset_totp(request: Request, staff_id: int, session: SessionDep, login: AdminPage):
+def reset_totp(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: api.reset_staff_totp(staff_id, session, _actor(request, login)), "totp")
 
 
 @router.post("/accounts/{staff_id}/reset-password", response_class=HTMLResponse)
-def reset_password(request: Request, staff_id: int, session: SessionDep, login: AdminPage):
+def reset_password(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: api.reset_staff_password(staff_id, session, _actor(request, login)), "password")
 
 
@@ -310,7 +314,7 @@ def create_canned(request: Request, session: SessionDep, login: AdminPage, title
 
 
 @router.post("/canned/{reply_id}", response_class=HTMLResponse)
-def update_canned(request: Request, reply_id: int, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
+def update_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
     try:
         api.update_canned_reply(reply_id, CannedReplyUpdate(title=title.strip(), body=body.strip()), session, _actor(request, login))
     except ValidationError as exc:
@@ -323,7 +327,7 @@ def update_canned(request: Request, reply_id: int, session: SessionDep, login: A
 
 
 @router.post("/canned/{reply_id}/delete", response_class=HTMLResponse)
-def delete_canned(request: Request, reply_id: int, session: SessionDep, login: AdminPage):
+def delete_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage):
     try:
         api.delete_canned_reply(reply_id, session, _actor(request, login))
     except ActionError as exc:
@@ -445,12 +449,22 @@ def _date_param(value: str | None, *, end: bool) -> datetime | None:
     return datetime.combine(day, time.min, JST)
 
 
+def _id_param(value: str) -> int | None:
+    """A row id typed into a filter, or None when it is not one (ignored, like a bad date)."""
+    # why not str.isdigit alone: "²" is a digit to it but not to int(), and a digit string
+    # beyond MAX_DB_ID would overflow the database driver (a 500 either way)
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_DB_ID else None
+
+
 def _audit_filter(request: Request) -> tuple[api.AuditFilter, dict]:
     q = request.query_params
     actor_id = q.get("actor_id", "")
     raw = {"actor_id": actor_id, "action": q.get("action", "")[:60], "target": q.get("target", "").strip()[:80], "since": q.get("since", ""), "until": q.get("until", "")}
     f = api.AuditFilter(
-        actor_id=int(actor_id) if actor_id.isdigit() else None,
+        actor_id=_id_param(actor_id),
         action=raw["action"] or None,
         target=raw["target"] or None,
         since=_date_param(raw["since"], end=False),
@@ -460,7 +474,7 @@ def _audit_filter(request: Request) -> tuple[api.AuditFilter, dict]:
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, session: SessionDep, login: AdminPage, page: int = 0):
+def audit_page(request: Request, session: SessionDep, login: AdminPage, page: AuditPageNumber = 0):
     """The audit log, newest first, with filters; the CSV export uses the same filters."""
     f, raw = _audit_filter(request)
     page = max(0, page)

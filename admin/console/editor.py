@@ -17,6 +17,7 @@ from admin import kb_workflow as wf
 from admin.console import EditorPage, NavItem, render
 from admin.deps import SessionDep
 from admin.kb_models import STATUS_LABELS, EntryVersion
+from admin.params import DbId, OptionalDbIdQuery
 from core.messages import Button, OutMessage
 from knowledge.kb import Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
 from knowledge.understand import Understander
@@ -256,7 +257,7 @@ def parse_version(row: EntryVersion) -> Entry | None:
 
 
 @router.get("/v/{version_id}", response_class=HTMLResponse)
-def version_page(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def version_page(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """A draft (editable by its author), a version in review (publishable by another editor), or history."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -265,7 +266,7 @@ def version_page(request: Request, session: SessionDep, login: EditorPage, versi
 
 
 @router.post("/v/{version_id}/save")
-async def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+async def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Saves the draft as typed, then shows what still has to be fixed before review."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -294,7 +295,7 @@ def _submit(request, session, login, row):
 
 
 @router.post("/v/{version_id}/submit")
-def submit(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def submit(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Sends a draft to review (refused, with the reasons, while kb check finds problems)."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -303,7 +304,7 @@ def submit(request: Request, session: SessionDep, login: EditorPage, version_id:
 
 
 @router.post("/v/{version_id}/withdraw")
-def withdraw(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def withdraw(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
@@ -317,7 +318,7 @@ def withdraw(request: Request, session: SessionDep, login: EditorPage, version_i
 
 
 @router.post("/v/{version_id}/discard")
-def discard(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def discard(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Throws away the author's own draft (kept in history as 差し戻し/破棄)."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -333,7 +334,7 @@ def discard(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/publish")
-def publish(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def publish(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """A second editor approves and publishes: the entry file is written and the bot reloads it."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -350,7 +351,7 @@ def publish(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/reject")
-def reject(request: Request, session: SessionDep, login: EditorPage, version_id: int, note: str = Form("")):
+def reject(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, note: str = Form("")):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
@@ -364,7 +365,7 @@ def reject(request: Request, session: SessionDep, login: EditorPage, version_id:
 
 
 @router.post("/v/{version_id}/rollback")
-def rollback(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+def rollback(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Puts an older published text up for review as a new version."""
     target = wf.get_version(session, version_id)
     if target is None:
@@ -380,7 +381,7 @@ def rollback(request: Request, session: SessionDep, login: EditorPage, version_i
 
 
 @router.post("/v/{version_id}/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: SessionDep, login: EditorPage, version_id: int):
+async def preview(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """The preview of the form as typed (not saved), for htmx."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -394,7 +395,7 @@ async def preview(request: Request, session: SessionDep, login: EditorPage, vers
 
 
 @router.post("/v/{version_id}/try", response_class=HTMLResponse)
-def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: int, question: str = Form("")):
+def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, question: str = Form("")):
     """Which entry the live matcher and the draft matcher choose for a question."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -411,7 +412,7 @@ def try_it(request: Request, session: SessionDep, login: EditorPage, version_id:
 
 
 @router.get("/v/{version_id}/diff", response_class=HTMLResponse)
-def diff_page(request: Request, session: SessionDep, login: EditorPage, version_id: int, against: int | None = None):
+def diff_page(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, against: OptionalDbIdQuery = None):
     """The line diff of a version against the version before it (or ``against``)."""
     row = wf.get_version(session, version_id)
     if row is None:

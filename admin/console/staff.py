@@ -21,6 +21,7 @@ from admin.auth import find_session
 from admin.console import AdminPage, NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser
+from admin.params import DbId, DbIdForm, OptionalDbIdForm
 from core import db
 from core.clock import JST
 from core.models import Conversation, Message, OutboxMessage
@@ -223,7 +224,7 @@ def _refused(request: Request, login: SignedIn, session: Session, actor: Actor, 
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse, summary="One conversation (staff)")
-def ticket_page(request: Request, ticket_id: int, session: SessionDep, login: StaffPage):
+def ticket_page(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
     """The transcript, intake, consent state and the actions; the read is audited."""
     actor = _actor(request, login)
     try:
@@ -233,7 +234,7 @@ def ticket_page(request: Request, ticket_id: int, session: SessionDep, login: St
 
 
 @router.get("/tickets/{ticket_id}/messages/{message_id}/state", response_class=HTMLResponse, summary="Delivery state of a staff reply (staff, htmx)")
-def reply_state(request: Request, ticket_id: int, message_id: int, session: SessionDep, login: StaffPage):
+def reply_state(request: Request, ticket_id: DbId, message_id: DbId, session: SessionDep, login: StaffPage):
     """The badge of one staff reply; it polls itself until the reply is delivered or failed."""
     actor = _actor(request, login)
     try:
@@ -247,7 +248,7 @@ def reply_state(request: Request, ticket_id: int, message_id: int, session: Sess
 
 
 @router.post("/tickets/{ticket_id}/claim", summary="Claim (staff)")
-def claim(request: Request, ticket_id: int, session: SessionDep, login: StaffPage):
+def claim(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
     actor = _actor(request, login)
     try:
         ticket = actions.check_claim_ticket(session, actor, ticket_id)
@@ -259,7 +260,7 @@ def claim(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
 
 
 @router.post("/tickets/{ticket_id}/erase-user", summary="Erase the user's records on their request (staff)")
-def erase_user(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, confirm: str | None = Form(None)):
+def erase_user(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, confirm: str | None = Form(None)):
     """Erases everything the user wrote and every note about them (asked by the user, e.g. by phone)."""
     actor = _actor(request, login)
     try:
@@ -274,7 +275,7 @@ def erase_user(request: Request, ticket_id: int, session: SessionDep, login: Sta
 
 
 @router.get("/tickets/{ticket_id}/export", summary="Disclosure export of the ticket's user (admin)")
-def export_user(request: Request, ticket_id: int, session: SessionDep, login: AdminPage):
+def export_user(request: Request, ticket_id: DbId, session: SessionDep, login: AdminPage):
     """開示: everything stored about the ticket's user as a JSON file; audited like the API export."""
     from admin.api import disclosure
     from core.models import ChannelUser
@@ -295,7 +296,7 @@ def export_user(request: Request, ticket_id: int, session: SessionDep, login: Ad
 
 
 @router.post("/tickets/{ticket_id}/release", summary="Release (staff)")
-def release(request: Request, ticket_id: int, session: SessionDep, login: StaffPage):
+def release(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
     actor = _actor(request, login)
     try:
         ticket = actions.access_ticket_by_id(session, actor, ticket_id)
@@ -307,7 +308,7 @@ def release(request: Request, ticket_id: int, session: SessionDep, login: StaffP
 
 
 @router.post("/tickets/{ticket_id}/transfer", summary="Transfer to a colleague (staff)")
-def transfer(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, colleague_id: int = Form(...)):
+def transfer(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, colleague_id: DbIdForm):
     actor = _actor(request, login)
     try:
         colleague = accounts.colleague_actor(session, colleague_id, lambda u: actor_for(u, None))
@@ -320,7 +321,7 @@ def transfer(request: Request, ticket_id: int, session: SessionDep, login: Staff
 
 
 @router.post("/tickets/{ticket_id}/close", summary="Close with an outcome (staff)")
-def close(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, outcome: str = Form(...), tell_user: str | None = Form(None)):
+def close(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, outcome: str = Form(...), tell_user: str | None = Form(None)):
     actor = _actor(request, login)
     try:
         if outcome not in {o.value for o in Outcome}:
@@ -334,7 +335,7 @@ def close(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
 
 
 @router.post("/tickets/{ticket_id}/return", summary="Return to the bot (staff)")
-def return_to_bot(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, tell_user: str | None = Form(None)):
+def return_to_bot(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, tell_user: str | None = Form(None)):
     actor = _actor(request, login)
     try:
         ticket = actions.check_return_to_bot(session, actor, ticket_id)
@@ -346,7 +347,7 @@ def return_to_bot(request: Request, ticket_id: int, session: SessionDep, login: 
 
 
 @router.post("/tickets/{ticket_id}/reply", summary="Reply to the user (staff)")
-def reply(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, text: str = Form(""), canned_id: int | None = Form(None)):
+def reply(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, text: str = Form(""), canned_id: OptionalDbIdForm = None):
     """Sends the text (or, without JavaScript, the chosen canned reply) through the outbox."""
     actor = _actor(request, login)
     if not text.strip() and canned_id is not None:
@@ -366,7 +367,7 @@ def reply(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
 
 
 @router.post("/tickets/{ticket_id}/consent-b", summary="Ask consent B through the bot (staff)")
-def ask_consent_b(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, organisation: str = Form("")):
+def ask_consent_b(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, organisation: str = Form("")):
     """Asks the user whether the case may be shared with the named organisation."""
     actor = _actor(request, login)
     try:
@@ -379,7 +380,7 @@ def ask_consent_b(request: Request, ticket_id: int, session: SessionDep, login: 
 
 
 @router.post("/tickets/{ticket_id}/referral", summary="Record a referral (staff)")
-def refer(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, organisation: str = Form("")):
+def refer(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, organisation: str = Form("")):
     """Records that the case was passed on; refused without the user's consent B for it."""
     actor = _actor(request, login)
     try:
@@ -392,7 +393,7 @@ def refer(request: Request, ticket_id: int, session: SessionDep, login: StaffPag
 
 
 @router.post("/tickets/{ticket_id}/note", summary="Private note (staff)")
-def add_note(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, body: str = Form("")):
+def add_note(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, body: str = Form("")):
     actor = _actor(request, login)
     try:
         ticket = actions.access_ticket_by_id(session, actor, ticket_id)
@@ -404,7 +405,7 @@ def add_note(request: Request, ticket_id: int, session: SessionDep, login: Staff
 
 
 @router.post("/tickets/{ticket_id}/tags", summary="Tags (staff)")
-def set_tags(request: Request, ticket_id: int, session: SessionDep, login: StaffPage, tags: str = Form("")):
+def set_tags(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, tags: str = Form("")):
     actor = _actor(request, login)
     try:
         ticket = actions.access_ticket_by_id(session, actor, ticket_id)
