@@ -9,6 +9,9 @@ import argparse
 import importlib
 import sys
 
+# how long `ristapo serve` waits for open requests after SIGTERM (then it closes them)
+SHUTDOWN_GRACE_SECONDS = 10
+
 _EXTENSIONS = ("admin.cli", "admin.kb_cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")
 
 
@@ -37,8 +40,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed_demo(print)
     base = f"http://{args.host}:{args.port}"
     print(f"ristapo: web chat {base}/chat   console {base}/console   (data: {settings.data_dir})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    # why a bounded graceful shutdown: an open console (server-sent events) or a stuck client
+    # would otherwise keep the process alive after SIGTERM; nothing is lost by cutting them,
+    # since an unanswered webhook is redelivered and stored events survive the restart
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=_shutdown_grace())
     return 0
+
+
+def _shutdown_grace() -> float:
+    import os
+
+    try:
+        return float(os.environ.get("RISTAPO_SHUTDOWN_GRACE_SECONDS", SHUTDOWN_GRACE_SECONDS))
+    except ValueError:
+        return SHUTDOWN_GRACE_SECONDS
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -127,3 +127,29 @@ def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(setti
     replies = [r for r in accepted if r.path.endswith("/reply")]
     assert len({r.body["replyToken"] for r in replies}) == len(replies)
     assert len({r.retry_key for r in accepted if r.retry_key}) == sum(per_user.values())
+
+
+def test_sigterm_stops_serve_even_while_a_console_event_stream_is_open(settings, line_api):
+    """An open console (server-sent events never end by themselves) must not keep the server alive."""
+    from admin.auth import SESSION_COOKIE
+    from tests.staff_helpers import make_staff, new_session_token
+
+    staff_id, _ = make_staff("sigterm", ["staff"])
+    token = new_session_token(staff_id)
+    env = dict(os.environ)
+    env.update(RISTAPO_RUN_WORKERS="1", RISTAPO_SHUTDOWN_GRACE_SECONDS="1", NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
+    port = _free_port()
+    proc = _start(env, port)
+    stream = socket.create_connection(("127.0.0.1", port))
+    try:
+        stream.sendall(f"GET /admin/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {SESSION_COOKIE}={token}\r\n\r\n".encode())
+        stream.settimeout(5)
+        assert b" 200 " in stream.recv(4096).split(b"\r\n", 1)[0], "the event stream is open"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        assert time.monotonic() - started < 10
+    finally:
+        stream.close()
+        if proc.poll() is None:
+            proc.kill()
