@@ -166,20 +166,20 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     stmt = _store_statement(session.get_bind().dialect.name)
     conn = session.connection()  # Core execution: no ORM work for a plain INSERT
     received = clock.now()
-    added = 0
-    for raw in raw_events:
-        values = dict(
-            channel=channel,
-            external_id=raw.external_id,
-            user_key=identity.user_hash(channel, raw.platform_user_id) if raw.platform_user_id else None,
-            event_time=raw.event_time or received,
-            payload=raw.payload,
-            state="pending",
-            attempts=0,
-            received_at=received,
-        )
-        added += max(conn.execute(stmt, values).rowcount or 0, 0)
-    return added
+    return sum(max(conn.execute(stmt, _inbox_row(channel, raw, received)).rowcount or 0, 0) for raw in raw_events)
+
+
+def _inbox_row(channel: str, raw: RawEvent, received: datetime) -> dict:
+    return dict(
+        channel=channel,
+        external_id=raw.external_id,
+        user_key=identity.user_hash(channel, raw.platform_user_id) if raw.platform_user_id else None,
+        event_time=raw.event_time or received,
+        payload=raw.payload,
+        state="pending",
+        attempts=0,
+        received_at=received,
+    )
 
 
 @functools.cache
@@ -201,13 +201,22 @@ _store_gate = threading.Condition()
 _stores_waiting = 0
 
 
-def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> list[int]:
+def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
+    """Every event of these requests in one transaction and one executemany (duplicates ignored).
+
+    Why one executemany: a burst arrives as one group; row by row through SQLAlchemy cost
+    ≈ 0.1 ms each, and every request of the group waits for the last row.
+    """
     global _stores_waiting
     with _store_gate:
         _stores_waiting += 1
     try:
+        received = clock.now()
+        rows = [_inbox_row(channel, raw, received) for channel, events in batch for raw in events]
+        if not rows:
+            return
         with db.session_scope() as session:
-            return [store_events(session, channel, events) for channel, events in batch]
+            session.connection().execute(_store_statement(session.get_bind().dialect.name), rows)
     finally:
         with _store_gate:
             _stores_waiting -= 1
@@ -231,7 +240,7 @@ class _GroupCommit:
         self.pending: list[tuple[str, list[RawEvent], asyncio.Future]] = []
         self.task: asyncio.Task | None = None
 
-    async def store(self, channel: str, events: list[RawEvent]) -> int:
+    async def store(self, channel: str, events: list[RawEvent]) -> None:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.pending.append((channel, events, fut))
@@ -243,29 +252,29 @@ class _GroupCommit:
         while self.pending:
             batch, self.pending = self.pending, []
             try:
-                counts = await asyncio.to_thread(_store_batch, [(c, e) for c, e, _f in batch])
+                await asyncio.to_thread(_store_batch, [(c, e) for c, e, _f in batch])
             except Exception as exc:
                 for _c, _e, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_c, _e, fut), n in zip(batch, counts):
+            for _c, _e, fut in batch:
                 if not fut.done():
-                    fut.set_result(n)
+                    fut.set_result(None)
             poke("inbox")
 
 
 _group_commits: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit]" = weakref.WeakKeyDictionary()
 
 
-async def store_and_ack(channel: str, events: list[RawEvent]) -> int:
+async def store_and_ack(channel: str, events: list[RawEvent]) -> None:
     """For webhook routes: durably stores ``events`` (with concurrent requests), wakes the inbox worker.
 
-    Returns how many were new. Raises if the database failed: answer non-2xx so the platform
-    redelivers.
+    Events already stored (a redelivery) are ignored. Raises if the database failed: answer
+    non-2xx so the platform redelivers.
     """
     if not events:
-        return 0
+        return
     loop = asyncio.get_running_loop()
     gc = _group_commits.get(loop)
     if gc is None:
