@@ -25,6 +25,26 @@ log = logging.getLogger("ristapo.app")
 WorkerFactory = Callable[[FastAPI], Awaitable[None]]
 
 
+class RistapoApp(FastAPI):
+    """FastAPI with a few exact paths served as plain ASGI before its middleware stack.
+
+    Why: a channel webhook only verifies, stores and answers (bot/channels/webhook_asgi.py);
+    in a burst even the framework's outer layers (error and telemetry wrappers, body limit)
+    were a tenth of the server's work. ``raw_routes`` maps a path to an ASGI callable.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.raw_routes: dict[str, Callable] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = self.raw_routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if raw is not None:
+            await raw(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = prepare(settings or get_settings())
 
@@ -48,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await stop(app)
 
-    app = FastAPI(
+    app = RistapoApp(
         title="ristapo",
         lifespan=lifespan,
         # why dev only: the API map helps an attacker more than anyone in production or test

@@ -576,7 +576,11 @@ def install(app, settings: Settings) -> None:
     pipeline.register_adapter(adapter)
     app.state.line_adapter = adapter
     # why below the framework: see bot/channels/webhook_asgi.py (LINE sends bursts)
-    app.add_middleware(WebhookRoute, path="/webhooks/line", handler=webhook_handler(adapter), max_bytes=MAX_BODY_BYTES)
+    route = dict(path="/webhooks/line", handler=webhook_handler(adapter), max_bytes=MAX_BODY_BYTES)
+    if hasattr(app, "raw_routes"):  # bot.app.RistapoApp: before the whole middleware stack
+        app.raw_routes[route["path"]] = WebhookRoute(None, **route)
+    else:
+        app.add_middleware(WebhookRoute, **route)
 
     async def _close(app) -> None:
         await adapter.aclose()

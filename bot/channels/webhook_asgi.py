@@ -31,6 +31,7 @@ class WebhookRoute:
     """
 
     def __init__(self, app, *, path: str, handler: Handler, max_bytes: int) -> None:
+        """``app``: the application behind (None when only ``path`` is ever routed here)."""
         self.app = app
         self.path = path
         self.handler = handler
