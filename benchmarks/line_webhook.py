@@ -7,7 +7,8 @@
    the fake (target ≥ 300/s on SQLite).
 
 The server is a real ``ristapo serve`` subprocess (workers inside, SQLite in a temp dir). The
-load generator runs in this process (aiohttp, bodies signed before the clock starts:
+load generator runs in this process (bodies signed before the clock starts; the burst over raw asyncio
+connections, the sustained step over aiohttp keep-alive:
 ``benchmarks/loadgen.py``); the fake LINE API runs in its own asyncio process
 (``benchmarks/fake_line_fast.py``). Both steps print where the CPU went (harness, server,
 other load on the machine) from ``/proc``. Options: ``--events N``, ``--concurrency C``,
@@ -15,20 +16,15 @@ other load on the machine) from ``/proc``. Options: ``--events N``, ``--concurre
 (the test suite's in-process ``FakeLineApi``, for comparison; it answers a keep-alive request
 only after ≈ 44 ms, a Nagle/delayed-ACK stall, so end-to-end figures with it are lower).
 
-Figures on the 2-core development VM (2026-11-25, otherwise idle: load average 0.4–1.1; all
-with the threaded fake in this process):
+Figures on the 2-core development VM (2026-11-25, otherwise idle):
 
-                                 before (e4e0128)      after the hot-path work (c10d939)
-  burst, 200 in flight at once:  p50 156 ms, p99 164   p50 76 ms, p99 87 ms
-  sustained ingest:              ~810 webhooks/s       ~1,480 webhooks/s
-  sustained end to end:          ~67 events/s          ~147 events/s (one process)
+                                 before (e4e0128)   hot-path work (c10d939)   fourth round (this)
+  burst, 200 at once, p99:       164 ms             87 ms (aiohttp client)    32–50 ms over six runs (raw client)
+  sustained end to end:          ~67 events/s       ~147 events/s             412–458 events/s (one process)
 
-The same client against a trivial ASGI app that only answers 200 gives p99 ≈ 36 ms for the
-burst (200 connections opened by one Python process): that part is the load generator.
-Where the time goes per event now (one GIL): engine turn + its writes ≈ 2.7 ms, delivery
-≈ 1.75 ms CPU, webhook ≈ 0.3–0.5 ms (see benchmarks/pipeline_turns.py and
-docs/performance.md). The ≥ 300/s target needs ≈ 3 ms per event in one process, or more
-cores/processes (PostgreSQL: any number of ``ristapo worker`` processes).
+A do-nothing ASGI server answers the raw client's burst in ≈ 13 ms here (the aiohttp client
+alone took 35–55 ms). Per event now: engine turn ≈ 1.15 ms (batched), delivery ≈ 0.5 ms,
+webhook ≈ 0.2 ms (see benchmarks/pipeline_turns.py and docs/performance.md).
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ No HTTP, no subprocesses: N signed-and-parsed LINE text events are stored in the
 
 SQLite in a temp dir by default; ``--pg-url`` uses an *empty* PostgreSQL database instead
 (tables are dropped and created). ``--profile turns|delivery`` prints the top of a cProfile.
-Figures (2-core VM, otherwise idle, per item): SQLite turn 2.75 ms (was 5.2 ms before the
-hot-path work), delivery 1.75 ms CPU (was 3.75), parse 0.020 ms (was 0.075), classify
-0.28 ms (was 0.65); PostgreSQL turn 5.8 ms wall / 4.0 ms CPU (was 9.4 / 7.4). More in
+Figures (2-core VM, otherwise idle, per item): SQLite turn 1.15 ms CPU (2.7 ms before the
+batched turns, 5.2 ms before the hot-path work), delivery 0.52 ms CPU (1.47, 3.75), parse
+0.020 ms, classify 0.29 ms; PostgreSQL turn 1.27 ms CPU / 2.6 ms wall (4.0 / 5.8, 7.4 / 9.4). More in
 docs/performance.md.
 """
 from __future__ import annotations
