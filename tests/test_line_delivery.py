@@ -334,3 +334,14 @@ def test_an_idle_worker_polls_soon_after_recent_work_and_slowly_otherwise(monkey
     monkeypatch.setattr(pipeline, "BUSY_POLL_SECONDS", 0.1)
     asyncio.run(run())
     assert waits == [0.1, 1.0, 1.0]
+
+
+def test_sends_in_flight_are_not_capped_by_the_sdk_connection_pool(line_env):
+    """The SDK allows 5 connections per CPU; the delivery worker keeps SEND_CONCURRENCY in flight,
+    and against LINE's real round trip the rest would wait in the pool."""
+    users = [f"U-pool-{i:02d}" for i in range(pipeline.SEND_CONCURRENCY)]
+    line_env.fake.default_delay = 0.3
+    line_env.post(*[make_line_text_event("こんにちは", user_id=u) for u in users])
+    line_env.process()
+    assert len(line_env.fake.accepted) == len(users)
+    assert line_env.fake.max_in_flight > 10, "more sends at once than the SDK's default pool of 10 (2 CPUs)"

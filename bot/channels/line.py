@@ -130,7 +130,11 @@ class LineAdapter(ChannelAdapter):
         loop = asyncio.get_running_loop()
         if self._api is None or self._loop is not loop:
             # why lazily here: AsyncApiClient builds an aiohttp connector, which needs the running loop
-            self._client = _api_client_class()(Configuration(host=self.api_base, access_token=self._token))
+            config = Configuration(host=self.api_base, access_token=self._token)
+            # why: the SDK allows 5 connections per CPU (10 here) while the delivery worker keeps
+            # SEND_CONCURRENCY sends in flight; with LINE's real round trip the rest would queue
+            config.connection_pool_maxsize = max(config.connection_pool_maxsize, pipeline.SEND_CONCURRENCY)
+            self._client = _api_client_class()(config)
             _env_once(self._client, self.api_base)
             self._api = AsyncMessagingApi(self._client)
             self._loop = loop

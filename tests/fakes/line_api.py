@@ -75,6 +75,8 @@ class FakeLineApi:
         self.requests: list[Recorded] = []
         self.script: deque[Scripted] = deque()
         self.default_delay = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once (connection limits)
         self.default_status = 200  # e.g. 503 while a test simulates a LINE outage
         self._accepted_keys: set[str] = set()
         self._lock = threading.Lock()
@@ -102,8 +104,15 @@ class FakeLineApi:
                 except ValueError:
                     body = None
                 status, payload, headers, delay = fake._decide(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
-                if delay:
-                    time.sleep(delay)
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    if delay:
+                        time.sleep(delay)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -151,6 +160,7 @@ class FakeLineApi:
             self.requests.clear()
             self.script.clear()
             self._accepted_keys.clear()
+            self.max_in_flight = 0
 
     # -- what happened
     def sends(self) -> list[Recorded]:
