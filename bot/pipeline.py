@@ -741,6 +741,7 @@ class SendJob:
     reply_token: str | None
     reply_deadline: datetime | None
     attempts: int
+    parts_sent: int = 0
 
 
 def _backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -774,6 +775,7 @@ def _outbox_statements() -> dict:
     job_columns = (
         OutboxMessage.id, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
         OutboxMessage.reply_token, OutboxMessage.reply_deadline, OutboxMessage.attempts, OutboxMessage.created_at,
+        OutboxMessage.parts_sent,
     )
     take = dict(state=OutboxState.sending.value, attempts=OutboxMessage.attempts + 1, lease_until=bindparam("lease"))
     return {
@@ -847,6 +849,7 @@ def claim_outbox(limit: int) -> list[SendJob]:
                 reply_token=row.reply_token if attempts == 1 else None,
                 reply_deadline=row.reply_deadline,
                 attempts=attempts,
+                parts_sent=row.parts_sent or 0,
             )
         )
     return jobs
@@ -868,6 +871,7 @@ async def deliver(job: SendJob) -> SendResult:
             retry_key=job.outbox_id,
             reply_token=job.reply_token,
             reply_deadline=job.reply_deadline,
+            parts_sent=job.parts_sent,
         )
     except asyncio.CancelledError:
         raise
@@ -907,6 +911,8 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
             row.lease_until = None
             row.reply_token = None  # spent or unusable: later attempts push
             row.last_error = (result.error or result.outcome.value)[:200]
+            if result.parts_sent is not None:
+                row.parts_sent = max(row.parts_sent or 0, result.parts_sent)
             if result.outcome == SendOutcome.retry:
                 if row.attempts >= MAX_SEND_ATTEMPTS:
                     row.state = OutboxState.dead.value

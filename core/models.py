@@ -142,6 +142,7 @@ class OutboxMessage(SQLModel, table=True):
     reply_deadline: datetime | None = None
     state: str = Field(default=OutboxState.pending.value, index=True)
     attempts: int = 0
+    parts_sent: int = 0  # calls of a multi-call message already delivered (resume after them)
     next_try_at: datetime = Field(default_factory=now, index=True)
     lease_until: datetime | None = None
     last_error: str | None = None

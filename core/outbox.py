@@ -64,6 +64,7 @@ def outbox_values(
         reply_deadline=reply_deadline,
         state="delivered" if immediate else OutboxState.pending.value,
         attempts=0,
+        parts_sent=0,
         next_try_at=at,
         lease_until=None,
         last_error=None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -340,9 +339,33 @@ def test_a_retried_multi_part_send_never_repeats_a_delivered_part(tg):
     tg.fake.fail("sendMessage", 429, retry_after=1, after=1)  # part 0 goes through, part 1 is refused
     send = functools.partial(tg.call, tg.adapter.send, str(CHAT), parts, retry_key="multi", reply_token=None, reply_deadline=None)
     first = send()
-    assert first.outcome.value == "retry" and first.retry_after == 1
-    assert send().outcome.value == "delivered"
+    assert first.outcome.value == "retry" and first.retry_after == 1 and first.parts_sent == 1
+    assert send(parts_sent=first.parts_sent).outcome.value == "delivered"
     assert [c["text"] for c in tg.sent()] == ["第0部", "第1部", "第1部", "第2部"]  # 第1部 refused once
+
+
+def test_a_multi_part_retry_resumes_from_the_outbox_row_in_any_process(tg):
+    """The progress of a multi-part send lives in the outbox row, not in the adapter's memory."""
+    from bot import pipeline
+    from core import db
+    from core.models import OutboxMessage
+    from core.outbox import enqueue
+    from bot.service import get_or_create_user
+
+    with db.session_scope() as s:
+        user = get_or_create_user(s, "telegram", str(CHAT))
+        oid = enqueue(s, user=user, messages=[OutMessage("text", "あ" * 5000)]).id  # two calls
+    tg.fake.fail("sendMessage", 500, after=1)  # the first part goes, the second fails
+    tg.call(pipeline.run_outbox_once)
+    with db.session_scope() as s:
+        row = s.get(OutboxMessage, oid)
+        assert (row.state, row.parts_sent) == ("pending", 1)
+        row.next_try_at = row.created_at  # due now
+    tg.call(pipeline.run_outbox_once)
+    sent = [c["text"] for c in tg.sent()]
+    assert len(sent) == 3 and sent[1] == sent[2] and sent[0] != sent[1], "part 1 once, part 2 retried once"
+    with db.session_scope() as s:
+        assert s.get(OutboxMessage, oid).state == "delivered"
 
 
 def test_set_webhook_registers_url_secret_and_allowed_updates(tg, capsys):

@@ -48,6 +48,9 @@ class SendResult:
     outcome: SendOutcome
     retry_after: float | None = None
     error: str | None = None  # short, never message text
+    # a message sent in several calls: how many went out before this failure; the outbox row
+    # keeps it, so a retry in any process resumes after them (Telegram has no idempotency key)
+    parts_sent: int | None = None
 
 
 class ChannelAdapter(abc.ABC):
@@ -68,5 +71,9 @@ class ChannelAdapter(abc.ABC):
         retry_key: str,
         reply_token: str | None,
         reply_deadline: datetime | None,
+        parts_sent: int = 0,
     ) -> SendResult:
-        """Delivers ``messages``. Must use ``retry_key`` so a retried call is never delivered twice."""
+        """Delivers ``messages``. Must use ``retry_key`` so a retried call is never delivered twice.
+
+        ``parts_sent``: calls of this message that an earlier attempt already made (skip them).
+        """

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -315,8 +316,13 @@ class LineAdapter(ChannelAdapter):
         retry_key: str,
         reply_token: str | None,
         reply_deadline: datetime | None,
+        parts_sent: int = 0,
     ) -> SendResult:
-        """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key."""
+        """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key.
+
+        ``parts_sent``: push requests an earlier attempt had LINE accept; they are skipped (a
+        repeat would only get 409, their retry keys being the same).
+        """
         requests = request_messages(messages)
         if not requests:
             return SendResult(SendOutcome.failed, error="nothing_to_send")
@@ -343,6 +349,8 @@ class LineAdapter(ChannelAdapter):
                     return result
                 # 400 on reply is almost always "Invalid reply token": fall through to push
         for index, chunk in enumerate(requests):
+            if index < parts_sent:
+                continue
             key = retry_key if index == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(index)))
             try:
                 await push_message(
@@ -354,7 +362,7 @@ class LineAdapter(ChannelAdapter):
             except Exception as exc:
                 if getattr(exc, "status", None) == 409:
                     continue  # why: LINE already accepted this request (same retry key) earlier
-                return _classify(exc)
+                return replace(_classify(exc), parts_sent=index)
         return SendResult(SendOutcome.delivered)
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -279,7 +280,6 @@ class TelegramAdapter(ChannelAdapter):
         self._ready = False
         self._init_lock: asyncio.Lock | None = None
         # retry_key → parts already delivered, so a retried multi-part send never repeats a part
-        self._progress: OrderedDict[str, int] = OrderedDict()
         self._told_groups: OrderedDict[int, None] = OrderedDict()
 
     @classmethod
@@ -330,19 +330,21 @@ class TelegramAdapter(ChannelAdapter):
         retry_key: str,
         reply_token: str | None = None,
         reply_deadline: datetime | None = None,
+        parts_sent: int = 0,
     ) -> SendResult:
         """Sends each part with sendMessage; resumes after the last delivered part on a retry.
 
-        Telegram has no idempotency key: ``retry_key`` remembers (in this process) how many
-        parts went out, so a retry never repeats them. A part whose call timed out may still
-        have arrived; it is sent again (a rare duplicate beats a lost answer).
+        Telegram has no idempotency key: a failure reports how many parts went out
+        (``SendResult.parts_sent``, kept in the outbox row) and the retry, in this or any other
+        process, starts after them. A part whose call timed out may still have arrived; it is
+        sent again (a rare duplicate beats a lost answer).
         """
         try:
             chat_id = int(platform_user_id)
         except ValueError:
             return SendResult(SendOutcome.failed, error="not a Telegram chat id")
         calls = render(messages)
-        start = self._progress.get(retry_key, 0)
+        start = min(max(parts_sent, 0), len(calls))
         try:
             await self._ensure_ready()
         except TelegramError as exc:
@@ -357,20 +359,8 @@ class TelegramAdapter(ChannelAdapter):
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except TelegramError as exc:
-                result = classify_error(exc)
-                if result.outcome == SendOutcome.retry:
-                    self._remember(retry_key, i)
-                else:
-                    self._progress.pop(retry_key, None)
-                return result
-        self._progress.pop(retry_key, None)
+                return replace(classify_error(exc), parts_sent=i)
         return SendResult(SendOutcome.delivered)
-
-    def _remember(self, retry_key: str, done: int) -> None:
-        self._progress[retry_key] = done
-        self._progress.move_to_end(retry_key)
-        while len(self._progress) > 10_000:
-            self._progress.popitem(last=False)
 
     async def show_processing(self, platform_user_id: str) -> None:
         """Shows "typing…" while a slow turn runs (the pipeline calls this; best effort)."""
