@@ -1,12 +1,14 @@
 """The durable pipeline every channel shares: inbox (persist-then-ack) and outbox delivery.
 
-Webhook routes call :func:`store_events` and answer 200; nothing else happens in the request.
-The **inbox worker** takes stored events one user at a time (oldest first), runs the engine
-turn and marks the event done in ONE transaction, so a crash anywhere means "not processed"
-and the event is simply taken again. The **delivery worker** takes due outbox rows with a
-lease, calls :meth:`ChannelAdapter.send` and records the outcome; sending is idempotent
-(LINE ``X-Line-Retry-Key`` = outbox id), so a crash between "sent" and "recorded" costs at
-most a 409, never a second message.
+Webhook routes call :func:`store_and_ack` (or :func:`store_events`) and answer 200; nothing
+else happens in the request. The **inbox worker** takes each user's oldest stored event, for
+up to ``TURN_BATCH`` users at once, runs their engine turns and marks the events done in ONE
+transaction, so a crash anywhere means "not processed" and the events are simply taken again
+(a batch that fails goes again one event at a time). The **delivery worker** takes due outbox
+rows with a lease, calls :meth:`ChannelAdapter.send` and records the outcome; sending is
+idempotent (LINE ``X-Line-Retry-Key`` = outbox id; the calls of a multi-call message already
+made are kept in the row), so a crash between "sent" and "recorded" costs at most a 409,
+never a second message.
 
 Works on SQLite (conditional UPDATE claims; writes serialise) and PostgreSQL
 (``FOR UPDATE SKIP LOCKED``; any number of ``ristapo worker`` processes). Workers poll the
@@ -196,7 +198,8 @@ def _store_statement(dialect: str):
 
 # why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
 # waiting behind a stream of inbox turns would wait long. In-process, the inbox worker lets a
-# waiting insert go first (it waits at most for the one turn in flight).
+# waiting insert go first (it waits at most for the one batch in flight, whose writes all
+# come at its end).
 _store_gate = threading.Condition()
 _stores_waiting = 0
 
