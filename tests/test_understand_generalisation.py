@@ -95,8 +95,8 @@ def test_everyday_phrases_near_the_new_variants_are_not_crisis(understander, tex
 # --- synonym groups and grammar words -------------------------------------------------------
 
 def _groups(understander, text):
-    a = understander.synonyms.analyze(text)
-    return set().union(*understander.synonyms.units(a.tokens, a.surfaces))
+    a = understander.lexical.synonyms.analyze(text)
+    return set().union(*understander.lexical.synonyms.units(a.tokens, a.surfaces))
 
 
 @pytest.mark.parametrize("a,b,group", [
