@@ -32,9 +32,11 @@ class Knowledge:
 class Runtime:
     """Holds the current knowledge and reloads it when the entry files change."""
 
-    def __init__(self, entries_dir: Path | None = None, check_every: float = 1.0):
+    def __init__(self, entries_dir: Path | None = None, check_every: float = 1.0,
+                 model_cache_dir: Path | None = None):
         self.entries_dir = entries_dir or ENTRIES_DIR
         self.check_every = check_every
+        self.model_cache_dir = model_cache_dir
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._knowledge = self._load()
@@ -50,7 +52,7 @@ class Runtime:
         sig = self._signature()
         kb = load_kb(self.entries_dir)
         engine.set_short_labels(kb)
-        return Knowledge(kb, Understander(kb), sig)
+        return Knowledge(kb, Understander(kb, model_cache_dir=self.model_cache_dir), sig)
 
     @property
     def knowledge(self) -> Knowledge:
@@ -151,8 +153,10 @@ def get_runtime() -> Runtime:
     if _runtime is None:
         from core.settings import get_settings
 
-        kb_dir = getattr(get_settings(), "kb_dir", None)
-        _runtime = Runtime(Path(kb_dir) if kb_dir else None)
+        settings = get_settings()
+        kb_dir = getattr(settings, "kb_dir", None)
+        # why a cache on disk: training the topic model costs seconds; a restart loads it
+        _runtime = Runtime(Path(kb_dir) if kb_dir else None, model_cache_dir=settings.data_dir / "cache")
     return _runtime
 
 
