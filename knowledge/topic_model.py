@@ -41,7 +41,7 @@ from .normalize import Analysis, analyze
 
 log = logging.getLogger(__name__)
 
-C = 0.5  # SVM regularisation; chosen on the dev sets (0.3–1 within a point of each other)
+C = 1.0  # SVM regularisation; chosen on the dev sets (dev2: 0.3 → 89.1 %, 0.5 → 91.1 %, 1 → 92.1 %, 3 → 92.7 %)
 TEMPERATURE = 0.15  # softmax temperature over decision values; chosen on the dev sets
 
 
