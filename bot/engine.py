@@ -16,6 +16,7 @@ from typing import Any
 from bot import texts
 from knowledge.hotlines import hotline_text
 from core.messages import (
+    A_CHOICE,
     A_CONSENT_NO,
     A_CONSENT_YES,
     A_DELETE,
@@ -146,6 +147,8 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         entry = ctx.kb.get(action[len(A_ENTRY):])
         if entry is not None:
             return _answer(view, entry, None, None)
+    if action.startswith(A_CHOICE):
+        return _choice_taken(view, ctx, action[len(A_CHOICE):])
     if und is None:
         return TurnResult(view, [_menu()], [], und)
     if view.pending.get("place_for"):
@@ -158,6 +161,8 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return TurnResult(view, [OutMessage("text", texts.GREETING + texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "greeting"})], und)
     if und.intent == "thanks":
         return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
+    if und.intent == "faq" and len([t for t in und.clarify if ctx.kb.get(t)]) >= 2:
+        return _ask_back(view, ctx, und)
     if und.intent == "faq" and und.topic and ctx.kb.get(und.topic):
         return _answer(view, ctx.kb.get(und.topic), und, text)
     return TurnResult(
@@ -168,12 +173,47 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
     )
 
 
+def _ask_back(view: ConversationView, ctx: EngineContext, und: Understanding) -> TurnResult:
+    """Two or three entries fit almost equally: ask which one, rather than guess.
+
+    Why record it: which choice was taken is what editors review as a candidate training line
+    (never added automatically); the service marks the person's message ``clarify`` and, once a
+    choice is tapped, ``clarified`` with the chosen entry.
+    """
+    choices = [t for t in und.clarify if ctx.kb.get(t)][:3]
+    buttons = [Button(_short(t), A_CHOICE + t) for t in choices] + [Button(texts.ASK_BACK_NONE_LABEL, A_CHOICE + "none")]
+    pending = {**view.pending, "clarify": choices}
+    return TurnResult(
+        replace(view, pending=pending),
+        [OutMessage("text", texts.ASK_BACK, buttons=buttons, quick_replies=buttons)],
+        [Event("clarify_asked", {"candidates": choices})],
+        replace(und, intent="clarify"),
+    )
+
+
+def _choice_taken(view: ConversationView, ctx: EngineContext, entry_id: str) -> TurnResult:
+    offered = view.pending.get("clarify") or []
+    pending = {k: v for k, v in view.pending.items() if k != "clarify"}
+    view = replace(view, pending=pending)
+    entry = ctx.kb.get(entry_id) if entry_id != "none" else None
+    event = Event("clarify_chosen", {"entry_id": entry.id if entry else None, "offered": bool(offered)})
+    if entry is None:
+        out = OutMessage("text", texts.ASK_BACK_NONE, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())
+        return TurnResult(view, [out], [event])
+    result = _answer(view, entry, None, None)
+    result.events.insert(0, event)
+    return result
+
+
 def _answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None) -> TurnResult:
     related = [Button(_short(e), A_ENTRY + e) for e in entry.related[:3]]
+    facet = (getattr(entry, "facets", None) or {}).get(und.facet) if und and und.facet else None
     out = [
         OutMessage(
             "answer",
-            entry.answer,
+            # why the facet first: the person asked one thing (いつまで, 前科があっても); the
+            # general text follows for the rest
+            f"{facet}\n\n{entry.answer}" if facet else entry.answer,
             title=entry.title,
             source_line=entry.source_line(),
             buttons=related,

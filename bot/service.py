@@ -319,6 +319,13 @@ def handle_inbound(
             notify.publish(session, "user_message", ticket_id=ticket.id, urgent=bool(ev.data.get("urgent")))
         elif ev.kind == "crisis":
             log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+        elif ev.kind == "clarify_chosen" and result.view.consent_version is not None:
+            # The answer to a question back: kept beside the message it answers (marked
+            # intent "clarify"), so that editors can review the pair as a training line.
+            writes.add_messages(session, [_message_row(
+                conv.id, direction="in", sender="user", kind="choice", body=None,
+                intent="clarified", entry_id=ev.data.get("entry_id"),
+            )])
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too

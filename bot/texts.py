@@ -91,3 +91,12 @@ def crisis_quick_replies() -> list[Button]:
 
 def delete_menu_button() -> Button:
     return Button("記録の削除", A_DELETE)
+
+
+# The question back when a message fits two or three entries almost equally (issue 15).
+ASK_BACK = "どれのことでしょうか。近いものをえらんでください。"
+ASK_BACK_NONE_LABEL = "どれでもない"
+ASK_BACK_NONE = (
+    "ごめんなさい、うまく答えられませんでした。\n"
+    "ほかの言い方で書いてみるか、「人と話したい」と送ってください。職員が読みます。"
+)

@@ -62,4 +62,5 @@ A_DELETE = "d"
 A_DELETE_YES = "d:y"
 A_DELETE_NO = "d:n"
 A_ENTRY = "e:"  # + entry id
+A_CHOICE = "q:"  # + entry id, or "q:none": the answer to the bot's question back
 A_INTAKE = "i:"  # + step:value, or "i:skip"
