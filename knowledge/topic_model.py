@@ -26,8 +26,6 @@ the model in a fraction of a second instead of training it again).
 """
 from __future__ import annotations
 
-import logging
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -36,16 +34,15 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from . import model_cache
 from .corpus import Example, fingerprint
 from .normalize import Analysis, analyze
-
-log = logging.getLogger(__name__)
 
 C = 1.0  # SVM regularisation; chosen on the dev sets (dev2: 0.3 → 89.1 %, 0.5 → 91.1 %, 1 → 92.1 %, 3 → 92.7 %)
 TEMPERATURE = 0.15  # softmax temperature over decision values; chosen on the dev sets
 
 
-def _features(a: Analysis) -> list[str]:
+def features(a: Analysis) -> list[str]:
     feats: list[str] = []
     for chunk in a.norm.split(" "):
         padded = f" {chunk} "
@@ -60,7 +57,7 @@ def _features(a: Analysis) -> list[str]:
     return feats
 
 
-def _identity(x):
+def identity(x):
     return x
 
 
@@ -84,13 +81,13 @@ class TopicModel:
         with _LOCK:
             cached = _CACHE.get(key)
         if cached is None and cache_dir is not None:
-            cached = _load(cache_dir, key)
+            cached = model_cache.load(cache_dir, "topic-model", key, cls)
         if cached is not None:
             with _LOCK:
                 _CACHE[key] = cached
             return cached
-        docs = [_line_features(ex.text) for ex in examples]
-        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=1)
+        docs = [line_features(ex.text) for ex in examples]
+        vectorizer = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=1)
         matrix = vectorizer.fit_transform(docs)
         svm = LinearSVC(C=C)
         svm.fit(matrix, [ex.label for ex in examples])
@@ -100,14 +97,14 @@ class TopicModel:
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
         if cache_dir is not None:
-            _save(cache_dir, key, model)
+            model_cache.save(cache_dir, "topic-model", key, model)
         return model
 
     def rank(self, text: str, analysis: Analysis | None = None) -> list[tuple[str, float, float]]:
         a = analysis if analysis is not None else analyze(text)
         if not a.norm:
             return []
-        scores = self.svm.decision_function(self.vectorizer.transform([_features(a)]))[0]
+        scores = self.svm.decision_function(self.vectorizer.transform([features(a)]))[0]
         z = (scores - scores.max()) / TEMPERATURE
         probs = np.exp(z)
         probs /= probs.sum()
@@ -122,42 +119,11 @@ _LINE_FEATURES: dict[str, list[str]] = {}
 _LINE_FEATURES_MAX = 20_000  # the corpus is ~4,000 lines; editors' drafts add a few
 
 
-def _line_features(text: str) -> list[str]:
+def line_features(text: str) -> list[str]:
+    """The features of one training line, computed once per process (drafts retrain fast)."""
     feats = _LINE_FEATURES.get(text)
     if feats is None:
-        feats = _features(analyze(text))
+        feats = features(analyze(text))
         if len(_LINE_FEATURES) < _LINE_FEATURES_MAX:
             _LINE_FEATURES[text] = feats
     return feats
-
-
-def _model_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / f"topic-model-{key[:24]}.pickle"
-
-
-def _load(cache_dir: Path, key: str) -> TopicModel | None:
-    # Why pickle is acceptable: the file lives in the service's own data directory, written by
-    # this code, with the same trust as the database next to it; a bad file is retrained.
-    path = _model_path(cache_dir, key)
-    try:
-        with path.open("rb") as fh:
-            model = pickle.load(fh)
-        return model if isinstance(model, TopicModel) else None
-    except FileNotFoundError:
-        return None
-    except Exception as exc:  # noqa: BLE001 - a stale or broken cache must never stop the bot
-        log.warning("topic model cache unreadable, retraining", extra={"error": type(exc).__name__})
-        return None
-
-
-def _save(cache_dir: Path, key: str, model: TopicModel) -> None:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in cache_dir.glob("topic-model-*.pickle"):
-            old.unlink(missing_ok=True)  # one model per knowledge base is enough
-        tmp = _model_path(cache_dir, key).with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(_model_path(cache_dir, key))
-    except OSError as exc:
-        log.warning("topic model cache not written", extra={"error": type(exc).__name__})

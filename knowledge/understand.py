@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .corpus import INTENT_PREFIX, NONE, Example, load_corpus
 from .crisis import CrisisLexicon, default_lexicon
+from .danger_model import LEARNED_ID, DangerModel
 from .facets import detect_facet
 from .intents import asks_legal_advice, looks_like_question, match_intent
 from .kb import KnowledgeBase
@@ -48,6 +49,9 @@ class Understanding:
     score: float
     candidates: list[str] = field(default_factory=list)
     crisis_id: str | None = None
+    # "now" (a rule saw danger now) or "possible" (a softer rule or the learned signal): both
+    # get the safety reply; "possible" also gets one yes/no check question.
+    crisis_tier: str | None = None
     # Entries to offer as choices when the message fits two of them almost equally; the bot
     # asks back instead of guessing. ``topic`` still holds the best guess.
     clarify: list[str] = field(default_factory=list)
@@ -83,6 +87,7 @@ class Understander:
         self.lexicon = lexicon or default_lexicon()
         self.lexical = LexicalMatcher(kb, synonyms=synonyms)
         self.model = TopicModel.train(training_examples(kb), cache_dir=model_cache_dir)
+        self.danger = DangerModel.train(cache_dir=model_cache_dir)
 
     rebuild = __init__  # ``understander.rebuild(kb)`` re-indexes in place
 
@@ -97,10 +102,16 @@ class Understander:
         if crisis.is_crisis:
             # Why first and final: a person in danger must get the hotlines even if the same
             # message also quotes an FAQ title or says thank you.
-            return Understanding("crisis", None, 1.0, [], crisis.crisis_id)
+            return Understanding("crisis", None, 1.0, [], crisis.crisis_id,
+                                 crisis_tier=getattr(crisis, "tier", None) or "now")
         if not norm:
             return Understanding("none", None, 0.0, [])
-        model = self.model.rank(text, analyze(text))
+        analysis = analyze(text)
+        if self.danger is not None and self.danger.flags(text, analysis):
+            # The learned signal only adds: a message no rule flagged but that reads like danger
+            # gets the safety reply and a check question, never silence.
+            return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")
+        model = self.model.rank(text, analysis)
         topics = self._topic_scores(text, model)
         best_topic, best = topics[0] if topics else (None, 0.0)
         rule = match_intent(norm)

