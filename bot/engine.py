@@ -32,7 +32,7 @@ from core.messages import (
 )
 from bot.states import DialogueState as S
 from knowledge.kb import Entry, KnowledgeBase
-from knowledge.places import find_place, format_offices, offices_for
+from knowledge.places import find_place, format_offices, office_request, offices_for
 from knowledge.understand import Understander, Understanding
 
 
@@ -160,6 +160,12 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
     if und.intent == "faq" and und.topic and ctx.kb.get(und.topic):
         return _answer(view, ctx.kb.get(und.topic), und, text)
+    # why before "don't know": 「博多に住んどるけど窓口どこ？」 names a place and asks for its office,
+    # even when no FAQ entry matched the wording; the directory answers that directly.
+    asked = office_request(text)
+    if asked is not None:
+        offices = format_offices(offices_for(asked))
+        return TurnResult(view, [OutMessage("text", offices, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "place"})], und)
     return TurnResult(
         view,
         [OutMessage("text", texts.DONT_KNOW, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())],
