@@ -154,3 +154,12 @@ def test_no_answer_promises_what_nobody_does(prefecture):
 def test_web_turns_the_phone_into_a_tel_link():
     html = str(tel_links(format_offices(offices_for(find_place("名古屋")))))
     assert 'href="tel:0529512949"' in html
+
+
+def test_line_shows_the_phone_digits_as_plain_text():
+    from bot.channels.line_render import render_one
+    from core.messages import OutMessage
+
+    rendered = render_one(OutMessage("text", format_offices(offices_for(find_place("名古屋")))))
+    texts = [m["text"] for m in rendered if m.get("type") == "text"]
+    assert any("052-951-2949" in t for t in texts)
