@@ -83,13 +83,12 @@ def _tables() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]
 
 
 @lru_cache(maxsize=1)
-def _suffix_regex() -> re.Pattern[str]:
-    # Hiragana prefecture + its suffix (あきたけん, おおさかふ): matched on token boundaries only.
-    alternatives = sorted(
-        (reading + _SUFFIX_READING[full[-1]] if full != "北海道" else reading for full, reading, _ in _PREFECTURES),
-        key=len, reverse=True,
-    )
-    return re.compile("|".join(map(re.escape, alternatives)))
+def _suffixed_readings() -> tuple[dict[str, str], re.Pattern[str]]:
+    """Hiragana prefecture + its suffix (あきたけん, おおさかふ, とうきょうと) → prefecture, and a regex of them."""
+    readings = {(reading if full == "北海道" else reading + _SUFFIX_READING[full[-1]]): full
+                for full, reading, _ in _PREFECTURES}
+    pattern = re.compile("|".join(map(re.escape, sorted(readings, key=len, reverse=True))))
+    return readings, pattern
 
 
 @lru_cache(maxsize=1)
@@ -175,17 +174,12 @@ def find_place(text: str) -> Place | None:
 
 def _suffixed_kana(normalised: str, tokens: list) -> list[tuple[int, Place]]:
     """あきたけん, さがけん, おおいたけん: hiragana name + suffix that starts and ends on word edges."""
-    folded = _fold(normalised)
-    if len(folded) != len(normalised):  # NFKC already applied; folding keeps length
-        return []
+    folded = _fold(normalised)  # same length: NFKC is already applied, kana folding is 1:1
     starts = {t.begin() for t in tokens}
     ends = {t.end() for t in tokens}
-    by_reading = {(r + _SUFFIX_READING[f[-1]] if f != "北海道" else r): f for f, r, _ in _PREFECTURES}
-    hits = []
-    for m in _suffix_regex().finditer(folded):
-        if m.start() in starts and m.end() in ends:
-            hits.append((m.start(), Place(by_reading[m.group(0)], None, normalised[m.start():m.end()])))
-    return hits
+    readings, pattern = _suffixed_readings()
+    return [(m.start(), Place(readings[m.group(0)], None, normalised[m.start():m.end()]))
+            for m in pattern.finditer(folded) if m.start() in starts and m.end() in ends]
 
 
 # A request for an office: names an office or 窓口, and asks where / how to reach it.
