@@ -89,7 +89,7 @@ def _office_lines(office: Office) -> list[str]:
     lines = [f"・{office.name}"]
     if not office.address_public:
         # why no promise: the office itself keeps the address private; nobody here can give it.
-        lines.append("　住所: 公表されていません（来所での相談は受けていない窓口です）")
+        lines.append("　住所: 公表されていません")
     elif office.address:
         lines.append(f"　住所: {office.address}")
     if office.phone:
