@@ -28,6 +28,7 @@ class Office:
     kind: str  # "probation_office" | "teichaku_center"
     prefecture: str
     name: str
+    operator: str | None = None
     address: str | None = None
     phone: str | None = None
     hours: str | None = None
@@ -53,7 +54,7 @@ def _value(item: dict, key: str) -> str | None:
 
 def _office(kind: str, item: dict) -> Office:
     return Office(
-        kind=kind, prefecture=item["prefecture"], name=item["name"],
+        kind=kind, prefecture=item["prefecture"], name=item["name"], operator=_value(item, "operator"),
         address=_value(item, "address"), phone=_value(item, "phone"), hours=_value(item, "hours"),
         source=_value(item, "source_url") or _value(item, "source"), source_name=_value(item, "source_name"),
         source_date=_value(item, "source_date"), read_on=_value(item, "read_on"),

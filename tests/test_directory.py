@@ -58,6 +58,13 @@ def test_every_phone_and_address_has_an_official_dated_source(resources):
     assert checked >= 4
 
 
+def test_a_named_operator_comes_from_a_page_read_on_a_known_day(resources):
+    named = [it for it in resources["teichaku_centers"] if it.get("operator")]
+    assert len(named) >= 5
+    for item in named:
+        assert str(item.get("source_url", "")).startswith("http") and item.get("read_on"), item["name"]
+
+
 def test_source_and_source_url_agree(resources):
     for _, item in _records(resources):
         assert item.get("source") == item.get("source_url"), item["name"]
