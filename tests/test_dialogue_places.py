@@ -49,3 +49,8 @@ def test_tokyo_centre_answer_does_not_promise_the_address(consented_chat):
 def test_searching_is_not_saga(consented_chat):
     consented_chat.say("仕事をさがしてるんやけど、どこに相談したらいい？")
     assert "佐賀" not in consented_chat.text()
+
+
+def test_asking_for_a_person_still_reaches_a_person(consented_chat):
+    consented_chat.say("大阪の保護観察所の人と話したい")
+    assert "お近くの窓口です" not in consented_chat.text()
