@@ -33,7 +33,7 @@ from core.messages import (
 )
 from bot.states import DialogueState as S
 from knowledge.kb import Entry, KnowledgeBase
-from knowledge.places import find_place, format_offices, offices_for
+from knowledge.places import find_place, format_offices, office_request, offices_for
 from knowledge.understand import Understander, Understanding
 
 
@@ -139,7 +139,10 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
 
 def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str) -> TurnResult:
     """Intents, button actions and FAQ answers for a conversation the bot owns."""
-    if action == A_HANDOFF or (und and und.intent == "handoff"):
+    # why: 「群馬の定着支援センターの電話番号は？」 names a place and asks for its office; the
+    # directory answers it (the handoff pattern also matches 電話番号, the FAQ may match 保護観察).
+    asked = office_request(text) if und is not None and not action else None
+    if action == A_HANDOFF or (und and und.intent == "handoff" and asked is None):
         return _start_handoff(view, ctx)
     if action == A_MENU or (und and und.intent == "menu"):
         return TurnResult(view, [_menu()], [Event("intent", {"intent": "menu"})], und)
@@ -161,10 +164,14 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return TurnResult(view, [OutMessage("text", texts.GREETING + texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "greeting"})], und)
     if und.intent == "thanks":
         return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
+    entry = ctx.kb.get(und.topic) if und.intent == "faq" and und.topic else None
+    if asked is not None and (entry is None or not entry.needs_place):
+        offices = format_offices(offices_for(asked))
+        return TurnResult(view, [OutMessage("text", offices, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "place"})], und)
     if und.intent == "faq" and len([t for t in und.clarify if ctx.kb.get(t)]) >= 2:
         return _ask_back(view, ctx, und)
-    if und.intent == "faq" and und.topic and ctx.kb.get(und.topic):
-        return _answer(view, ctx.kb.get(und.topic), und, text)
+    if entry is not None:
+        return _answer(view, entry, und, text)
     return TurnResult(
         view,
         [OutMessage("text", texts.DONT_KNOW, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())],

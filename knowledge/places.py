@@ -1,9 +1,14 @@
-"""Recognise where a user lives and list the local offices from ``resources.yaml``.
+"""Recognise where a user lives: ``find_place("博多に住んどる")`` → ``Place("福岡県", "博多")``.
 
-``find_place("大阪に住んでる")`` → ``Place(prefecture="大阪府", ...)``;
-``offices_for(place)`` → the probation offices and 地域生活定着支援センター of that
-prefecture, exactly as the resources file has them (empty fields stay ``None``);
-``format_offices(offices)`` → a short plain-Japanese listing for the chat.
+A place is a whole word, never a piece of another one (さがしてる is not 佐賀, the なら of
+「〜なら」 is not 奈良, 飽きた/あきた is not 秋田). Words come from the Sudachi tokenizer:
+a prefecture counts when Sudachi reads the word as a proper noun (名詞,固有名詞 — 地名, or
+人名 for 福島/長野, which are also surnames); a city or area counts when it is in the
+``localities`` list of ``resources.yaml``. Prefecture readings that are everyday words in
+hiragana (あきた, なら, さが …) count only with their suffix (あきたけん).
+
+The directory itself (``offices_for``, ``format_offices``) lives in :mod:`knowledge.directory`
+and is re-exported here, so callers keep one import.
 """
 from __future__ import annotations
 
@@ -11,90 +16,36 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-import yaml
+import sudachipy
 
-RESOURCES_PATH = Path(__file__).parent / "resources.yaml"
+from knowledge.directory import RESOURCES_PATH, Office, format_offices, load_resources, offices_for
 
-# (prefecture, short name, hiragana reading or None when the bare reading is an everyday
-# word — あきた「飽きた」, なら「〜なら」, さが「探す」 … those match only with a suffix)
-_PREFECTURES: list[tuple[str, str, str, bool]] = [
-    # full name, short name, hiragana short name, bare hiragana allowed
-    ("北海道", "北海道", "ほっかいどう", True),
-    ("青森県", "青森", "あおもり", True),
-    ("岩手県", "岩手", "いわて", True),
-    ("宮城県", "宮城", "みやぎ", True),
-    ("秋田県", "秋田", "あきた", False),
-    ("山形県", "山形", "やまがた", True),
-    ("福島県", "福島", "ふくしま", True),
-    ("茨城県", "茨城", "いばらき", True),
-    ("栃木県", "栃木", "とちぎ", True),
-    ("群馬県", "群馬", "ぐんま", True),
-    ("埼玉県", "埼玉", "さいたま", True),
-    ("千葉県", "千葉", "ちば", False),
-    ("東京都", "東京", "とうきょう", True),
-    ("神奈川県", "神奈川", "かながわ", True),
-    ("新潟県", "新潟", "にいがた", True),
-    ("富山県", "富山", "とやま", True),
-    ("石川県", "石川", "いしかわ", True),
-    ("福井県", "福井", "ふくい", True),
-    ("山梨県", "山梨", "やまなし", True),
-    ("長野県", "長野", "ながの", True),
-    ("岐阜県", "岐阜", "ぎふ", True),
-    ("静岡県", "静岡", "しずおか", True),
-    ("愛知県", "愛知", "あいち", True),
-    ("三重県", "三重", "みえ", False),
-    ("滋賀県", "滋賀", "しが", False),
-    ("京都府", "京都", "きょうと", True),
-    ("大阪府", "大阪", "おおさか", True),
-    ("兵庫県", "兵庫", "ひょうご", True),
-    ("奈良県", "奈良", "なら", False),
-    ("和歌山県", "和歌山", "わかやま", True),
-    ("鳥取県", "鳥取", "とっとり", True),
-    ("島根県", "島根", "しまね", True),
-    ("岡山県", "岡山", "おかやま", True),
-    ("広島県", "広島", "ひろしま", True),
-    ("山口県", "山口", "やまぐち", True),
-    ("徳島県", "徳島", "とくしま", True),
-    ("香川県", "香川", "かがわ", False),
-    ("愛媛県", "愛媛", "えひめ", True),
-    ("高知県", "高知", "こうち", False),
-    ("福岡県", "福岡", "ふくおか", True),
-    ("佐賀県", "佐賀", "さが", False),
-    ("長崎県", "長崎", "ながさき", True),
-    ("熊本県", "熊本", "くまもと", True),
-    ("大分県", "大分", "おおいた", True),
-    ("宮崎県", "宮崎", "みやざき", True),
-    ("鹿児島県", "鹿児島", "かごしま", True),
-    ("沖縄県", "沖縄", "おきなわ", True),
+__all__ = ["Place", "Office", "RESOURCES_PATH", "find_place", "office_request", "offices_for", "format_offices"]
+
+# (full name, hiragana reading of the short name, reading is an everyday word)
+_PREFECTURES: list[tuple[str, str, bool]] = [
+    ("北海道", "ほっかいどう", False), ("青森県", "あおもり", False), ("岩手県", "いわて", False),
+    ("宮城県", "みやぎ", False), ("秋田県", "あきた", True), ("山形県", "やまがた", False),
+    ("福島県", "ふくしま", False), ("茨城県", "いばらき", False), ("栃木県", "とちぎ", False),
+    ("群馬県", "ぐんま", False), ("埼玉県", "さいたま", False), ("千葉県", "ちば", True),
+    ("東京都", "とうきょう", False), ("神奈川県", "かながわ", False), ("新潟県", "にいがた", False),
+    ("富山県", "とやま", False), ("石川県", "いしかわ", False), ("福井県", "ふくい", False),
+    ("山梨県", "やまなし", False), ("長野県", "ながの", False), ("岐阜県", "ぎふ", False),
+    ("静岡県", "しずおか", False), ("愛知県", "あいち", False), ("三重県", "みえ", True),
+    ("滋賀県", "しが", True), ("京都府", "きょうと", True), ("大阪府", "おおさか", False),
+    ("兵庫県", "ひょうご", False), ("奈良県", "なら", True), ("和歌山県", "わかやま", False),
+    ("鳥取県", "とっとり", False), ("島根県", "しまね", False), ("岡山県", "おかやま", False),
+    ("広島県", "ひろしま", False), ("山口県", "やまぐち", False), ("徳島県", "とくしま", False),
+    ("香川県", "かがわ", True), ("愛媛県", "えひめ", False), ("高知県", "こうち", True),
+    ("福岡県", "ふくおか", False), ("佐賀県", "さが", True), ("長崎県", "ながさき", False),
+    ("熊本県", "くまもと", False), ("大分県", "おおいた", True), ("宮崎県", "みやざき", False),
+    ("鹿児島県", "かごしま", False), ("沖縄県", "おきなわ", False),
 ]
-
-# 政令指定都市 and prefectural capitals whose name differs from the prefecture's.
-# city → (prefecture, hiragana reading or None)
-_CITIES: dict[str, tuple[str, str | None]] = {
-    "札幌": ("北海道", "さっぽろ"), "函館": ("北海道", "はこだて"), "旭川": ("北海道", "あさひかわ"),
-    "釧路": ("北海道", "くしろ"), "帯広": ("北海道", "おびひろ"),
-    "盛岡": ("岩手県", "もりおか"), "仙台": ("宮城県", "せんだい"), "水戸": ("茨城県", "みと"),
-    "宇都宮": ("栃木県", "うつのみや"), "前橋": ("群馬県", "まえばし"),
-    "横浜": ("神奈川県", "よこはま"), "川崎": ("神奈川県", "かわさき"), "相模原": ("神奈川県", "さがみはら"),
-    "浜松": ("静岡県", "はままつ"), "金沢": ("石川県", "かなざわ"), "甲府": ("山梨県", "こうふ"),
-    "名古屋": ("愛知県", "なごや"), "津市": ("三重県", None), "大津": ("滋賀県", "おおつ"),
-    "堺": ("大阪府", None), "神戸": ("兵庫県", "こうべ"), "松江": ("島根県", "まつえ"),
-    "高松": ("香川県", "たかまつ"), "松山": ("愛媛県", "まつやま"), "北九州": ("福岡県", "きたきゅうしゅう"),
-    "那覇": ("沖縄県", "なは"),
-}
-# 「大分前に」(だいぶ前に) is an everyday phrase: 大分 counts only as 大分県 / 大分市.
-_SHORT_SUFFIX_ONLY = {"大分"}
-
-# Hokkaido has four probation offices. A city maps to one only where resources.yaml
-# itself allows it: the office's own city, and 帯広 (resources note: 釧路保護観察所帯広駐在官事務所).
-_HOKKAIDO_OFFICE = {
-    "札幌": "札幌保護観察所", "函館": "函館保護観察所", "旭川": "旭川保護観察所",
-    "釧路": "釧路保護観察所", "帯広": "釧路保護観察所",
-}
-
-_SUFFIXES = "(?:都|道|府|県|けん|ふ|と|どう|市|し)"
+_SUFFIX_READING = {"県": "けん", "府": "ふ", "都": "と", "道": "どう"}
+_HONORIFICS = frozenset({"さん", "くん", "ちゃん", "様", "さま", "氏", "君", "先生", "せんせい"})
+# 「大分前に」「大分よくなった」: 大分 (だいぶ) as an adverb. Only these followers make it one.
+_DAIBU_FOLLOWERS = frozenset({"前", "まえ", "後", "あと", "昔", "経つ", "たつ", "時間", "楽", "慣れる"})
 
 
 @dataclass(frozen=True)
@@ -104,104 +55,147 @@ class Place:
     matched: str = ""
 
 
-@dataclass(frozen=True)
-class Office:
-    kind: str  # "probation_office" | "teichaku_center"
-    prefecture: str
-    name: str
-    address: str | None = None
-    phone: str | None = None
-    source: str | None = None
-    note: str | None = None
-
-
-def _build_patterns() -> list[tuple[str, str, str | None]]:
-    """(regex, prefecture, city) alternatives, longest first."""
-    items: list[tuple[str, str, str | None]] = []
-    for full, short, kana, bare in _PREFECTURES:
-        items.append((re.escape(full), full, None))
-        if short in _SHORT_SUFFIX_ONLY:
-            items.append((re.escape(short) + _SUFFIXES, full, None))
-        elif short != full:
-            items.append((re.escape(short), full, None))
-        items.append((re.escape(kana) + _SUFFIXES if not bare else re.escape(kana), full, None))
-        if bare:
-            items.append((re.escape(kana) + _SUFFIXES, full, None))
-    for city, (pref, kana) in _CITIES.items():
-        items.append((re.escape(city), pref, city.removesuffix("市")))
-        if kana:
-            items.append((re.escape(kana), pref, city))
-    items.sort(key=lambda it: len(it[0]), reverse=True)
-    return items
-
-
-_PATTERNS = _build_patterns()
-_REGEX = re.compile("|".join(f"(?P<p{i}>{pat})" for i, (pat, _, _) in enumerate(_PATTERNS)))
-
-
-def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
-    # katakana → hiragana so 「オオサカ」 reads like 「おおさか」
+def _fold(text: str) -> str:
+    """NFKC, then katakana → hiragana (オオサカ, ｵｵｻｶ → おおさか)."""
+    text = unicodedata.normalize("NFKC", text)
     return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
 
 
+def _short(full: str) -> str:
+    return full if full == "北海道" else full[:-1]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    """(kanji name → prefecture, free hiragana reading → prefecture, locality → (prefecture, city))."""
+    kanji: dict[str, str] = {}
+    kana: dict[str, str] = {}
+    for full, reading, everyday in _PREFECTURES:
+        kanji[full] = kanji[_short(full)] = full
+        if not everyday:
+            kana[reading] = full
+    localities: dict[str, tuple[str, str]] = {}
+    for prefecture, names in (load_resources(str(RESOURCES_PATH)).get("localities") or {}).items():
+        for name in names or []:
+            city = str(name).removesuffix("市") if len(str(name)) > 2 else str(name)
+            localities[_fold(str(name))] = (prefecture, city)
+    return kanji, kana, localities
+
+
+@lru_cache(maxsize=1)
+def _suffixed_readings() -> tuple[dict[str, str], re.Pattern[str]]:
+    """Hiragana prefecture + its suffix (あきたけん, おおさかふ, とうきょうと) → prefecture, and a regex of them."""
+    readings = {(reading if full == "北海道" else reading + _SUFFIX_READING[full[-1]]): full
+                for full, reading, _ in _PREFECTURES}
+    pattern = re.compile("|".join(map(re.escape, sorted(readings, key=len, reverse=True))))
+    return readings, pattern
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    # why our own instance: loading costs ~30 ms once; the understander's is private to it.
+    return sudachipy.Dictionary(dict="core").create()
+
+
+def _strip_suffix(word: str) -> str | None:
+    """名古屋市 → 名古屋, 大分県 → 大分, 東京都 → 東京 (None when there is no admin suffix)."""
+    if len(word) >= 2 and word[-1] in "県府都市区" and word != "京都":
+        return word[:-1]
+    return None
+
+
+def _token_place(tokens: list, i: int) -> Place | None:
+    tok = tokens[i]
+    following = tokens[i + 1] if i + 1 < len(tokens) else None
+    place = _word_place(tok, following)
+    if place is None and tok.part_of_speech()[1] == "固有名詞":
+        # 東京駅, 博多駅, 札幌市中央区: a proper-noun compound whose first word is a place.
+        parts = list(tok.split(sudachipy.SplitMode.A))
+        if len(parts) > 1:
+            place = _word_place(parts[0], parts[1])
+    return place
+
+
+def _word_place(tok, following) -> Place | None:
+    surface = _fold(tok.surface())
+    pos = tok.part_of_speech()
+    after = _fold(following.surface()) if following is not None else ""
+    after_pos = following.part_of_speech() if following is not None else ()
+    if after in _HONORIFICS:
+        return None  # 梅田さん, 福島先生: a person
+    kanji, kana, localities = _tables()
+    proper = pos[1] == "固有名詞"
+    stripped = _strip_suffix(surface)
+
+    for word, suffixed in ((surface, False), (stripped, True)):
+        if not word:
+            continue
+        if word in kanji and (proper or suffixed):
+            if word == "大分" and not suffixed and _is_daibu(pos, after, after_pos):
+                return None
+            return Place(kanji[word], None, tok.surface())
+        if word in localities:
+            prefecture, city = localities[word]
+            kana_only = all("ぁ" <= c <= "ゖ" for c in word)
+            if kana_only and not proper:
+                continue
+            return Place(prefecture, city, tok.surface())
+        if word in kana and proper:
+            return Place(kana[word], None, tok.surface())
+    return None
+
+
+def _is_daibu(pos: tuple, following: str, following_pos: tuple) -> bool:
+    """True when 大分 reads as だいぶ (an adverb), not as the prefecture."""
+    if pos[0] == "副詞":
+        return True
+    if following in _DAIBU_FOLLOWERS:
+        return True
+    return bool(following_pos) and following_pos[0] in ("形容詞", "副詞", "動詞", "形状詞")
+
+
 def find_place(text: str) -> Place | None:
-    """Return the first prefecture or major city named in ``text``, or ``None``."""
-    if not text:
+    """The first prefecture, city or area named in ``text`` (whole words only), or ``None``."""
+    if not text or not text.strip():
         return None
-    m = _REGEX.search(_normalise(text))
-    if not m:
+    normalised = unicodedata.normalize("NFKC", text)
+    tokens = list(_tokenizer().tokenize(normalised, sudachipy.SplitMode.C))
+    found: list[tuple[int, Place]] = []
+    for i, tok in enumerate(tokens):
+        place = _token_place(tokens, i)
+        if place is not None:
+            found.append((tok.begin(), place))
+            break
+    found.extend(_suffixed_kana(normalised, tokens))
+    if not found:
         return None
-    index = int(m.lastgroup[1:])
-    _, prefecture, city = _PATTERNS[index]
-    return Place(prefecture=prefecture, city=city, matched=m.group(0))
+    return min(found, key=lambda item: item[0])[1]
 
 
-@lru_cache(maxsize=4)
-def _load_resources(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+def _suffixed_kana(normalised: str, tokens: list) -> list[tuple[int, Place]]:
+    """あきたけん, さがけん, おおいたけん: hiragana name + suffix that starts and ends on word edges."""
+    folded = _fold(normalised)  # same length: NFKC is already applied, kana folding is 1:1
+    starts = {t.begin() for t in tokens}
+    ends = {t.end() for t in tokens}
+    readings, pattern = _suffixed_readings()
+    return [(m.start(), Place(readings[m.group(0)], None, normalised[m.start():m.end()]))
+            for m in pattern.finditer(folded) if m.start() in starts and m.end() in ends]
 
 
-def _office(kind: str, item: dict) -> Office:
-    def value(key: str) -> str | None:
-        v = item.get(key)
-        return str(v) if v not in (None, "") else None
+# A request for an office: names an office or 窓口, and asks where / how to reach it.
+_OFFICE_WORDS = re.compile(r"窓口|まどぐち|観察所|かんさつしょ|定着|ていちゃく|センター|せんたー|相談先|そうだんさき|事務所")
+_WHERE_WORDS = re.compile(
+    r"どこ|何処|場所|ばしょ|住所|じゅうしょ|所在地|電話|でんわ|番号|ばんごう|連絡先|れんらくさき|近く|ちかく|"
+    r"行き方|いきかた|教えて|おしえて|知りたい|しりたい"
+)
 
-    return Office(kind=kind, prefecture=item["prefecture"], name=item["name"], address=value("address"),
-                  phone=value("phone"), source=value("source"), note=value("note"))
 
-
-def offices_for(place: Place | None, resources_path: Path | str | None = None) -> list[Office]:
-    """Probation offices, then 地域生活定着支援センター, for the place's prefecture."""
+def office_request(text: str) -> Place | None:
+    """The place, when ``text`` names one and asks where its office is (「博多に住んどるけど窓口どこ？」)."""
+    place = find_place(text)
     if place is None:
-        return []
-    data = _load_resources(str(resources_path or RESOURCES_PATH))
-    probation = [_office("probation_office", it) for it in data.get("probation_offices") or []
-                 if it.get("prefecture") == place.prefecture]
-    hokkaido_office = _HOKKAIDO_OFFICE.get(place.city or "") if place.prefecture == "北海道" else None
-    if hokkaido_office and any(o.name == hokkaido_office for o in probation):
-        probation = [o for o in probation if o.name == hokkaido_office]
-    centers = [_office("teichaku_center", it) for it in data.get("teichaku_centers") or []
-               if it.get("prefecture") == place.prefecture]
-    return probation + centers
-
-
-def format_offices(offices: list[Office]) -> str:
-    """A short listing: name, then address and phone only when the resources file has them."""
-    if not offices:
-        return "この地域の窓口は、職員がお伝えできます。「人と話したい」と送ってください。"
-    lines = ["お近くの窓口です。"]
-    for office in offices:
-        lines.append(f"・{office.name}")
-        if office.address:
-            lines.append(f"　{office.address}")
-        if office.phone:
-            lines.append(f"　電話 {office.phone}")
-        if not office.address and not office.phone:
-            lines.append("　住所・電話は職員がお伝えできます")
-        elif not office.address:
-            lines.append("　住所は職員がお伝えできます")
-        elif not office.phone:
-            lines.append("　電話は職員がお伝えできます")
-    return "\n".join(lines)
+        return None
+    folded = _fold(text)
+    if _OFFICE_WORDS.search(folded) and _WHERE_WORDS.search(folded):
+        return place
+    return None

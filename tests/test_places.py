@@ -1,13 +1,9 @@
-"""places: recognise a prefecture or city; list only what resources.yaml holds."""
-import yaml
+"""places: recognise a prefecture, city or area as a whole word; list only what resources.yaml holds."""
 import pytest
 
-from knowledge.places import RESOURCES_PATH, find_place, format_offices, offices_for
+from knowledge.places import _PREFECTURES, find_place, office_request
 
-
-@pytest.fixture(scope="module")
-def resources():
-    return yaml.safe_load(RESOURCES_PATH.read_text(encoding="utf-8"))
+ALL_PREFECTURES = [full for full, _, _ in _PREFECTURES]
 
 
 @pytest.mark.parametrize("text, prefecture", [
@@ -23,58 +19,83 @@ def resources():
     ("名古屋市です", "愛知県"),
     ("横浜に住んでる", "神奈川県"),
     ("あきたけん", "秋田県"),
+    ("さがけんにすんでる", "佐賀県"),
+    ("かがわけんです", "香川県"),
     ("大分県", "大分県"),
+    ("大分に住んどる", "大分県"),
+    ("長野県です", "長野県"),
+    ("福島", "福島県"),
+    ("東京駅の近く", "東京都"),
+    ("札幌市中央区に住んでる", "北海道"),
 ])
 def test_find_place(text, prefecture):
     place = find_place(text)
     assert place is not None and place.prefecture == prefecture
 
 
-@pytest.mark.parametrize("text", ["明日の天気は?", "大分前に出所した", "もう飽きた", "それなら行く", ""])
-def test_unknown_is_none(text):
+@pytest.mark.parametrize("text, prefecture, city", [
+    ("博多に住んどるっちゃけど近くの窓口どこ？", "福岡県", "博多"),
+    ("梅田の近くに住んどるんやけど", "大阪府", "梅田"),
+    ("札幌さ住んでるんだけど、どこさ行けばいいべ", "北海道", "札幌"),
+    ("仙台に住んどるっちゃ", "宮城県", "仙台"),
+    ("天神で働いとるけん", "福岡県", "天神"),
+])
+def test_city_inside_dialect_sentence(text, prefecture, city):
+    place = find_place(text)
+    assert place is not None and (place.prefecture, place.city) == (prefecture, city)
+
+
+@pytest.mark.parametrize("text, prefecture", [
+    ("福岡におるっちゃけど、どこ行けばいいと？", "福岡県"),
+    ("大阪やねんけど、どこに相談したらええの", "大阪府"),
+    ("北海道なんだわ、窓口どこさあるの", "北海道"),
+    ("おら北海道さ住んでるだ", "北海道"),
+])
+def test_prefecture_inside_dialect_sentence(text, prefecture):
+    place = find_place(text)
+    assert place is not None and place.prefecture == prefecture
+
+
+@pytest.mark.parametrize("text", [
+    "明日の天気は?",
+    "",
+    "さがしてる",            # 探してる, not 佐賀
+    "仕事をさがしています",
+    "それなら行く",          # 〜なら, not 奈良
+    "ならいいけど",
+    "もう飽きた",            # not 秋田
+    "もうあきた",
+    "もうあきたし",
+    "大分前に出所した",      # だいぶ前, not 大分
+    "大分よくなった",
+    "梅田さんに会った",      # a person
+    "しがない人生だ",        # not 滋賀
+    "よく見える",
+])
+def test_everyday_words_are_not_places(text):
     assert find_place(text) is None
 
 
-def test_osaka_offices():
-    offices = offices_for(find_place("大阪で"))
-    assert offices and all(o.prefecture == "大阪府" for o in offices)
-    assert "大阪保護観察所" in [o.name for o in offices]
+@pytest.mark.parametrize("prefecture", ALL_PREFECTURES)
+def test_every_prefecture_is_recognised_by_full_and_short_name(prefecture):
+    short = prefecture if prefecture == "北海道" else prefecture[:-1]
+    assert find_place(f"{prefecture}に住んでいます").prefecture == prefecture
+    assert find_place(f"{short}に住んでいます").prefecture == prefecture
 
 
-def test_sapporo_maps_to_sapporo_office():
-    place = find_place("札幌に住んでる")
-    assert place.city == "札幌"
-    probation = [o.name for o in offices_for(place) if o.kind == "probation_office"]
-    assert probation == ["札幌保護観察所"]
+def test_first_place_in_the_message_wins():
+    assert find_place("東京に住んでるけど実家は大阪").prefecture == "東京都"
 
 
-def test_hokkaido_without_city_lists_all_four():
-    probation = [o.name for o in offices_for(find_place("北海道")) if o.kind == "probation_office"]
-    assert len(probation) == 4
+@pytest.mark.parametrize("text, prefecture", [
+    ("博多に住んどるっちゃけど近くの窓口どこ？", "福岡県"),
+    ("名古屋に住んでます。保護観察所の場所を教えて", "愛知県"),
+    ("ぐんまけんの定着支援センターの電話番号は？", "群馬県"),
+])
+def test_office_request_needs_a_place_and_a_question(text, prefecture):
+    assert office_request(text).prefecture == prefecture
 
 
-def test_none_place_gives_no_offices():
-    assert offices_for(None) == []
-
-
-def test_no_invented_fields(resources):
-    """Every returned address/phone equals the resources file value (None stays None)."""
-    by_name = {it["name"]: it for key in ("probation_offices", "teichaku_centers") for it in resources[key]}
-    prefectures = {it["prefecture"] for it in by_name.values()}
-    for prefecture in prefectures:
-        for office in offices_for(find_place(prefecture)):
-            item = by_name[office.name]
-            assert office.address == item.get("address")
-            assert office.phone == item.get("phone")
-
-
-def test_format_unknown_says_staff_can_tell():
-    text = format_offices(offices_for(find_place("札幌")))
-    assert "札幌保護観察所" in text
-    assert "住所・電話は職員がお伝えできます" in text
-
-
-def test_format_shows_known_address_and_phone(resources):
-    office = next(o for o in offices_for(find_place("愛知")) if o.address and o.phone)
-    text = format_offices([office])
-    assert office.address in text and office.phone in text
+@pytest.mark.parametrize("text", ["大阪に住んでます", "窓口はどこ？", "博多ラーメンが好き"])
+def test_not_an_office_request(text):
+    assert office_request(text) is None
