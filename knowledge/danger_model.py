@@ -16,6 +16,7 @@ harmless example. The threshold was chosen by 5-fold cross-validation on those l
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -25,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 
 from . import model_cache
 from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
+from .linear_fast import FastLinear
 from .normalize import Analysis, analyze
 from .topic_model import features, identity, line_features
 
@@ -82,9 +84,19 @@ class DangerModel:
 
     def probability(self, text: str, analysis: Analysis | None = None) -> float:
         a = analysis if analysis is not None else analyze(text)
-        if not a.norm:
-            return 0.0
-        return float(self.classifier.predict_proba(self.vectorizer.transform([features(a)]))[0][1])
+        return self.probability_features(features(a)) if a.norm else 0.0
+
+    def probability_features(self, feats: list[str]) -> float:
+        z = float(self.fast.decision(feats)[0])
+        return 1.0 / (1.0 + math.exp(-z))
+
+    @property
+    def fast(self) -> FastLinear:
+        """Inference without sklearn's per-call validation (see :mod:`knowledge.linear_fast`)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self.__dict__["_fast"] = FastLinear(self.vectorizer, self.classifier.coef_, self.classifier.intercept_)
+        return fast
 
     def flags(self, text: str, analysis: Analysis | None = None) -> bool:
         return self.probability(text, analysis) >= THRESHOLD

@@ -36,6 +36,7 @@ from sklearn.svm import LinearSVC
 
 from . import model_cache
 from .corpus import Example, fingerprint
+from .linear_fast import FastLinear
 from .normalize import Analysis, analyze
 
 C = 1.0  # SVM regularisation; chosen on the dev sets (dev2: 0.3 → 89.1 %, 0.5 → 91.1 %, 1 → 92.1 %, 3 → 92.7 %)
@@ -100,11 +101,21 @@ class TopicModel:
             model_cache.save(cache_dir, "topic-model", key, model)
         return model
 
+    @property
+    def fast(self) -> FastLinear:
+        """Inference without sklearn's per-call validation (see :mod:`knowledge.linear_fast`)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self.__dict__["_fast"] = FastLinear(self.vectorizer, self.svm.coef_, self.svm.intercept_)
+        return fast
+
     def rank(self, text: str, analysis: Analysis | None = None) -> list[tuple[str, float, float]]:
         a = analysis if analysis is not None else analyze(text)
-        if not a.norm:
-            return []
-        scores = self.svm.decision_function(self.vectorizer.transform([features(a)]))[0]
+        return self.rank_features(features(a)) if a.norm else []
+
+    def rank_features(self, feats: list[str]) -> list[tuple[str, float, float]]:
+        """``rank`` for features already computed (the understander shares them between models)."""
+        scores = self.fast.decision(feats)
         z = (scores - scores.max()) / TEMPERATURE
         probs = np.exp(z)
         probs /= probs.sum()

@@ -21,12 +21,13 @@ from pathlib import Path
 from .corpus import INTENT_PREFIX, NONE, Example, load_corpus
 from .crisis import CrisisLexicon, default_lexicon
 from .danger_model import LEARNED_ID, DangerModel
+from .danger_model import THRESHOLD as DANGER_THRESHOLD
 from .facets import detect_facet
 from .intents import asks_legal_advice, looks_like_question, match_intent
 from .kb import KnowledgeBase
 from .lexical import LexicalMatcher, Synonyms
 from .normalize import analyze, normalize
-from .topic_model import TopicModel
+from .topic_model import TopicModel, features
 
 INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
 
@@ -106,12 +107,12 @@ class Understander:
                                  crisis_tier=getattr(crisis, "tier", None) or "now")
         if not norm:
             return Understanding("none", None, 0.0, [])
-        analysis = analyze(text)
-        if self.danger is not None and self.danger.flags(text, analysis):
+        feats = features(analyze(text))
+        if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD:
             # The learned signal only adds: a message no rule flagged but that reads like danger
             # gets the safety reply and a check question, never silence.
             return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")
-        model = self.model.rank(text, analysis)
+        model = self.model.rank_features(feats)
         topics = self._topic_scores(text, model)
         best_topic, best = topics[0] if topics else (None, 0.0)
         rule = match_intent(norm)

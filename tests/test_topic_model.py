@@ -157,3 +157,19 @@ def test_danger_lines_must_say_whether_they_are_danger(tmp_path):
     bad.write_text('{"text": "x", "danger": "yes"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="line 1"):
         load_danger_lines(bad)
+
+
+def test_fast_inference_gives_sklearns_numbers(understander):
+    import numpy as np
+
+    from knowledge.normalize import analyze
+    from knowledge.topic_model import features
+
+    for text in ("すむところがない", "ｼｬﾌﾞやめたい", "人と話したい", "", "zzz"):
+        f = features(analyze(text))
+        m = understander.model
+        expected = m.svm.decision_function(m.vectorizer.transform([f]))[0]
+        assert np.allclose(m.fast.decision(f), expected)
+        d = understander.danger
+        expected_p = d.classifier.predict_proba(d.vectorizer.transform([f]))[0][1]
+        assert abs(d.probability(text) - expected_p) < 1e-9 or not analyze(text).norm
