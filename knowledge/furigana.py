@@ -95,7 +95,8 @@ def _read_plain(text: str) -> list[Segment]:
             segments.append((surface, None))
             continue
         reading = to_hiragana(m.reading_form())
-        known = not m.is_oov() and not has_kanji(reading)
+        # why not just is_oov(): kanji numerals (一, 二) are "unknown" words with good readings
+        known = not has_kanji(reading) and reading != to_hiragana(surface)
         run_surface += surface
         run_reading += reading
         run_known = run_known and known
