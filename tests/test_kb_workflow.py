@@ -110,7 +110,7 @@ def test_validation_errors_keep_the_draft_and_say_what_to_fix(kb):
         with pytest.raises(wf.WorkflowError) as err:
             wf.check_submit(kb.alice, row, kb.files)
     assert "下書きは保存されています" in err.value.message
-    assert any("400 文字" in p and "350 文字まで" in p for p in err.value.problems)
+    assert any("400 文字" in p and "300 文字まで" in p for p in err.value.problems)
     with db.session_scope() as s:
         row = s.get(EntryVersion, row_id)
         assert row.status == "draft" and parse_entry(row.text).answer == long_answer
