@@ -274,7 +274,7 @@ def handle_inbound(
     values = answer_values(session)
     ctx = EngineContext(
         knowledge.kb, knowledge.understander, consent.version, render_answer(consent.text, values), notice,
-        lambda: crisis_staff_line(session),
+        lambda: crisis_staff_line(session), consent_valid_from=consent.valid_from or None,
     )
     result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
     fill_placeholders(result.out, values)
