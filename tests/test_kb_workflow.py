@@ -310,3 +310,18 @@ def test_author_discards_own_draft_and_can_start_again(kb):
         wf.do_discard(s, kb.alice, row)
         assert wf.open_version(s, ENTRY) is None
         assert wf.check_start_draft(s, kb.bob, kb.files, ENTRY) is None
+
+
+def test_saving_from_the_form_keeps_facets_readings_and_review(kb):
+    from admin.console.editor import fields_from_form
+    from starlette.datastructures import FormData
+
+    with db.session_scope() as s:
+        row = wf.do_start_draft(s, kb.alice, kb.files, "kousei-kinkyu-hogo")
+        before = parse_entry(row.text)
+        form = FormData([("title", before.title), ("answer", before.answer + "\n追記です。"), ("questions", "\n".join(before.questions)),
+                         ("keywords", "\n".join(before.keywords)), ("as_of", before.as_of)])
+        wf.do_save_draft(s, kb.alice, row, fields_from_form(form))
+        after = parse_entry(row.text)
+    assert after.answer.endswith("追記です。")
+    assert after.facets == before.facets and after.facets and after.readings == before.readings
