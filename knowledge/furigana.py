@@ -120,6 +120,17 @@ def _merge_plain(segments: list[Segment]) -> list[Segment]:
     return out
 
 
+def _drop_written_readings(segments: list[Segment]) -> list[Segment]:
+    """A word the answer already reads in brackets (更生緊急保護（こうせいきんきゅうほご）) gets no second reading."""
+    out: list[Segment] = []
+    for i, (surface, reading) in enumerate(segments):
+        following = "".join(s for s, _r in segments[i + 1:i + 3])
+        if reading and following.startswith((f"（{reading}）", f"({reading})")):
+            reading = None
+        out.append((surface, reading))
+    return out
+
+
 def with_readings(text: str, overrides: dict[str, str] | None = None) -> list[Segment]:
     """``text`` cut into (surface, reading) pieces; reading is hiragana, or None (kana, marks,
     digits, or a kanji word the dictionary does not know — see :func:`missing_readings`)."""
@@ -129,7 +140,7 @@ def with_readings(text: str, overrides: dict[str, str] | None = None) -> list[Se
             segments.append((piece, reading))
         else:
             segments.extend(_read_plain(piece))
-    return _merge_plain(segments)
+    return _merge_plain(_drop_written_readings(_merge_plain(segments)))
 
 
 def missing_readings(text: str, overrides: dict[str, str] | None = None) -> list[str]:

@@ -38,6 +38,10 @@ def test_overrides_win_over_the_dictionary():
     assert missing_readings("瑞穂町の窓口", {"瑞穂町": "みずほまち"}) == []
 
 
+def test_a_reading_already_written_is_not_repeated():
+    assert as_parentheses("遵守事項（じゅんしゅじこう）を守る") == "遵守事項（じゅんしゅじこう）を守(まも)る"
+
+
 def test_ruby_html_is_escaped():
     html = as_ruby_html("<b>保護司</b>&")
     assert html == "&lt;b&gt;<ruby>保護司<rt>ほごし</rt></ruby>&lt;/b&gt;&amp;"
