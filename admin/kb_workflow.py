@@ -138,7 +138,10 @@ def stale_reasons(entry: Entry, published: EntryVersion | None, files: KbFiles, 
 _SEEDS_CACHE: dict[tuple[str, float], dict[str, str]] = {}
 
 _JA_PROBLEMS = [
-    (re.compile(r"answer is (\d+) characters \(max (\d+)\)"), r"回答が \1 文字あります(\2 文字まで)。短くしてください。"),
+    (re.compile(r"answer shows (\d+) characters \(max (\d+)\)"), r"回答が \1 文字あります(\2 文字まで)。短くしてください。"),
+    (re.compile(r"a sentence has (\d+) characters \(max (\d+)\): (.*)"), r"\1 文字の文があります(1文 \2 文字まで)。分けてください: \3"),
+    (re.compile(r"unknown facet '(.+)' \(known: (.+)\)"), r"知らない facet「\1」です(使えるのは \2)。"),
+    (re.compile(r"facet '(.+)' is (\d+) characters \(max (\d+)\)"), r"facet「\1」が \2 文字あります(\3 文字まで)。"),
     (re.compile(r"answer is empty"), "回答が空です。"),
     (re.compile(r"only (\d+) questions \(need at least (\d+)\)"), r"質問の言い方が \1 個しかありません(\2 個以上必要です)。"),
     (re.compile(r"no keywords"), "キーワードがありません。"),
@@ -205,11 +208,15 @@ class EntryFields:
     sources: list[Source] = field(default_factory=list)
     as_of: str = ""
     needs_place: bool = False
+    # Not on the edit form: None keeps what the draft already had (see do_save_draft).
+    facets: dict[str, str] | None = None
+    readings: dict[str, str] | None = None
+    review: str | None = None
 
     @classmethod
     def of(cls, entry: Entry) -> "EntryFields":
         return cls(entry.title, entry.answer, list(entry.questions), list(entry.keywords), list(entry.related),
-                   list(entry.sources), entry.as_of, entry.needs_place)
+                   list(entry.sources), entry.as_of, entry.needs_place, dict(entry.facets), dict(entry.readings), entry.review)
 
 
 def split_lines(text: str) -> list[str]:
@@ -234,6 +241,9 @@ def entry_text(entry_id: str, version: int, f: EntryFields) -> str:
         as_of=f.as_of.strip(),
         version=version,
         needs_place=f.needs_place,
+        facets=dict(f.facets or {}),
+        readings=dict(f.readings or {}),
+        review=f.review,
     )
     return _dump(entry)
 
@@ -351,6 +361,7 @@ class KbRow:
     status: str  # published | draft | review | new
     open_version: EntryVersion | None
     stale: list[str]
+    review: str | None = None  # "legal": the published wording waits for a legal check
 
 
 def _fold(text: str) -> str:
@@ -375,7 +386,7 @@ def kb_list(session: Session, files: KbFiles, *, query: str = "", today: date | 
         stale = stale_reasons(entry, pub, files, today=today)
         if pub is not None and entry.path is not None and pub.text != entry.path.read_text(encoding="utf-8"):
             stale.append("ファイルが公開の記録と違います(git などで変更)。`ristapo kb publish` で記録してください")
-        rows.append(KbRow(entry.id, entry.title, entry.as_of, entry.version, op.status if op else "published", op, stale))
+        rows.append(KbRow(entry.id, entry.title, entry.as_of, entry.version, op.status if op else "published", op, stale, entry.review))
     for entry_id, op in open_rows.items():
         if kb.get(entry_id) is None:
             draft = parse_version(op)
@@ -494,6 +505,16 @@ def check_edit(editor: StaffUser, row: EntryVersion) -> None:
 
 def do_save_draft(session: Session, editor: StaffUser, row: EntryVersion, fields: EntryFields) -> None:
     """Stores the edited text, valid or not, so no work is lost (precondition: :func:`check_edit`)."""
+    if fields.facets is None or fields.readings is None:
+        # why: the form does not edit facets, readings or the review mark; saving must not drop them
+        try:
+            before = parse_entry(row.text)
+        except EntryFormatError:
+            before = None
+        if before is not None:
+            fields = replace(fields, facets=dict(before.facets) if fields.facets is None else fields.facets,
+                             readings=dict(before.readings) if fields.readings is None else fields.readings,
+                             review=before.review if fields.review is None else fields.review)
     row.text = entry_text(row.entry_id, row.version, fields)
     row.updated_at = now()
     session.add(row)

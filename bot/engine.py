@@ -60,6 +60,7 @@ class EngineContext:
     consent_text: str
     waiting_notice: Callable[[bool], str] = lambda urgent: texts.HANDOFF_DONE
     crisis_staff_line: Callable[[], str] = lambda: texts.CRISIS_STAFF  # hours-aware in the service
+    consent_valid_from: int | None = None  # accepted versions >= this need no new prompt (None: only the current)
 
 
 @dataclass
@@ -121,8 +122,10 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
         # why silent: a person owns this chat now; two voices confuse an anxious reader.
         return TurnResult(replace(view, state=S.HANDED_OFF), [], [Event("staff_notify", {})], und)
 
+    # why not "!= current": a new text that keeps the same data must not interrupt everyone again
+    valid_from = ctx.consent_valid_from or ctx.consent_version
     needs_consent_prompt = view.state in (S.NEW,) or (
-        view.consented and view.consent_version != ctx.consent_version
+        view.consented and not (valid_from <= view.consent_version <= ctx.consent_version)
     )
     if view.state == S.INTAKE and view.consented:
         return _intake_step(view, ctx, action, text)
@@ -260,7 +263,8 @@ def _menu() -> OutMessage:
 
 def _ask_consent(view: ConversationView, ctx: EngineContext, *, greeting: bool, renewed: bool = False) -> TurnResult:
     intro = texts.GREETING + "\n" if greeting else (texts.CONSENT_NEW_VERSION + "\n" if renewed else "")
-    msg = OutMessage("consent", intro + ctx.consent_text, title="記録について(同意のお願い)", buttons=texts.CONSENT_BUTTONS)
+    msg = OutMessage("consent", intro + ctx.consent_text, title="記録について(同意のお願い)",
+                     buttons=texts.CONSENT_BUTTONS + [texts.consent_details_button()])
     return TurnResult(replace(view, state=S.AWAIT_CONSENT), [msg], [Event("consent_asked", {"version": ctx.consent_version})])
 
 

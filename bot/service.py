@@ -29,9 +29,13 @@ from core import identity
 from core.clock import now
 from core.models import ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
+from core.service_settings import retention_days
+from core.settings import get_settings
 from handoff import actions as handoff_actions
 from handoff import notify
 from handoff.notice import crisis_staff_line, waiting_notice
+from handoff.hours import describe_hours, load_hours
+from knowledge.kb import render_answer
 from handoff.models import OPEN_STATES, Ticket
 from handoff.queue import do_note_user_message, do_open_ticket
 
@@ -267,10 +271,13 @@ def handle_inbound(
     def notice(urgent: bool) -> str:
         return waiting_notice(session, urgent=urgent)
 
+    values = answer_values(session)
     ctx = EngineContext(
-        knowledge.kb, knowledge.understander, consent.version, consent.text, notice, lambda: crisis_staff_line(session)
+        knowledge.kb, knowledge.understander, consent.version, render_answer(consent.text, values), notice,
+        lambda: crisis_staff_line(session), consent_valid_from=consent.valid_from or None,
     )
     result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
+    fill_placeholders(result.out, values)
 
     und = result.understanding
     if inbound.kind == "text":
@@ -355,6 +362,18 @@ def handle_inbound(
     if not deferred:
         session.flush()
     return Handled(result.out, user.id, conv.id, outbox_id, kinds, conv)
+
+
+def answer_values(session: Session) -> dict[str, str]:
+    """What ``{office_hours}`` and ``{retention_days}`` in answers and the consent text mean now."""
+    return {"office_hours": describe_hours(load_hours(session)), "retention_days": str(retention_days(session, get_settings()))}
+
+
+def fill_placeholders(out: list[OutMessage], values: dict[str, str]) -> None:
+    """Fills the settings placeholders in FAQ answers (entries say {office_hours}, not a time)."""
+    for m in out:
+        if m.kind in ("answer", "consent"):
+            m.text = render_answer(m.text, values)
 
 
 def _apply_view(conv: Conversation, result: TurnResult) -> None:

@@ -89,6 +89,11 @@ def crisis_quick_replies() -> list[Button]:
     return [Button(HANDOFF_LABEL, A_HANDOFF), Button("緊急の電話番号", A_EMERGENCY)]
 
 
+def consent_details_button() -> Button:
+    """「くわしく」under the consent text: the himitsu entry says who reads what and the exceptions."""
+    return Button("くわしく", A_ENTRY + "himitsu")
+
+
 def delete_menu_button() -> Button:
     return Button("記録の削除", A_DELETE)
 

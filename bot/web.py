@@ -19,7 +19,8 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from bot.runtime import current_consent_text
-from bot.service import handle_inbound
+from knowledge.kb import render_answer
+from bot.service import answer_values, handle_inbound
 from core import db, identity
 from core.clock import now
 from core.messages import Inbound, OutMessage
@@ -110,7 +111,7 @@ def chat_page(request: Request):
         if user is not None:
             items = transcript(session, user)
         if not items:
-            consent_text = current_consent_text(session).text
+            consent_text = render_answer(current_consent_text(session).text, answer_values(session))
     partial = request.query_params.get("partial") == "1"
     response = templates.TemplateResponse(
         request,

@@ -122,3 +122,34 @@ def format_when(when: datetime, ref: datetime | None = None) -> str:
     if days == 1:
         return f"明日 {dated} {clock}"
     return f"{dated} {clock}"
+
+
+def _clock(value: str) -> str:
+    hh, mm = (int(x) for x in value.split(":"))
+    return f"{hh}時" if mm == 0 else f"{hh}時{mm}分"
+
+
+def describe_hours(hours: OfficeHoursBase) -> str:
+    """The weekly hours in plain Japanese, for answers: 月曜日から金曜日の8時30分から17時15分まで(…休み)."""
+    by_spans: dict[tuple, list[int]] = {}
+    for day in range(7):
+        spans = tuple(tuple(s) for s in hours.weekly.get(str(day), []))
+        if spans:
+            by_spans.setdefault(spans, []).append(day)
+    if not by_spans:
+        return "いまは決まった受付時間がありません"
+    parts = []
+    for spans, days in by_spans.items():
+        if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+            when = f"{WEEKDAYS_JA[days[0]]}曜日から{WEEKDAYS_JA[days[-1]]}曜日"
+        else:
+            when = "・".join(f"{WEEKDAYS_JA[d]}曜日" for d in days)
+        times = "と".join(f"{_clock(s)}から{_clock(e)}" for s, e in spans)
+        parts.append(f"{when}の{times}まで")
+    closed = []
+    if hours.public_holidays:
+        closed.append("祝日")
+    if any(d.startswith(("12-", "01-")) for d in hours.closed_days):
+        closed.append("年末年始")
+    tail = f"({'と'.join(closed)}は休み)" if closed else ""
+    return "、".join(parts) + tail

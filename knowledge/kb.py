@@ -17,8 +17,16 @@ File format (``knowledge/entries/<id>.md``)::
     as_of: 令和5年4月1日現在
     version: 1
     needs_place: false     # true: the answer lists local offices for the user's prefecture
+    facets:                # optional: short answers to one kind of question (see FACET_NAMES)
+      period: 原則として6か月までです。
+    readings: {更生緊急保護: こうせいきんきゅうほご}   # optional: furigana overrides
+    review: legal          # optional: the wording waits for a legal check (shown in the editor list)
     ---
     The answer body: plain, kind Japanese, one clear next step at the end.
+    ``{office_hours}`` and ``{retention_days}`` are filled in by :func:`render_answer`.
+
+A source may carry ``label``: the short name users see under the answer
+(「出典: 法務省 犯罪白書 令和6年版」); ``name``, ``url`` and ``quote`` stay the full citation.
 """
 from __future__ import annotations
 
@@ -29,6 +37,19 @@ from pathlib import Path
 import yaml
 
 ENTRIES_DIR = Path(__file__).parent / "entries"
+# Facets: short answers to one kind of question inside an entry (the engine picks one when
+# the question asks for it). The names are fixed so that detection and display can rely on them.
+FACET_NAMES = {
+    "period": "期間(いつまで・どのくらい)",
+    "cost": "費用(いくら)",
+    "who": "対象(だれが使える)",
+    "record": "前歴があっても使えるか",
+    "where": "場所(どこへ行く)",
+    "how": "手続(どう申し込む)",
+}
+REVIEW_KINDS = {"legal": "法務確認待ち"}
+# Placeholders an answer may hold; the service fills them from settings (render_answer).
+PLACEHOLDERS = ("office_hours", "retention_days")
 # Human names of the seed documents, for the "出典" line users see (file names mean nothing to them).
 SEED_NAMES = {
     "000": "法務省保護局の資料",
@@ -37,6 +58,14 @@ SEED_NAMES = {
     "003": "厚生労働省の通知(重層的支援体制整備事業)",
     "004": "研修資料「刑事司法と障害福祉の連携について」",
 }
+SEED_LABELS = {  # the short form for the 出典 line
+    "000": "法務省保護局の資料",
+    "001": "再犯防止推進白書 令和6年版",
+    "002": "厚生労働省の資料",
+    "003": "厚生労働省の通知",
+    "004": "厚生労働省の研修資料",
+}
+MAX_LABEL_CHARS = 24
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 
 
@@ -50,6 +79,17 @@ class Source:
     name: str | None = None
     url: str | None = None
     quote: str | None = None
+    label: str | None = None  # short name for the 出典 line; name/url/quote are the full citation
+
+    def short_label(self) -> str | None:
+        """What users see in the 出典 line: the label, else a seed's short name, else the name."""
+        if self.label:
+            return self.label
+        if self.seed:
+            return SEED_LABELS.get(self.seed.split("_")[0], "公的な資料")
+        if self.name:
+            return self.name if len(self.name) <= MAX_LABEL_CHARS else self.name[:MAX_LABEL_CHARS - 1] + "…"
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,19 +104,36 @@ class Entry:
     as_of: str = ""
     version: int = 1
     needs_place: bool = False
+    facets: dict[str, str] = field(default_factory=dict, compare=False)
+    readings: dict[str, str] = field(default_factory=dict, compare=False)
+    review: str | None = None  # "legal": the wording waits for a legal check
     path: Path | None = field(default=None, compare=False)
 
     def source_line(self) -> str:
-        """A short "出典・日付" line shown under an answer."""
-        names = []
+        """The short 出典 line shown under an answer (「出典: 法務省 犯罪白書 令和6年版」).
+
+        Why short: on a phone a two-line citation pushes the answer off the screen; the full
+        citation and the date stay in the front matter and the editor.
+        """
+        labels: list[str] = []
         for s in self.sources:
-            label = s.name or (SEED_NAMES.get(s.seed.split("_")[0], "公的な資料") if s.seed else None)
-            if label and label not in names:
-                names.append(label)
-        text = "出典: " + "、".join(names[:2]) if names else ""
-        if self.as_of:
-            text = f"{text}（{self.as_of}）" if text else self.as_of
-        return text
+            label = s.short_label()
+            if label and label not in labels:
+                labels.append(label)
+        return "出典: " + "、".join(labels[:2]) if labels else ""
+
+
+def render_answer(text: str, values: dict[str, str]) -> str:
+    """Fills ``{office_hours}``-style placeholders; unknown or missing ones stay as written.
+
+    Why not str.format: answers are free text written by editors; a stray brace must not
+    raise in front of a user.
+    """
+    for key in PLACEHOLDERS:
+        value = values.get(key)
+        if value is not None:
+            text = text.replace("{" + key + "}", str(value))
+    return text
 
 
 def parse_entry(text: str, path: Path | None = None) -> Entry:
@@ -98,7 +155,7 @@ def parse_entry(text: str, path: Path | None = None) -> Entry:
     for s in meta.get("sources") or []:
         if not isinstance(s, dict):
             raise EntryFormatError(f"{where}: each source must be a mapping")
-        sources.append(Source(seed=s.get("seed"), name=s.get("name"), url=s.get("url"), quote=s.get("quote")))
+        sources.append(Source(seed=s.get("seed"), name=s.get("name"), url=s.get("url"), quote=s.get("quote"), label=s.get("label")))
 
     def strs(key: str) -> tuple[str, ...]:
         value = meta.get(key) or []
@@ -106,6 +163,15 @@ def parse_entry(text: str, path: Path | None = None) -> Entry:
             raise EntryFormatError(f"{where}: '{key}' must be a list of strings")
         return tuple(value)
 
+    def mapping(key: str) -> dict[str, str]:
+        value = meta.get(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise EntryFormatError(f"{where}: '{key}' must be a mapping of text to text")
+        return {k.strip(): v.strip() for k, v in value.items()}
+
+    review = meta.get("review")
+    if review is not None and not isinstance(review, str):
+        raise EntryFormatError(f"{where}: 'review' must be text (e.g. legal)")
     try:
         version = int(meta.get("version", 1))
     except (TypeError, ValueError) as exc:
@@ -121,6 +187,9 @@ def parse_entry(text: str, path: Path | None = None) -> Entry:
         as_of=str(meta.get("as_of") or ""),
         version=version,
         needs_place=bool(meta.get("needs_place", False)),
+        facets=mapping("facets"),
+        readings=mapping("readings"),
+        review=review.strip() if review else None,
         path=path,
     )
 
@@ -139,6 +208,12 @@ def dump_entry(entry: Entry) -> str:
     }
     if entry.needs_place:
         meta["needs_place"] = True
+    if entry.facets:
+        meta["facets"] = dict(entry.facets)
+    if entry.readings:
+        meta["readings"] = dict(entry.readings)
+    if entry.review:
+        meta["review"] = entry.review
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
     return f"---\n{front}---\n{entry.answer.strip()}\n"
 

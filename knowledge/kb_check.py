@@ -11,10 +11,19 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.kb import ENTRIES_DIR, Entry, EntryFormatError, parse_entry
+from knowledge.furigana import missing_readings
+from knowledge.kb import ENTRIES_DIR, FACET_NAMES, REVIEW_KINDS, Entry, EntryFormatError, parse_entry, render_answer
 
-MAX_ANSWER_CHARS = 350
+# Readability limits agreed for a phone screen (issue 18): the main answer as shown, and
+# each sentence. Facets are one short answer each.
+MAX_ANSWER_CHARS = 300
+MAX_SENTENCE_CHARS = 60
+MAX_FACET_CHARS = 120
 MIN_QUESTIONS = 3
+# Typical values for the placeholders, so the measured length is what a phone shows.
+SAMPLE_VALUES = {"office_hours": "月曜日から金曜日の8時30分から17時15分まで(祝日と年末年始は休み)", "retention_days": "180"}
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n")
+_KANJI_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff々]")
 PACKAGED_TOPICS = Path(__file__).parent / "topics.yaml"
 _REPO_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 _WS = re.compile(r"\s+")
@@ -56,12 +65,55 @@ def _load_topic_ids(topics_path: Path, problems: list[str]) -> list[str]:
     return [t["id"] for t in data.get("topics") or [] if isinstance(t, dict) and t.get("id")]
 
 
+def shown_text(entry: Entry) -> str:
+    """The answer as a phone shows it (placeholders filled with typical values)."""
+    return render_answer(entry.answer, SAMPLE_VALUES)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def readability(entry: Entry) -> dict:
+    """Figures for one entry: shown length, longest sentence, kanji share, words without reading."""
+    text = shown_text(entry)
+    visible = re.sub(r"\s", "", text)
+    longest = max(sentences(text), key=len, default="")
+    kanji = len(_KANJI_CHAR.findall(visible))
+    return {
+        "chars": len(visible),
+        "longest": len(longest),
+        "longest_text": longest,
+        "kanji_share": kanji / len(visible) if visible else 0.0,
+        "no_reading": sorted(set(missing_readings(text, entry.readings))),
+    }
+
+
+def check_readability(entry: Entry, where: str, problems: list[str]) -> dict:
+    figures = readability(entry)
+    if figures["chars"] > MAX_ANSWER_CHARS:
+        problems.append(f"{where}: answer shows {figures['chars']} characters (max {MAX_ANSWER_CHARS})")
+    if figures["longest"] > MAX_SENTENCE_CHARS:
+        problems.append(f"{where}: a sentence has {figures['longest']} characters (max {MAX_SENTENCE_CHARS}): {figures['longest_text'][:30]}…")
+    return figures
+
+
 def check_entry(entry: Entry, stem: str, seeds: dict[str, str] | None, problems: list[str]) -> None:
     where = f"{stem}.md"
     if entry.id != stem:
         problems.append(f"{where}: id '{entry.id}' differs from the file name")
-    if len(entry.answer) > MAX_ANSWER_CHARS:
-        problems.append(f"{where}: answer is {len(entry.answer)} characters (max {MAX_ANSWER_CHARS})")
+    check_readability(entry, where, problems)
+    for name, text in entry.facets.items():
+        if name not in FACET_NAMES:
+            problems.append(f"{where}: unknown facet '{name}' (known: {', '.join(FACET_NAMES)})")
+        if not text:
+            problems.append(f"{where}: facet '{name}' is empty")
+        elif len(text) > MAX_FACET_CHARS:
+            problems.append(f"{where}: facet '{name}' is {len(text)} characters (max {MAX_FACET_CHARS})")
+    if entry.facets and len(entry.sources) < 2:
+        problems.append(f"{where}: facets need their own source (add one to sources)")
+    if entry.review is not None and entry.review not in REVIEW_KINDS:
+        problems.append(f"{where}: unknown review '{entry.review}' (known: {', '.join(REVIEW_KINDS)})")
     if not entry.answer:
         problems.append(f"{where}: answer is empty")
     if len(entry.questions) < MIN_QUESTIONS:
@@ -140,8 +192,25 @@ def check_kb(
     return problems
 
 
+def figures_table(entries_dir: Path | None = None) -> list[str]:
+    """One line per entry: shown length, longest sentence, kanji share, words without reading."""
+    lines = [f"{'entry':28} {'chars':>5} {'sent':>4} {'kanji':>5}  no reading"]
+    for path in sorted((entries_dir or ENTRIES_DIR).glob("*.md")):
+        if path.name.startswith(("_", ".")) or path.name.upper() == "README.MD":
+            continue
+        try:
+            entry = parse_entry(path.read_text(encoding="utf-8"), path)
+        except EntryFormatError:
+            continue
+        f = readability(entry)
+        flag = " *" if f["chars"] > MAX_ANSWER_CHARS or f["longest"] > MAX_SENTENCE_CHARS else ""
+        lines.append(f"{entry.id:28} {f['chars']:>5} {f['longest']:>4} {f['kanji_share']:>5.0%}  {'、'.join(f['no_reading']) or '-'}{flag}")
+    lines.append(f"limits: answer ≤ {MAX_ANSWER_CHARS} characters as shown, sentence ≤ {MAX_SENTENCE_CHARS}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the problems one per line (or a one-line OK) and return the exit code."""
+    """Print the figures, then the problems one per line (or a one-line OK); return the exit code."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="ristapo kb check", description=__doc__.splitlines()[0])
@@ -149,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topics", type=Path, default=None)
     parser.add_argument("--seeds", type=Path, default=None)
     args = parser.parse_args(argv)
+    for line in figures_table(args.entries):
+        print(line)
     problems = check_kb(args.entries, args.topics, args.seeds)
     real = [p for p in problems if not p.startswith("note:")]
     for line in problems:

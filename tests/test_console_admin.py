@@ -117,10 +117,10 @@ def test_new_consent_version_asks_users_again(admin, consented_chat):
     assert admin.post("/console/admin/consent", {"text": text}).status_code == 400  # needs the confirmation
     assert admin.post("/console/admin/consent", {"text": text, "confirm": "1"}).status_code == 303
     with db.session_scope() as s:
-        assert s.exec(select(ConsentText.version).order_by(ConsentText.version.desc())).first() == 2
+        assert s.exec(select(ConsentText.version).order_by(ConsentText.version.desc())).first() == 3
     out = consented_chat.say("保護観察ってなんですか")
     assert any(m.kind == "consent" and text in m.text for m in out)
-    assert audit_rows("consent.publish", "consent:A:2")
+    assert audit_rows("consent.publish", "consent:A:3")
     assert admin.post("/console/admin/consent", {"text": text, "confirm": "1"}).status_code == 400  # unchanged
 
 

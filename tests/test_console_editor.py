@@ -228,3 +228,12 @@ def test_done_codes_never_show_url_text(app, people):
     c, _csrf = login(app, "alice", people["alice"])
     page = c.get("/console/kb", params={"done": "published", "flash": "パスワードを送ってください"})
     assert page.status_code == 200 and "パスワードを送ってください" not in page.text
+
+
+def test_list_shows_the_legal_review_badge(app, people):
+    c, _csrf = login(app, "alice", people["alice"])
+    page = c.get("/console/kb")
+    row = re.search(r"<tr>\s*<td><a [^>]*>相談した内容は秘密にしてもらえる\?</a>.*?</tr>", page.text, re.S).group(0)
+    assert 'class="badge review"' in row and "法務確認待ち" in row
+    row = re.search(r"<tr>\s*<td><a [^>]*>相談にお金はかかる\?</a>.*?</tr>", page.text, re.S).group(0)
+    assert "法務確認待ち" not in row

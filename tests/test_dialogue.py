@@ -38,7 +38,7 @@ def test_after_consent_text_is_kept_encrypted(chat):
     stored = [m.body for m in _rows(Message) if m.direction == "in" and m.body]
     assert any(CANARY in b for b in stored)
     consents = _rows(Consent)
-    assert [(c.kind, c.choice, c.version) for c in consents] == [("A", "given", 1)]
+    assert [(c.kind, c.choice, c.version) for c in consents] == [("A", "given", 2)]
     assert consents[0].text_hash and consents[0].channel == "web"
     # the database file holds only ciphertext
     path = chat_db_path()
@@ -138,7 +138,7 @@ def test_delete_can_be_cancelled(consented_chat):
     chat.press("d")
     out = chat.press("d:n")
     assert "やめました" in out[0].text
-    assert _rows(Conversation)[0].consent_version == 1
+    assert _rows(Conversation)[0].consent_version == 2
 
 
 def test_unknown_question_is_answered_honestly(consented_chat):
@@ -162,6 +162,6 @@ def test_new_consent_version_is_asked_again(consented_chat):
     from core.models import ConsentText
 
     with db.session_scope() as s:
-        s.add(ConsentText(kind="A", version=2, text="新しい説明", text_hash=text_hash("新しい説明")))
+        s.add(ConsentText(kind="A", version=3, text="新しい説明", text_hash=text_hash("新しい説明")))
     out = consented_chat.say("仕事を探したい")
     assert out[-1].kind == "consent" and "新しい説明" in out[-1].text

@@ -110,7 +110,7 @@ def test_validation_errors_keep_the_draft_and_say_what_to_fix(kb):
         with pytest.raises(wf.WorkflowError) as err:
             wf.check_submit(kb.alice, row, kb.files)
     assert "下書きは保存されています" in err.value.message
-    assert any("400 文字" in p and "350 文字まで" in p for p in err.value.problems)
+    assert any("400 文字" in p and "300 文字まで" in p for p in err.value.problems)
     with db.session_scope() as s:
         row = s.get(EntryVersion, row_id)
         assert row.status == "draft" and parse_entry(row.text).answer == long_answer
@@ -310,3 +310,18 @@ def test_author_discards_own_draft_and_can_start_again(kb):
         wf.do_discard(s, kb.alice, row)
         assert wf.open_version(s, ENTRY) is None
         assert wf.check_start_draft(s, kb.bob, kb.files, ENTRY) is None
+
+
+def test_saving_from_the_form_keeps_facets_readings_and_review(kb):
+    from admin.console.editor import fields_from_form
+    from starlette.datastructures import FormData
+
+    with db.session_scope() as s:
+        row = wf.do_start_draft(s, kb.alice, kb.files, "kousei-kinkyu-hogo")
+        before = parse_entry(row.text)
+        form = FormData([("title", before.title), ("answer", before.answer + "\n追記です。"), ("questions", "\n".join(before.questions)),
+                         ("keywords", "\n".join(before.keywords)), ("as_of", before.as_of)])
+        wf.do_save_draft(s, kb.alice, row, fields_from_form(form))
+        after = parse_entry(row.text)
+    assert after.answer.endswith("追記です。")
+    assert after.facets == before.facets and after.facets and after.readings == before.readings

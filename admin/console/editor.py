@@ -19,7 +19,7 @@ from admin.deps import SessionDep
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
 from core.messages import Button, OutMessage
-from knowledge.kb import Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
+from knowledge.kb import REVIEW_KINDS, Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
 from knowledge.understand import Understander
 
 router = APIRouter(prefix="/console/kb", include_in_schema=False)
@@ -161,7 +161,7 @@ def kb_list(request: Request, session: SessionDep, login: EditorPage, q: str = "
         rows = [r for r in rows if r.open_version is not None]
     session.commit()
     return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts,
-                  status_labels=STATUS_LABELS, flash=done_message(request))
+                  status_labels=STATUS_LABELS, review_labels=REVIEW_KINDS, flash=done_message(request))
 
 
 @router.get("/new", response_class=HTMLResponse)
