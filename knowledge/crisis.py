@@ -93,6 +93,8 @@ def load_lexicon(path: Path | None = None, situations_path: Path | None = None) 
             pattern = re.compile("|".join(f"(?:{p})" for p in item["patterns"]))
         except re.error as exc:
             raise ValueError(f"crisis lexicon item {item_id!r}: bad pattern: {exc}") from exc
+        if pattern.fullmatch(""):
+            raise ValueError(f"crisis lexicon item {item_id!r}: a pattern matches the empty string")
         tier = item.get("tier", "now")
         if tier not in TIERS:
             raise ValueError(f"crisis lexicon item {item_id!r}: tier must be one of {TIERS}")

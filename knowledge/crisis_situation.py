@@ -14,7 +14,7 @@ in ``crisis_situations.yaml`` for reviewers:
    done, wanted) read from the auxiliaries that follow the verb;
 2. **situation rules** combine groups (``all`` of these, ``any`` of those) and name the contexts
    that cancel them (``unless``: fiction, prevention work, a past that is over ...). A context is
-   a group too, and may itself be cancelled (a past marker does not cancel when the message also
+   a group too, may need another (a law word *and* a question), and may itself be cancelled (a past marker does not cancel when the message also
    says 「今」「さっき」).
 
 Only rule ids and group names leave this module; never the user's text.
@@ -112,6 +112,7 @@ class Group:
     voice: str | None = None  # "passive" / "active" / None (either)
     aspect: str | None = None  # "ongoing" / "done" / "wish" / None (any)
     unless: tuple[str, ...] = ()  # groups that switch this one off
+    needs: tuple[str, ...] = ()  # groups that must light up too (a law word *and* a question)
     question_mark: bool = False  # also lights up when the raw text asks with ? / ？
 
     def _verb_hit(self, event: VerbEvent) -> bool:
@@ -148,7 +149,8 @@ class SituationModel:
     def lit_groups(self, reading: Reading) -> set[str]:
         """Names of the groups that light up, after each group's own ``unless``."""
         raw = {name for name, g in self.groups.items() if g.raw_hit(reading)}
-        return {name for name in raw if not any(u in raw for u in self.groups[name].unless)}
+        return {name for name in raw if all(n in raw for n in self.groups[name].needs)
+                and not any(u in raw for u in self.groups[name].unless)}
 
     def match(self, reading: Reading, lit: set[str] | None = None) -> Rule | None:
         """The first rule whose situation the message describes, or None."""
@@ -164,9 +166,13 @@ def _compile(name: str, patterns) -> re.Pattern[str] | None:
     if not patterns:
         return None
     try:
-        return re.compile("|".join(f"(?:{p})" for p in patterns))
+        compiled = re.compile("|".join(f"(?:{p})" for p in patterns))
     except re.error as exc:
         raise ValueError(f"crisis situations: group {name!r}: bad pattern: {exc}") from exc
+    if compiled.fullmatch(""):
+        # An empty alternative (a stray "|") would light the group on every message.
+        raise ValueError(f"crisis situations: group {name!r}: a pattern matches the empty string")
+    return compiled
 
 
 def load_situations(path: Path | None = None) -> SituationModel:
@@ -184,6 +190,7 @@ def load_situations(path: Path | None = None) -> SituationModel:
             verbs=frozenset(fold_kana(v) for v in spec.get("verbs") or ()),
             voice=voice, aspect=aspect,
             unless=tuple(spec.get("unless") or ()),
+            needs=tuple(spec.get("needs") or ()),
             question_mark=bool(spec.get("question_mark")),
         )
     rules = []
@@ -195,7 +202,7 @@ def load_situations(path: Path | None = None) -> SituationModel:
         if not rule.all and not rule.any:
             raise ValueError(f"crisis situations: rule {rule.id!r}: needs 'all' or 'any'")
         rules.append(rule)
-    named = {g for r in rules for g in (*r.all, *r.any, *r.unless)} | {u for g in groups.values() for u in g.unless}
+    named = {g for r in rules for g in (*r.all, *r.any, *r.unless)} | {u for g in groups.values() for u in (*g.unless, *g.needs)}
     unknown = sorted(named - groups.keys())
     if unknown:
         raise ValueError(f"crisis situations: unknown group(s): {', '.join(unknown)}")
