@@ -61,15 +61,25 @@ _RE_LATIN_LAUGH = re.compile(r"(?<![a-z])w{2,}(?![a-z])")
 # two or more single letters, each separated by spaces, dots, middle dots or commas, is one
 # word. A single letter between longer words (あのいえ ひ つけてやる) is left alone.
 _SPREAD_SEPARATORS = r"[\s.。、,・·•‥…/_*\-]+"
-_LETTER = r"[^\W_]"
+# A letter with its (semi-)voiced mark, which half-width kana type as a separate character
+# (ｸ ﾞ → ク ゙): the mark belongs to the letter before it.
+_VOICING = "\u3099\u309a\u309b\u309c"
+_LETTER = rf"[^\W_][{_VOICING}]?"
 _RE_SPREAD_LETTERS = re.compile(
     rf"(?<![^\W_]){_LETTER}(?:{_SPREAD_SEPARATORS}{_LETTER}(?![^\W_]))+")
 _RE_SPREAD_SEPARATORS = re.compile(_SPREAD_SEPARATORS)
+_RE_LOOSE_VOICING = re.compile(rf"{_SPREAD_SEPARATORS}(?=[{_VOICING}])")
+_SPACING_TO_COMBINING = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
 
 
 def join_spread_letters(text: str) -> str:
     """Join runs of single letters separated by spaces, dots or middle dots (死 に た い → 死にたい)."""
-    return _RE_SPREAD_LETTERS.sub(lambda m: _RE_SPREAD_SEPARATORS.sub("", m.group()), text)
+    text = _RE_LOOSE_VOICING.sub("", text)
+    joined = _RE_SPREAD_LETTERS.sub(lambda m: _RE_SPREAD_SEPARATORS.sub("", m.group()), text)
+    if joined is text or not any(c in joined for c in _VOICING):
+        return joined
+    # Put a voiced mark back on its letter (ク + ゙ → グ).
+    return unicodedata.normalize("NFC", joined.translate(_SPACING_TO_COMBINING))
 
 
 def clean(text: str) -> str:
