@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .crisis_situation import TIERS, SituationModel, load_situations, read
+from .crisis_situation import TIERS, SituationModel, load_situations, needs_spaces, read, search
 from .normalize import normalize
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yaml")
@@ -48,6 +48,7 @@ class PhraseItem:
     pattern: re.Pattern[str]
     tier: str
     unless: tuple[str, ...]  # situation groups (contexts) that cancel this phrase
+    spaced: bool = False  # also tried on the spaced text (a pattern with \s, ^ or a lookbehind)
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,9 @@ class CrisisLexicon:
             # Blank set phrases with a character no pattern uses, keeping the rest intact.
             norm = self.exclude.sub("■", norm)
         reading = read(norm, question="?" in text or "？" in text)
-        lit = self.situations.lit_groups(reading) if self.situations is not None else set()
+        lit = self.situations.lit(reading) if self.situations is not None else set()
         for item in self.items:
-            if (item.pattern.search(reading.norm) or item.pattern.search(reading.flat)) \
-                    and not any(u in lit for u in item.unless):
+            if search(item.pattern, reading, item.spaced) and not any(u in lit for u in item.unless):
                 return CrisisResult(True, item.id, item.tier)
         if self.situations is not None:
             rule = self.situations.match(reading, lit)
@@ -99,7 +99,7 @@ def load_lexicon(path: Path | None = None, situations_path: Path | None = None) 
         if tier not in TIERS:
             raise ValueError(f"crisis lexicon item {item_id!r}: tier must be one of {TIERS}")
         unless = tuple(item["unless"]) if "unless" in item else default_unless
-        items.append(PhraseItem(item_id, pattern, tier, unless))
+        items.append(PhraseItem(item_id, pattern, tier, unless, needs_spaces(pattern)))
     situations = load_situations(situations_path)
     unknown = sorted({u for i in items for u in i.unless} - situations.groups.keys())
     if unknown:

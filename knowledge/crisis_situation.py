@@ -102,6 +102,22 @@ def read(norm: str, *, question: bool = False) -> Reading:
     return Reading(norm, norm.replace(" ", ""), read_verbs(norm), question)
 
 
+# Patterns are tried on the text without spaces (so 「くすり　ぜんぶ　のんだ」 reads as one phrase);
+# only a pattern that looks at spaces or word starts (\s, ^, a lookbehind) is also tried on the
+# spaced text. Searching once instead of twice keeps the floor fast on long messages.
+_NEEDS_SPACES = re.compile(r"\\s|\^|\(\?<")
+
+
+def search(pattern: re.Pattern[str], reading: Reading, spaced: bool) -> bool:
+    """Whether ``pattern`` matches the message (its spaced form too when ``spaced``)."""
+    return bool(pattern.search(reading.flat) or (spaced and reading.flat != reading.norm
+                                                 and pattern.search(reading.norm)))
+
+
+def needs_spaces(pattern: re.Pattern[str]) -> bool:
+    return bool(_NEEDS_SPACES.search(pattern.pattern))
+
+
 @dataclass(frozen=True)
 class Group:
     """A word group: lights up when a pattern matches or one of its verbs appears as asked."""
@@ -114,6 +130,7 @@ class Group:
     unless: tuple[str, ...] = ()  # groups that switch this one off
     needs: tuple[str, ...] = ()  # groups that must light up too (a law word *and* a question)
     question_mark: bool = False  # also lights up when the raw text asks with ? / ？
+    spaced: bool = False  # the pattern also looks at the spaced text (see needs_spaces)
 
     def _verb_hit(self, event: VerbEvent) -> bool:
         if event.lemma not in self.verbs:
@@ -125,7 +142,7 @@ class Group:
     def raw_hit(self, reading: Reading) -> bool:
         if self.question_mark and reading.question:
             return True
-        if self.pattern is not None and (self.pattern.search(reading.norm) or self.pattern.search(reading.flat)):
+        if self.pattern is not None and search(self.pattern, reading, self.spaced):
             return True
         return bool(self.verbs) and any(self._verb_hit(e) for e in reading.verbs)
 
@@ -141,20 +158,49 @@ class Rule:
     unless: tuple[str, ...] = ()
 
 
+class Lit:
+    """Which groups light up on one reading, worked out only when a rule asks (and memoised).
+
+    Why lazy: most messages fail the first group of every rule, so the costly context groups
+    (past-over, prevention ...) are rarely needed; this keeps the floor well under a millisecond.
+    """
+
+    def __init__(self, model: "SituationModel", reading: Reading) -> None:
+        self._groups = model.groups
+        self._reading = reading
+        self._raw: dict[str, bool] = {}
+        self._lit: dict[str, bool] = {}
+
+    def _raw_hit(self, name: str) -> bool:
+        if name not in self._raw:
+            self._raw[name] = self._groups[name].raw_hit(self._reading)
+        return self._raw[name]
+
+    def __contains__(self, name: str) -> bool:
+        if name not in self._lit:
+            g = self._groups[name]
+            self._lit[name] = self._raw_hit(name) and all(self._raw_hit(n) for n in g.needs) \
+                and not any(self._raw_hit(u) for u in g.unless)
+        return self._lit[name]
+
+
 @dataclass
 class SituationModel:
     groups: dict[str, Group]
     rules: tuple[Rule, ...]
 
-    def lit_groups(self, reading: Reading) -> set[str]:
-        """Names of the groups that light up, after each group's own ``unless``."""
-        raw = {name for name, g in self.groups.items() if g.raw_hit(reading)}
-        return {name for name in raw if all(n in raw for n in self.groups[name].needs)
-                and not any(u in raw for u in self.groups[name].unless)}
+    def lit(self, reading: Reading) -> Lit:
+        """A lazy view of the groups that light up on ``reading`` (``name in lit``)."""
+        return Lit(self, reading)
 
-    def match(self, reading: Reading, lit: set[str] | None = None) -> Rule | None:
+    def lit_groups(self, reading: Reading) -> set[str]:
+        """Names of all the groups that light up, after their own ``needs`` and ``unless``."""
+        lit = self.lit(reading)
+        return {name for name in self.groups if name in lit}
+
+    def match(self, reading: Reading, lit: Lit | set[str] | None = None) -> Rule | None:
         """The first rule whose situation the message describes, or None."""
-        lit = self.lit_groups(reading) if lit is None else lit
+        lit = self.lit(reading) if lit is None else lit
         for rule in self.rules:
             if all(g in lit for g in rule.all) and (not rule.any or any(g in lit for g in rule.any)) \
                     and not any(g in lit for g in rule.unless):
@@ -184,9 +230,11 @@ def load_situations(path: Path | None = None) -> SituationModel:
         voice, aspect = spec.get("voice"), spec.get("aspect")
         if voice not in (None, "passive", "active") or aspect not in (None, "ongoing", "done", "wish"):
             raise ValueError(f"crisis situations: group {name!r}: bad voice or aspect")
+        pattern = _compile(name, spec.get("patterns"))
         groups[name] = Group(
             name=name,
-            pattern=_compile(name, spec.get("patterns")),
+            pattern=pattern,
+            spaced=pattern is not None and needs_spaces(pattern),
             verbs=frozenset(fold_kana(v) for v in spec.get("verbs") or ()),
             voice=voice, aspect=aspect,
             unless=tuple(spec.get("unless") or ()),
