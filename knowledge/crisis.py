@@ -76,6 +76,17 @@ class CrisisLexicon:
                 return CrisisResult(True, rule.id, rule.tier)
         return CrisisResult(False)
 
+    def tier_of(self, crisis_id: str | None) -> str | None:
+        """The tier of a phrase item or rule id (each id has one tier), e.g. for the engine."""
+        for item in self.items:
+            if item.id == crisis_id:
+                return item.tier
+        if self.situations is not None:
+            for rule in self.situations.rules:
+                if rule.id == crisis_id:
+                    return rule.tier
+        return None
+
 
 def load_lexicon(path: Path | None = None, situations_path: Path | None = None) -> CrisisLexicon:
     """Compile phrases and situations; raises ValueError naming the item whose pattern is invalid."""
@@ -104,6 +115,11 @@ def load_lexicon(path: Path | None = None, situations_path: Path | None = None) 
     unknown = sorted({u for i in items for u in i.unless} - situations.groups.keys())
     if unknown:
         raise ValueError(f"crisis lexicon: unknown context group(s): {', '.join(unknown)}")
+    # Why one tier per id: the id is all that is logged and passed on, so it must say the tier.
+    tiers: dict[str, str] = {}
+    for crisis_id, tier in [(i.id, i.tier) for i in items] + [(r.id, r.tier) for r in situations.rules]:
+        if tiers.setdefault(crisis_id, tier) != tier:
+            raise ValueError(f"crisis lexicon: id {crisis_id!r} has two tiers")
     return CrisisLexicon(exclude, tuple(items), situations)
 
 
@@ -115,3 +131,8 @@ def default_lexicon() -> CrisisLexicon:
 def detect_crisis(text: str, *, normalized: str | None = None) -> CrisisResult:
     """Check ``text`` against the packaged phrases and situations."""
     return default_lexicon().check(text, normalized=normalized)
+
+
+def crisis_tier(crisis_id: str | None) -> str | None:
+    """``"now"`` or ``"possible"`` for a crisis id from the packaged floor (None if unknown)."""
+    return default_lexicon().tier_of(crisis_id)
