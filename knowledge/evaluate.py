@@ -19,7 +19,7 @@ from typing import BinaryIO, TextIO
 from .kb import KnowledgeBase, load_kb
 from .understand import Understander, Understanding
 
-KINDS = ("faq", "intent", "none", "control")
+KINDS = ("faq", "intent", "none", "control")  # control: looks alarming, must not be crisis
 
 
 def _binary(stream) -> BinaryIO:
