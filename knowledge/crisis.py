@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .crisis_situation import TIERS, SituationModel, load_situations, needs_spaces, read, search
+from .crisis_situation import TIERS, Patterns, SituationModel, compile_patterns, load_situations, read
 from .normalize import normalize
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yaml")
@@ -45,10 +45,9 @@ class CrisisResult:
 @dataclass(frozen=True)
 class PhraseItem:
     id: str
-    pattern: re.Pattern[str]
+    patterns: Patterns
     tier: str
     unless: tuple[str, ...]  # situation groups (contexts) that cancel this phrase
-    spaced: bool = False  # also tried on the spaced text (a pattern with \s, ^ or a lookbehind)
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class CrisisLexicon:
         reading = read(norm, question="?" in text or "？" in text)
         lit = self.situations.lit(reading) if self.situations is not None else set()
         for item in self.items:
-            if search(item.pattern, reading, item.spaced) and not any(u in lit for u in item.unless):
+            if item.patterns.hit(reading) and not any(u in lit for u in item.unless):
                 return CrisisResult(True, item.id, item.tier)
         if self.situations is not None:
             rule = self.situations.match(reading, lit)
@@ -100,17 +99,12 @@ def load_lexicon(path: Path | None = None, situations_path: Path | None = None) 
     items = []
     for item in data.get("items") or []:
         item_id = item["id"]
-        try:
-            pattern = re.compile("|".join(f"(?:{p})" for p in item["patterns"]))
-        except re.error as exc:
-            raise ValueError(f"crisis lexicon item {item_id!r}: bad pattern: {exc}") from exc
-        if pattern.fullmatch(""):
-            raise ValueError(f"crisis lexicon item {item_id!r}: a pattern matches the empty string")
+        patterns = compile_patterns(f"crisis lexicon item {item_id!r}", item["patterns"])
         tier = item.get("tier", "now")
         if tier not in TIERS:
             raise ValueError(f"crisis lexicon item {item_id!r}: tier must be one of {TIERS}")
         unless = tuple(item["unless"]) if "unless" in item else default_unless
-        items.append(PhraseItem(item_id, pattern, tier, unless, needs_spaces(pattern)))
+        items.append(PhraseItem(item_id, patterns, tier, unless))
     situations = load_situations(situations_path)
     unknown = sorted({u for i in items for u in i.unless} - situations.groups.keys())
     if unknown:

@@ -104,18 +104,39 @@ def read(norm: str, *, question: bool = False) -> Reading:
 
 # Patterns are tried on the text without spaces (so 「くすり　ぜんぶ　のんだ」 reads as one phrase);
 # only a pattern that looks at spaces or word starts (\s, ^, a lookbehind) is also tried on the
-# spaced text. Searching once instead of twice keeps the floor fast on long messages.
+# spaced text. Each pattern is compiled on its own: one big alternation is slower in Python's re.
 _NEEDS_SPACES = re.compile(r"\\s|\^|\(\?<")
 
 
-def search(pattern: re.Pattern[str], reading: Reading, spaced: bool) -> bool:
-    """Whether ``pattern`` matches the message (its spaced form too when ``spaced``)."""
-    return bool(pattern.search(reading.flat) or (spaced and reading.flat != reading.norm
-                                                 and pattern.search(reading.norm)))
+@dataclass(frozen=True)
+class Patterns:
+    """A list of regular expressions from the data files, compiled for the two views of a message."""
+
+    flat: tuple[re.Pattern[str], ...] = ()
+    spaced: tuple[re.Pattern[str], ...] = ()  # also tried on the spaced text
+
+    def hit(self, reading: Reading) -> bool:
+        if any(p.search(reading.flat) for p in self.flat) or any(p.search(reading.flat) for p in self.spaced):
+            return True
+        return reading.flat != reading.norm and any(p.search(reading.norm) for p in self.spaced)
+
+    def __bool__(self) -> bool:
+        return bool(self.flat or self.spaced)
 
 
-def needs_spaces(pattern: re.Pattern[str]) -> bool:
-    return bool(_NEEDS_SPACES.search(pattern.pattern))
+def compile_patterns(label: str, sources) -> Patterns:
+    """Compile ``sources``; raises ValueError naming ``label`` on a bad or match-everything pattern."""
+    flat, spaced = [], []
+    for source in sources or ():
+        try:
+            pattern = re.compile(str(source))
+        except re.error as exc:
+            raise ValueError(f"{label}: bad pattern {source!r}: {exc}") from exc
+        if pattern.search(""):
+            # An empty alternative (a stray "|") would light it on every message.
+            raise ValueError(f"{label}: pattern {source!r} matches the empty string")
+        (spaced if _NEEDS_SPACES.search(pattern.pattern) else flat).append(pattern)
+    return Patterns(tuple(flat), tuple(spaced))
 
 
 @dataclass(frozen=True)
@@ -123,14 +144,13 @@ class Group:
     """A word group: lights up when a pattern matches or one of its verbs appears as asked."""
 
     name: str
-    pattern: re.Pattern[str] | None = None
+    patterns: Patterns = Patterns()
     verbs: frozenset[str] = frozenset()
     voice: str | None = None  # "passive" / "active" / None (either)
     aspect: str | None = None  # "ongoing" / "done" / "wish" / None (any)
     unless: tuple[str, ...] = ()  # groups that switch this one off
     needs: tuple[str, ...] = ()  # groups that must light up too (a law word *and* a question)
     question_mark: bool = False  # also lights up when the raw text asks with ? / ？
-    spaced: bool = False  # the pattern also looks at the spaced text (see needs_spaces)
 
     def _verb_hit(self, event: VerbEvent) -> bool:
         if event.lemma not in self.verbs:
@@ -142,7 +162,7 @@ class Group:
     def raw_hit(self, reading: Reading) -> bool:
         if self.question_mark and reading.question:
             return True
-        if self.pattern is not None and search(self.pattern, reading, self.spaced):
+        if self.patterns.hit(reading):
             return True
         return bool(self.verbs) and any(self._verb_hit(e) for e in reading.verbs)
 
@@ -208,19 +228,6 @@ class SituationModel:
         return None
 
 
-def _compile(name: str, patterns) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    try:
-        compiled = re.compile("|".join(f"(?:{p})" for p in patterns))
-    except re.error as exc:
-        raise ValueError(f"crisis situations: group {name!r}: bad pattern: {exc}") from exc
-    if compiled.fullmatch(""):
-        # An empty alternative (a stray "|") would light the group on every message.
-        raise ValueError(f"crisis situations: group {name!r}: a pattern matches the empty string")
-    return compiled
-
-
 def load_situations(path: Path | None = None) -> SituationModel:
     """Compile groups and rules; raises ValueError naming a bad pattern or an unknown group."""
     data = yaml.safe_load((path or SITUATIONS_PATH).read_text(encoding="utf-8")) or {}
@@ -230,11 +237,9 @@ def load_situations(path: Path | None = None) -> SituationModel:
         voice, aspect = spec.get("voice"), spec.get("aspect")
         if voice not in (None, "passive", "active") or aspect not in (None, "ongoing", "done", "wish"):
             raise ValueError(f"crisis situations: group {name!r}: bad voice or aspect")
-        pattern = _compile(name, spec.get("patterns"))
         groups[name] = Group(
             name=name,
-            pattern=pattern,
-            spaced=pattern is not None and needs_spaces(pattern),
+            patterns=compile_patterns(f"crisis situations: group {name!r}", spec.get("patterns")),
             verbs=frozenset(fold_kana(v) for v in spec.get("verbs") or ()),
             voice=voice, aspect=aspect,
             unless=tuple(spec.get("unless") or ()),
