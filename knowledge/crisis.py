@@ -66,14 +66,23 @@ class CrisisLexicon:
             norm = self.exclude.sub("■", norm)
         reading = read(norm, question="?" in text or "？" in text)
         lit = self.situations.lit(reading) if self.situations is not None else set()
+        # Why keep looking after a "possible" match: 「消えたい、薬全部飲んだ」 is danger now, and
+        # the tier decides whether the engine may ask a check question.
+        possible: CrisisResult | None = None
         for item in self.items:
             if item.patterns.hit(reading) and not any(u in lit for u in item.unless):
-                return CrisisResult(True, item.id, item.tier)
+                if item.tier == "now":
+                    return CrisisResult(True, item.id, item.tier)
+                possible = possible or CrisisResult(True, item.id, item.tier)
         if self.situations is not None:
-            rule = self.situations.match(reading, lit)
+            rule = self.situations.match(reading, lit, tier="now")
             if rule is not None:
                 return CrisisResult(True, rule.id, rule.tier)
-        return CrisisResult(False)
+            if possible is None:
+                rule = self.situations.match(reading, lit)
+                if rule is not None:
+                    return CrisisResult(True, rule.id, rule.tier)
+        return possible or CrisisResult(False)
 
     def tier_of(self, crisis_id: str | None) -> str | None:
         """The tier of a phrase item or rule id (each id has one tier), e.g. for the engine."""

@@ -218,10 +218,13 @@ class SituationModel:
         lit = self.lit(reading)
         return {name for name in self.groups if name in lit}
 
-    def match(self, reading: Reading, lit: Lit | set[str] | None = None) -> Rule | None:
-        """The first rule whose situation the message describes, or None."""
+    def match(self, reading: Reading, lit: Lit | set[str] | None = None, *,
+              tier: str | None = None) -> Rule | None:
+        """The first rule (of ``tier``, if given) whose situation the message describes, or None."""
         lit = self.lit(reading) if lit is None else lit
         for rule in self.rules:
+            if tier is not None and rule.tier != tier:
+                continue
             if all(g in lit for g in rule.all) and (not rule.any or any(g in lit for g in rule.any)) \
                     and not any(g in lit for g in rule.unless):
                 return rule

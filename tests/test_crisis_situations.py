@@ -145,3 +145,8 @@ def test_own_tuning_set_keeps_recall_and_false_alarms():
     alarms = [t for t in harmless if detect_crisis(t).is_crisis]
     assert len(missed) <= 0.01 * len(danger), missed
     assert len(alarms) <= 0.03 * len(harmless), alarms
+
+
+def test_danger_now_wins_over_possible_in_one_message():
+    assert detect_crisis("消えてしまいたい").tier == "possible"
+    assert detect_crisis("消えてしまいたい、さっき薬を全部飲んだ").tier == "now"
