@@ -28,7 +28,7 @@ from pathlib import Path
 import sudachipy
 import yaml
 
-from .normalize import _tokenizer, fold_kana
+from .normalize import _tokenizer, fold_kana  # the one cached SudachiPy tokenizer of the room
 
 SITUATIONS_PATH = Path(__file__).with_name("crisis_situations.yaml")
 TIERS = ("now", "possible")

@@ -150,3 +150,14 @@ def test_own_tuning_set_keeps_recall_and_false_alarms():
 def test_danger_now_wins_over_possible_in_one_message():
     assert detect_crisis("消えてしまいたい").tier == "possible"
     assert detect_crisis("消えてしまいたい、さっき薬を全部飲んだ").tier == "now"
+
+
+def test_every_group_and_rule_block_is_reviewable():
+    """Each word group starts with a comment saying what it is for (the file is read by people)."""
+    lines = (Path(__file__).resolve().parents[1] / "knowledge" / "crisis_situations.yaml").read_text(
+        encoding="utf-8").splitlines()
+    start, end = lines.index("groups:"), lines.index("rules:")
+    uncommented = [line.strip() for i, line in enumerate(lines[start:end], start)
+                   if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":")
+                   and not lines[i + 1].strip().startswith("#")]
+    assert uncommented == []
