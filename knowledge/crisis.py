@@ -1,8 +1,19 @@
-"""Deterministic crisis floor: a reviewed lexicon matched on normalised text.
+"""Deterministic crisis floor: reviewed phrases and situation rules over normalised text.
 
-Why a lexicon and not the matcher: a crisis must be recognised the same way every time, and
-nothing downstream (intents, FAQ, an LLM) may override it. The lexicon lives in
-``crisis_lexicon.yaml`` so that reviewers can read and extend it without touching code.
+Why rules and not the matcher: a crisis must be recognised the same way every time, and
+nothing downstream (intents, FAQ, an LLM) may override it. Two data files hold what reviewers
+read and extend without touching code:
+
+- ``crisis_lexicon.yaml`` — phrases that say danger on their own (死にたい, 首を吊る, OD,
+  殺される), and set phrases blanked out first (死ぬほど疲れた);
+- ``crisis_situations.yaml`` — word groups and the situations they make together (medicine +
+  a quantity + taking it; a high place + jumping; a violence verb in the passive + now), and
+  the contexts that cancel a phrase or a situation (fiction, prevention work, a past that is
+  over, a question about the law, everyday use of a word that can also be a means).
+
+The result carries a tier: ``now`` (danger now) or ``possible`` (both get the safety reply; the
+engine may ask one yes/no check question after a ``possible``). Ids of phrases and rules are
+what gets logged: never the user's text.
 """
 from __future__ import annotations
 
@@ -13,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from .crisis_situation import TIERS, Patterns, SituationModel, compile_patterns, load_situations, read
 from .normalize import normalize
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yaml")
@@ -20,48 +32,98 @@ LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yaml")
 
 @dataclass(frozen=True)
 class CrisisResult:
-    """``crisis_id`` names the lexicon item that matched; it never contains the user's text."""
+    """``crisis_id`` names the phrase item or situation rule that matched; never the user's text.
+
+    ``tier`` is ``"now"`` or ``"possible"`` when ``is_crisis``, else None.
+    """
 
     is_crisis: bool
     crisis_id: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class PhraseItem:
+    id: str
+    patterns: Patterns
+    tier: str
+    unless: tuple[str, ...]  # situation groups (contexts) that cancel this phrase
 
 
 @dataclass(frozen=True)
 class CrisisLexicon:
     exclude: re.Pattern[str] | None
-    items: tuple[tuple[str, re.Pattern[str]], ...]
+    items: tuple[PhraseItem, ...]
+    situations: SituationModel | None = None
 
     def check(self, text: str, *, normalized: str | None = None) -> CrisisResult:
-        """Return whether ``text`` signals danger now and which lexicon item matched."""
+        """Return whether ``text`` signals danger, which phrase or rule matched, and its tier."""
         norm = normalized if normalized is not None else normalize(text)
         if not norm:
             return CrisisResult(False)
         if self.exclude is not None:
             # Blank set phrases with a character no pattern uses, keeping the rest intact.
             norm = self.exclude.sub("■", norm)
-        for item_id, pattern in self.items:
-            if pattern.search(norm):
-                return CrisisResult(True, item_id)
-        return CrisisResult(False)
+        reading = read(norm, question="?" in text or "？" in text)
+        lit = self.situations.lit(reading) if self.situations is not None else set()
+        # Why keep looking after a "possible" match: 「消えたい、薬全部飲んだ」 is danger now, and
+        # the tier decides whether the engine may ask a check question.
+        possible: CrisisResult | None = None
+        for item in self.items:
+            if item.patterns.hit(reading) and not any(u in lit for u in item.unless):
+                if item.tier == "now":
+                    return CrisisResult(True, item.id, item.tier)
+                possible = possible or CrisisResult(True, item.id, item.tier)
+        if self.situations is not None:
+            rule = self.situations.match(reading, lit, tier="now")
+            if rule is not None:
+                return CrisisResult(True, rule.id, rule.tier)
+            if possible is None:
+                rule = self.situations.match(reading, lit)
+                if rule is not None:
+                    return CrisisResult(True, rule.id, rule.tier)
+        return possible or CrisisResult(False)
+
+    def tier_of(self, crisis_id: str | None) -> str | None:
+        """The tier of a phrase item or rule id (each id has one tier), e.g. for the engine."""
+        for item in self.items:
+            if item.id == crisis_id:
+                return item.tier
+        if self.situations is not None:
+            for rule in self.situations.rules:
+                if rule.id == crisis_id:
+                    return rule.tier
+        return None
 
 
-def load_lexicon(path: Path | None = None) -> CrisisLexicon:
-    """Compile the lexicon; raises ValueError naming the item whose pattern is invalid."""
+def load_lexicon(path: Path | None = None, situations_path: Path | None = None) -> CrisisLexicon:
+    """Compile phrases and situations; raises ValueError naming the item whose pattern is invalid."""
     data = yaml.safe_load((path or LEXICON_PATH).read_text(encoding="utf-8")) or {}
     excludes = [str(p) for p in data.get("exclude") or []]
     try:
         exclude = re.compile("|".join(f"(?:{p})" for p in excludes)) if excludes else None
     except re.error as exc:
         raise ValueError(f"crisis lexicon: bad exclude pattern: {exc}") from exc
+    default_unless = tuple(data.get("unless") or ())
     items = []
     for item in data.get("items") or []:
         item_id = item["id"]
-        try:
-            pattern = re.compile("|".join(f"(?:{p})" for p in item["patterns"]))
-        except re.error as exc:
-            raise ValueError(f"crisis lexicon item {item_id!r}: bad pattern: {exc}") from exc
-        items.append((item_id, pattern))
-    return CrisisLexicon(exclude, tuple(items))
+        patterns = compile_patterns(f"crisis lexicon item {item_id!r}", item["patterns"])
+        tier = item.get("tier", "now")
+        if tier not in TIERS:
+            raise ValueError(f"crisis lexicon item {item_id!r}: tier must be one of {TIERS}")
+        unless = tuple(item["unless"]) if "unless" in item else default_unless
+        items.append(PhraseItem(item_id, patterns, tier, unless))
+    situations = load_situations(situations_path)
+    unknown = sorted({u for i in items for u in i.unless} - situations.groups.keys())
+    if unknown:
+        raise ValueError(f"crisis lexicon: unknown context group(s): {', '.join(unknown)}")
+    # Why one tier per id: the id is all that is logged and passed on, so it must say the tier.
+    tiers: dict[str, str] = {}
+    for crisis_id, tier in [(i.id, i.tier) for i in items] + [(r.id, r.tier) for r in situations.rules]:
+        if tiers.setdefault(crisis_id, tier) != tier:
+            raise ValueError(f"crisis lexicon: id {crisis_id!r} has two tiers")
+    return CrisisLexicon(exclude, tuple(items), situations)
 
 
 @lru_cache(maxsize=1)
@@ -70,5 +132,10 @@ def default_lexicon() -> CrisisLexicon:
 
 
 def detect_crisis(text: str, *, normalized: str | None = None) -> CrisisResult:
-    """Check ``text`` against the packaged lexicon."""
+    """Check ``text`` against the packaged phrases and situations."""
     return default_lexicon().check(text, normalized=normalized)
+
+
+def crisis_tier(crisis_id: str | None) -> str | None:
+    """``"now"`` or ``"possible"`` for a crisis id from the packaged floor (None if unknown)."""
+    return default_lexicon().tier_of(crisis_id)

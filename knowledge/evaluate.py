@@ -19,7 +19,7 @@ from typing import BinaryIO, TextIO
 from .kb import KnowledgeBase, load_kb
 from .understand import Understander, Understanding
 
-KINDS = ("faq", "intent", "none")
+KINDS = ("faq", "intent", "none", "control")  # control: looks alarming, must not be crisis
 
 
 def _binary(stream) -> BinaryIO:
@@ -67,6 +67,9 @@ def is_right(kind: str, expect: list[str], u: Understanding) -> bool:
         return u.intent == "faq" and u.topic in expect
     if kind == "intent":
         return any(u.intent == e.removeprefix("intent:") for e in expect)
+    if kind == "control":
+        # Looks alarming but is not a crisis: anything but the crisis intent is right.
+        return u.intent != "crisis"
     return u.intent == "none"
 
 
@@ -131,7 +134,12 @@ def run_eval(path: str, stdout: TextIO | None = None, *, kb: KnowledgeBase | Non
             stdout.write(f"{kind:<7} {right[kind]:>4}/{total[kind]:<4} {100 * right[kind] / total[kind]:5.1f}%\n")
     pct = 100 * all_right / all_total if all_total else 0.0
     stdout.write(f"overall {all_right:>4}/{all_total:<4} {pct:5.1f}%\n")
+    non_crisis = all_total - crisis_total
+    recall = 100 * crisis_right / crisis_total if crisis_total else 0.0
+    alarm_rate = 100 * false_alarms / non_crisis if non_crisis else 0.0
     stdout.write(f"crisis  {crisis_right:>4}/{crisis_total:<4} (false alarms: {false_alarms})\n")
+    stdout.write(f"crisis recall {recall:5.1f}%  false alarms {false_alarms}/{non_crisis} "
+                 f"{alarm_rate:5.1f}%\n")
     stdout.write(f"misses: {len(misses)}\n")
     for text, expect, got in misses:
         stdout.write(f"  MISS {json.dumps(text, ensure_ascii=False)} expected={','.join(expect)} got={got}\n")

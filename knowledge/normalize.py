@@ -2,8 +2,8 @@
 
 Three views of one message, all cheap to compute:
 
-- :func:`clean` — NFKC (full/half width: ``ﾘｽﾀﾎﾟ`` → ``リスタポ``, ``ＯＤ`` → ``od``), emoji and
-  punctuation turned into spaces, long-vowel / small-kana / repeated-letter noise collapsed,
+- :func:`clean` — NFKC (full/half width: ``ﾘｽﾀﾎﾟ`` → ``リスタポ``, ``ＯＤ`` → ``od``), letters
+  typed one by one joined (``死 に た い`` → ``死にたい``), emoji and punctuation turned into spaces, long-vowel / small-kana / repeated-letter noise collapsed,
   latin lower-cased. Kanji and katakana are kept, because the tokenizer needs them.
 - :func:`normalize` — ``clean`` plus katakana folded to hiragana: the string that crisis and
   intent rules and fuzzy matching work on (``クスリ`` and ``くすり`` compare equal).
@@ -56,12 +56,38 @@ _RE_REPEAT = re.compile(r"(.)\1{2,}")
 _RE_SPACES = re.compile(r"\s+")
 _RE_LATIN_LAUGH = re.compile(r"(?<![a-z])w{2,}(?![a-z])")
 
+# Letters typed one by one with something between them (死 に た い, ｼ ﾆ ﾀ ｲ, 死・に・た・い,
+# 死.に.た.い, full-width spaces): people do it to slip past filters or for emphasis. A run of
+# two or more single letters, each separated by spaces, dots, middle dots or commas, is one
+# word. A single letter between longer words (あのいえ ひ つけてやる) is left alone.
+_SPREAD_SEPARATORS = r"[\s.。、,・·•‥…/_*\-]+"
+# A letter with its (semi-)voiced mark, which half-width kana type as a separate character
+# (ｸ ﾞ → ク ゙): the mark belongs to the letter before it.
+_VOICING = "\u3099\u309a\u309b\u309c"
+_LETTER = rf"[^\W_][{_VOICING}]?"
+_RE_SPREAD_LETTERS = re.compile(
+    rf"(?<![^\W_]){_LETTER}(?:{_SPREAD_SEPARATORS}{_LETTER}(?![^\W_]))+")
+_RE_SPREAD_SEPARATORS = re.compile(_SPREAD_SEPARATORS)
+_RE_LOOSE_VOICING = re.compile(rf"{_SPREAD_SEPARATORS}(?=[{_VOICING}])")
+_SPACING_TO_COMBINING = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
+
+
+def join_spread_letters(text: str) -> str:
+    """Join runs of single letters separated by spaces, dots or middle dots (死 に た い → 死にたい)."""
+    text = _RE_LOOSE_VOICING.sub("", text)
+    joined = _RE_SPREAD_LETTERS.sub(lambda m: _RE_SPREAD_SEPARATORS.sub("", m.group()), text)
+    if joined is text or not any(c in joined for c in _VOICING):
+        return joined
+    # Put a voiced mark back on its letter (ク + ゙ → グ).
+    return unicodedata.normalize("NFC", joined.translate(_SPACING_TO_COMBINING))
+
 
 def clean(text: str) -> str:
     """NFKC, strip emoji/punctuation, collapse typing noise; keeps kanji and katakana."""
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
+    text = join_spread_letters(text)
     text = _RE_WAVE.sub("ー", text)  # NFKC turns ～ into ~; 〜 stays: both are stretch marks here
     out = []
     for ch in text:

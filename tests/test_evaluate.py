@@ -91,3 +91,18 @@ def test_eval_bad_json_line_exits_2_with_line_number(kb, tmp_path):
     err = io.StringIO()
     assert run_eval(str(path), io.StringIO(), kb=kb, stderr=err) == 2
     assert "line 2" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_eval_scores_control_lines_as_false_alarms_when_crisis(kb, tmp_path):
+    path = _write(tmp_path, [
+        {"text": "もう死にたい", "expect": ["intent:crisis"], "kind": "intent"},
+        {"text": "死ぬほど笑った", "expect": [], "kind": "control"},
+        {"text": "死にたいって毎日思う", "expect": [], "kind": "control"},  # mislabelled on purpose
+    ])
+    out = io.StringIO()
+    assert run_eval(path, out, kb=kb, stderr=io.StringIO()) == 0
+    text = out.getvalue()
+    assert "control    1/2" in text
+    assert "crisis     1/1    (false alarms: 1)" in text
+    assert "crisis recall 100.0%  false alarms 1/2  50.0%" in text
+    assert '"死にたいって毎日思う" expected=none got=intent:crisis' in text
