@@ -31,9 +31,9 @@ from core.models import ChannelUser, Consent, Conversation, Message, OutboxMessa
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
 from handoff import actions as handoff_actions
 from handoff import notify
-from handoff.notice import crisis_staff_line, waiting_notice
-from handoff.models import OPEN_STATES, Ticket
-from handoff.queue import do_note_user_message, do_open_ticket
+from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
+from handoff.models import OPEN_STATES, Ticket, TicketState
+from handoff.queue import do_escalate_to_crisis, do_note_user_message, do_open_ticket, do_reopen_ticket
 
 log = logging.getLogger("ristapo.service")
 
@@ -224,15 +224,31 @@ def _message_row(conversation_id: int, **values) -> dict:
     return row
 
 
-def _view(conv: Conversation, ticket_open: bool) -> ConversationView:
+def _view(conv: Conversation, ticket: Ticket | None) -> ConversationView:
     pending = json.loads(conv.context) if conv.context else {}
+    reopen = pending.get("reopen") or {}
     return ConversationView(
         state=DialogueState(conv.state),
         consent_version=conv.consent_version,
         consent_declined=conv.consent_declined,
-        ticket_open=ticket_open,
+        ticket_open=ticket is not None,
         pending=pending,
+        ticket_waiting=ticket is not None and ticket.state == TicketState.waiting.value,
+        ticket_crisis=ticket is not None and ticket.crisis,
+        reopenable=ticket is None and bool(reopen.get("until")) and reopen["until"] > now().isoformat(),
     )
+
+
+def _reopen(session: Session, conv: Conversation, result: TurnResult) -> Ticket | None:
+    """Reopens the ticket named in the conversation (closed within the grace period)."""
+    reopen = result.view.pending.pop("reopen", None) or {}
+    ticket = session.get(Ticket, reopen.get("ticket")) if reopen.get("ticket") else None
+    if ticket is None or ticket.conversation_id != conv.id or ticket.state in OPEN_STATES:
+        return None
+    do_reopen_ticket(session, ticket)
+    conv.current_ticket_id = ticket.id
+    notify.publish(session, "ticket_reopened", ticket_id=ticket.id, staff_id=ticket.closed_by, urgent=ticket.priority <= 1)
+    return ticket
 
 
 def handle_inbound(
@@ -268,9 +284,16 @@ def handle_inbound(
         return waiting_notice(session, urgent=urgent)
 
     ctx = EngineContext(
-        knowledge.kb, knowledge.understander, consent.version, consent.text, notice, lambda: crisis_staff_line(session)
+        knowledge.kb,
+        knowledge.understander,
+        consent.version,
+        consent.text,
+        notice,
+        lambda: crisis_staff_line(session),
+        lambda crisis: waiting_ack(session, ticket, crisis=crisis),
+        now,
     )
-    result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
+    result = engine.turn(_view(conv, ticket), inbound, ctx)
 
     und = result.understanding
     if inbound.kind == "text":
@@ -314,11 +337,19 @@ def handle_inbound(
             )
             conv.current_ticket_id = ticket.id
             notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+        elif ev.kind == "reopen" and ticket is None:
+            ticket = _reopen(session, conv, result)
         elif ev.kind == "staff_notify" and ticket is not None:
             do_note_user_message(session, ticket)
             notify.publish(session, "user_message", ticket_id=ticket.id, urgent=bool(ev.data.get("urgent")))
         elif ev.kind == "crisis":
+            if ticket is not None and not ticket.crisis:
+                do_escalate_to_crisis(session, ticket)
+                notify.publish(session, "ticket_escalated", ticket_id=ticket.id, urgent=True, crisis=True)
+            # the rule id only, in the log (staff read what was said in the transcript)
             log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+        elif ev.kind == "danger_check":
+            log.info("danger check asked", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too

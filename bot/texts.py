@@ -6,6 +6,8 @@ from core.messages import (
     A_CONSENT_YES,
     A_DELETE,
     A_DELETE_NO,
+    A_DANGER_NO,
+    A_DANGER_YES,
     A_DELETE_YES,
     A_EMERGENCY,
     A_ENTRY,
@@ -57,11 +59,28 @@ HANDOFF_DONE = "職員に引き継ぎました。職員から返事が来るま�
 HANDOFF_DECLINED_NOTE = "記録に同意していないので、職員には「内容は記録していない」と伝えます。職員から返事が来たら、困っていることを教えてください。"
 HANDOFF_WAITING = "職員に伝えてあります。返事まで少しお待ちください。急ぐときは下の電話番号にかけてください。"
 
-CRISIS_INTRO = (
-    "知らせてくれて、ありがとう。あなたの命と安全がいちばん大切です。"
-    "いま危ないときは、すぐに電話してください。"
-)
-CRISIS_STAFF = "職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
+CRISIS_INTRO = "知らせてくれて、ありがとう。あなたの命と安全がいちばん大切です。"
+CRISIS_STAFF = "これは自動の返事です。職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
+CRISIS_TEXT_HINT = "電話がむずかしいときは「電話できない」と送ってください。文字で相談できるところを案内します。"
+
+# the 緊急のとき button and a "possible" crisis: numbers first, then one question
+DANGER_QUESTION = "いま危ない状態ですか?"
+DANGER_INTRO = "これは自動の返事です。緊急のときの電話番号です。"
+DANGER_POSSIBLE_INTRO = "これは自動の返事です。書いてくれて、ありがとう。つらいときは、ひとりで抱えないでください。"
+DANGER_NO = "わかりました。電話番号は、いつでも「緊急のとき」で見られます。困っていることがあれば、そのまま書いてください。"
+DANGER_YES_WORDS = ("はい", "はい。", "うん", "あぶない", "危ない", "危ないです", "たすけて", "助けて")
+DANGER_NO_WORDS = ("いいえ", "いいえ。", "いや", "ちがう", "違う", "だいじょうぶ", "大丈夫", "大丈夫です")
+
+# someone whose crisis ticket waits for staff and who cannot or will not call
+TEXT_HELP_INTRO = "電話しなくても大丈夫です。文字で相談できるところがあります。"
+TEXT_HELP_NONE = "いま開いている文字の相談先は、ここでは見つかりませんでした。"
+TEXT_HELP_STAY = "このチャットにも書いてください。職員が読んだら返事をします(これは自動の返事です)。"
+
+# the waiting room: every message gets a sign of life
+WAITING_SHORT_ACK = "受け取りました。職員に届いています(自動の返事です)。"
+WAITING_ALREADY = "もう職員に伝えてあります。"
+REOPENED = "前の相談の続きとして、同じ職員たちに伝えました。"
+WAITING_AUTO_NOTE = "(ここまでは自動の答えです。職員からの返事は、このあと届きます)"
 
 ASK_PLACE = "お住まいの都道府県や市の名前を送ってくれれば、近くの窓口をお知らせします。"
 
@@ -87,6 +106,10 @@ def common_quick_replies() -> list[Button]:
 
 def crisis_quick_replies() -> list[Button]:
     return [Button(HANDOFF_LABEL, A_HANDOFF), Button("緊急の電話番号", A_EMERGENCY)]
+
+
+def danger_buttons() -> list[Button]:
+    return [Button("はい", A_DANGER_YES), Button("いいえ", A_DANGER_NO), Button("職員と話したい", A_HANDOFF)]
 
 
 def delete_menu_button() -> Button:

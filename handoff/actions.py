@@ -13,14 +13,17 @@ console hands us a small value with the staff id, roles, IP and its audit writer
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from core.clock import now
+from core.settings import get_settings
 from core.messages import Button, OutMessage
 from core.models import ChannelUser, Consent, Conversation, Message
 from core.outbox import enqueue
@@ -122,12 +125,23 @@ def _user_of(session: Session, ticket: Ticket) -> ChannelUser:
     return user
 
 
-def _back_to_bot(session: Session, ticket: Ticket) -> None:
-    """Gives the conversation back to the bot: it answers again from the next message."""
+def _back_to_bot(session: Session, ticket: Ticket, *, reopenable: bool = False) -> None:
+    """Gives the conversation back to the bot: it answers again from the next message.
+
+    ``reopenable``: for the grace period (``RISTAPO_HANDOFF_REOPEN_HOURS``) a message the bot
+    cannot answer itself reopens this ticket (bot/waiting.py), so it reaches staff again.
+    """
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None and conv.current_ticket_id in (ticket.id, None):
         conv.state = "ready"
         conv.current_ticket_id = None
+        pending = json.loads(conv.context) if conv.context else {}
+        pending.pop("reopen", None)
+        hours = get_settings().handoff_reopen_hours
+        if reopenable and hours:
+            until = now() + timedelta(hours=hours)
+            pending["reopen"] = {"ticket": ticket.id, "until": until.isoformat()}
+        conv.context = json.dumps(pending, ensure_ascii=False) if pending else None
         session.add(conv)
 
 
@@ -322,7 +336,7 @@ def do_close_ticket(session: Session, actor: Actor, ticket: Ticket, outcome: Out
     ticket.closed_at = now()
     ticket.closed_by = actor.id
     session.add(ticket)
-    _back_to_bot(session, ticket)
+    _back_to_bot(session, ticket, reopenable=True)
     if tell_user:
         _send(session, ticket, OutMessage("text", CLOSED_TEXT), staff_id=actor.id, store_as="bot")
     session.flush()
