@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from bot import intake as intake_mod
 from bot import texts, waiting
 from bot.followup import involves_violence
 from knowledge.crisis import detect_crisis
@@ -70,6 +71,7 @@ class EngineContext:
     crisis_staff_line: Callable[[], str] = lambda: texts.CRISIS_STAFF  # hours-aware in the service
     # received + place in the queue + who reads when (hours-aware in the service); arg: crisis ticket
     waiting_ack: Callable[[bool], str] = lambda crisis: texts.HANDOFF_WAITING
+    phone_callbacks: Callable[[], bool] = lambda: False  # the office calls people back (office settings)
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -347,32 +349,32 @@ def _intake_question(index: int) -> OutMessage:
 
 
 def _intake_step(view: ConversationView, ctx: EngineContext, action: str, text: str) -> TurnResult:
-    intake = dict(view.pending.get("intake") or {})
-    index = len(intake)
-    step, _question, options = texts.INTAKE_STEPS[min(index, len(texts.INTAKE_STEPS) - 1)]
-    value = "skip"
-    if action.startswith(A_INTAKE):
-        got_step, _, got_value = action[len(A_INTAKE):].partition(":")
-        if got_step == step:
-            value = got_value if got_value in {v for _l, v in options} else "skip"
-    elif text:
-        matched = [v for label, v in options if label in text]
-        value = matched[0] if matched else "other_text"
-    intake[step] = value
-    if len(intake) < len(texts.INTAKE_STEPS):
-        return TurnResult(replace(view, pending={**view.pending, "intake": intake}), [_intake_question(len(intake))], [])
+    intake_now = dict(view.pending.get("intake") or {})
+    index = min(intake_mod.answered_steps(intake_now), len(texts.INTAKE_STEPS) - 1)
+    intake_now = intake_mod.record(intake_now, intake_mod.STEPS[index], action, text)
+    if intake_mod.answered_steps(intake_now) < len(texts.INTAKE_STEPS):
+        return TurnResult(replace(view, pending={**view.pending, "intake": intake_now}), [_intake_question(intake_mod.answered_steps(intake_now))], [])
     pending = {k: v for k, v in view.pending.items() if k != "intake"}
-    return _open_ticket(replace(view, pending=pending), ctx, intake=intake)
+    return _open_ticket(replace(view, pending=pending), ctx, intake=intake_now)
 
 
 def _open_ticket(view: ConversationView, ctx: EngineContext, *, intake: dict[str, str]) -> TurnResult:
+    """Opens the ticket with the honest waiting notice (and the call-back question after 「電話がいい」)."""
     urgent = intake.get("urgency") == "tonight"
     notice = ctx.waiting_notice(urgent)
     if view.consent_declined or not view.consented:
         notice = notice + "\n" + texts.HANDOFF_DECLINED_NOTE
     out = [OutMessage("handoff", notice, quick_replies=[Button("緊急の電話番号", A_EMERGENCY)])]
+    pending = {**view.pending, "ack_at": ctx.now().isoformat()}
+    if intake.get("contact") == "phone":
+        # why ask only where offered: never promise a call the office does not make
+        if ctx.phone_callbacks():
+            out.append(intake_mod.phone_question())
+            pending["ask_phone"] = "number"
+        else:
+            out.append(OutMessage("text", texts.PHONE_NOT_OFFERED))
     return TurnResult(
-        replace(view, state=S.HANDED_OFF, ticket_open=True, ticket_waiting=True, pending={**view.pending, "ack_at": ctx.now().isoformat()}),
+        replace(view, state=S.HANDED_OFF, ticket_open=True, ticket_waiting=True, pending=pending),
         out,
         [Event("handoff", {"urgent": urgent, "intake": intake})],
     )

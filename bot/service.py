@@ -31,6 +31,7 @@ from core.models import ChannelUser, Consent, Conversation, Message, OutboxMessa
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
 from handoff import actions as handoff_actions
 from handoff import notify
+from handoff.hours import load_hours
 from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
 from handoff.models import OPEN_STATES, Ticket, TicketState
 from handoff.queue import do_escalate_to_crisis, do_note_user_message, do_open_ticket, do_reopen_ticket
@@ -290,8 +291,9 @@ def handle_inbound(
         consent.text,
         notice,
         lambda: crisis_staff_line(session),
-        lambda crisis: waiting_ack(session, ticket, crisis=crisis),
-        now,
+        waiting_ack=lambda crisis: waiting_ack(session, ticket, crisis=crisis),
+        now=now,
+        phone_callbacks=lambda: load_hours(session).phone_callbacks,
     )
     result = engine.turn(_view(conv, ticket), inbound, ctx)
 
@@ -337,6 +339,11 @@ def handle_inbound(
             )
             conv.current_ticket_id = ticket.id
             notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+        elif ev.kind == "callback" and ticket is not None:
+            # the number is stored encrypted on the ticket (erased with the user's other records)
+            ticket.callback_phone = ev.data.get("phone") or ticket.callback_phone
+            ticket.callback_window = ev.data.get("window") or ticket.callback_window or "any"
+            session.add(ticket)
         elif ev.kind == "reopen" and ticket is None:
             ticket = _reopen(session, conv, result)
         elif ev.kind == "staff_notify" and ticket is not None:

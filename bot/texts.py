@@ -93,6 +93,33 @@ INTAKE_STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
 ]
 INTAKE_SKIP_LABEL = "とばす"
 
+# typed answers to the intake: words that pick an option (else the words are kept as free text)
+INTAKE_WORDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "who": [("family", ("家族", "かぞく", "母", "父", "息子", "娘", "妻", "夫", "親", "きょうだい", "兄", "弟", "姉", "妹")),
+            ("supporter", ("支援", "機関", "相談員", "職員", "施設")),
+            ("self", ("本人", "自分", "じぶん", "私", "わたし", "僕", "ぼく", "俺", "おれ"))],
+    "need": [("housing", ("住", "家", "泊", "部屋", "寝る")), ("money", ("お金", "おかね", "金", "借金", "生活費", "給料")),
+             ("work", ("仕事", "しごと", "働", "就職", "バイト")), ("health", ("健康", "病", "依存", "薬", "酒", "ギャンブル", "こころ", "心")),
+             ("family", ("家族", "かぞく", "親", "子ども", "子供"))],
+    "urgency": [("tonight", ("今夜", "こんや", "今日", "きょう", "泊まるところがない", "泊まる所がない", "とまるところがない", "野宿", "帰るところがない", "寝るところがない")),
+                ("days", ("数日", "明日", "あした", "今週", "近いうち")),
+                ("not_urgent", ("急ぎではない", "急がない", "いそがない", "いつでも", "ゆっくり"))],
+    "contact": [("phone", ("電話", "でんわ", "話したい", "声")), ("chat", ("チャット", "ここ", "このまま", "文字", "ライン", "line"))],
+}
+
+# 「電話がいい」: a call-back, only where the office offers it
+PHONE_ASK = (
+    "電話で話せるように、電話番号を送ってください(例 090-1234-5678)。\n"
+    "使いみち:職員から折り返し電話するためだけに使います。\n"
+    "保存:暗号化して保存します。「記録の削除」で、ほかの記録と一緒に消えます。"
+)
+PHONE_SKIP_LABEL = "番号は送らない"
+PHONE_WINDOW_ASK = "電話番号を受け取りました。電話してよい時間帯を選んでください(どれも職員の受付時間内です)。"
+PHONE_WINDOWS = [("午前(受付開始〜12時)", "am"), ("午後(12時〜受付終了)", "pm"), ("どちらでもよい", "any")]
+PHONE_DONE = "わかりました。職員が電話をかけるときは、{window}にかけます。知らない番号からの電話になることがあります。"
+PHONE_SKIPPED = "わかりました。返事はこのチャットに届きます。"
+PHONE_NOT_OFFERED = "ごめんなさい。この窓口では、職員から電話をかけることはしていません。返事はこのチャットに届きます。"
+
 INTAKE_LABELS = {step: {value: label for label, value in options} for step, _q, options in INTAKE_STEPS}
 
 

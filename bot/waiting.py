@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Callable
 
 from bot import texts
 from bot.followup import cannot_call, involves_violence
-from core.messages import A_HANDOFF, OutMessage
+from bot.intake import callback_step
+from core.messages import A_CALLBACK, A_HANDOFF, OutMessage
 from knowledge.hotlines import hotline_text, text_help_text
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ def waiting_room(view: "ConversationView", ctx: "EngineContext", und: "Understan
     """Acknowledges a message while the ticket waits; answers what the bot can answer."""
     from bot.engine import Event, TurnResult
 
+    if view.pending.get("ask_phone") or action.startswith(A_CALLBACK):
+        answered = callback_step(view, ctx, action, text)
+        if answered is not None:
+            return answered
     events = [Event("staff_notify", {"urgent": view.ticket_crisis})]
     if view.ticket_crisis and text and cannot_call(text):
         return TurnResult(view, [_text_help(ctx, text, und, violence=bool(view.pending.get("violence")))], events + [Event("intent", {"intent": "text_help"})], und)

@@ -65,3 +65,4 @@ A_DELETE_YES = "d:y"
 A_DELETE_NO = "d:n"
 A_ENTRY = "e:"  # + entry id
 A_INTAKE = "i:"  # + step:value, or "i:skip"
+A_CALLBACK = "cb:"  # + am | pm | any | none: the call-back window after 「電話がいい」

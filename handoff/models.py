@@ -148,6 +148,8 @@ class OfficeHoursBase(SQLModel):
     closed_dates: list[str] = Field(default_factory=list)  # "YYYY-MM-DD" one-off closures
     public_holidays: bool = True  # closed on Japanese public holidays (jpholiday)
     minutes_per_ticket: int = Field(default=20, ge=1, le=600)  # rough handling time for "expected wait"
+    # why off by default: the bot offers a call-back after 「電話がいい」 only if the office makes them
+    phone_callbacks: bool = False
 
     @field_validator("weekly")
     @classmethod
