@@ -149,7 +149,7 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
         return TurnResult(replace(view, state=S.HANDED_OFF), [], [Event("staff_notify", {})], und)
     if view.reopenable and waiting.is_for_staff(und, action):
         # why: a message soon after staff closed is for them, not for the fallback nobody sees
-        return waiting.reopen(view, ctx, und)
+        return waiting.reopen(view, ctx, und, action, text, respond=_respond)
 
     needs_consent_prompt = view.state in (S.NEW,) or (
         view.consented and view.consent_version != ctx.consent_version
@@ -365,7 +365,7 @@ def _open_ticket(view: ConversationView, ctx: EngineContext, *, intake: dict[str
     if view.consent_declined or not view.consented:
         notice = notice + "\n" + texts.HANDOFF_DECLINED_NOTE
     out = [OutMessage("handoff", notice, quick_replies=[Button("緊急の電話番号", A_EMERGENCY)])]
-    pending = {**view.pending, "ack_at": ctx.now().isoformat()}
+    pending = dict(view.pending)
     if intake.get("contact") == "phone":
         # why ask only where offered: never promise a call the office does not make
         if ctx.phone_callbacks():

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 # why 5 minutes: often enough that nobody feels ignored, rarely enough not to bury staff replies
 ACK_REPEAT = timedelta(minutes=5)
 _SHORT_NUMBERS = ("110", "119", "0120-279-338")
-_ANSWERED_INTENTS = ("faq", "menu", "greeting", "thanks")
+# why not greetings or thanks: while waiting they are words for staff; a sign of life is enough
+_ANSWERED_INTENTS = ("faq", "menu")
 
 
 def waiting_room(view: "ConversationView", ctx: "EngineContext", und: "Understanding | None", action: str, text: str,
@@ -89,19 +90,21 @@ def _text_help(ctx: "EngineContext", text: str, und, *, violence: bool) -> OutMe
 
 
 def is_for_staff(und: "Understanding | None", action: str) -> bool:
-    """A typed message the bot cannot answer itself (not a button, FAQ, menu or small talk)."""
+    """A typed message meant for staff: anything but a button, the menu, thanks or a greeting."""
     if action or und is None:
         return False
-    return und.intent not in _ANSWERED_INTENTS + ("handoff", "delete_data")
+    return und.intent not in ("menu", "greeting", "thanks", "delete_data")
 
 
-def reopen(view: "ConversationView", ctx: "EngineContext", und: "Understanding | None") -> "TurnResult":
-    """Reopens the ticket staff closed a short while ago: it waits again, for the same staff member first."""
-    from bot.engine import Event, TurnResult
+def reopen(view: "ConversationView", ctx: "EngineContext", und: "Understanding | None", action: str, text: str,
+           *, respond: Callable[..., "TurnResult"]) -> "TurnResult":
+    """Reopens the ticket staff closed a short while ago: it waits again, and the message is answered as in the waiting room."""
+    from bot.engine import Event
     from bot.states import DialogueState as S
 
-    new = replace(view, state=S.HANDED_OFF, ticket_open=True, ticket_waiting=True, reopenable=False,
-                  pending={**view.pending, "ack_at": ctx.now().isoformat()})
-    out = [OutMessage("text", texts.REOPENED + "\n" + ctx.waiting_ack(False), quick_replies=[texts.crisis_quick_replies()[1]])]
-    return TurnResult(new, out, [Event("reopen", {}), Event("staff_notify", {})], und)
+    new = replace(view, state=S.HANDED_OFF, ticket_open=True, ticket_waiting=True, reopenable=False)
+    result = waiting_room(new, ctx, und, action, text, respond=respond)
+    result.out.insert(0, OutMessage("text", texts.REOPENED))
+    result.events.insert(0, Event("reopen", {}))
+    return result
 
