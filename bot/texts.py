@@ -61,7 +61,7 @@ HANDOFF_WAITING = "職員に伝えてあります。返事まで少しお待ち�
 
 CRISIS_INTRO = "知らせてくれて、ありがとう。あなたの命と安全がいちばん大切です。"
 CRISIS_STAFF = "これは自動の返事です。職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
-CRISIS_TEXT_HINT = "電話がむずかしいときは「電話できない」と送ってください。文字で相談できるところを案内します。"
+CRISIS_TEXT_HINT = "電話がむずかしいときは「電話できない」と送ってください。"
 
 # the 緊急のとき button and a "possible" crisis: numbers first, then one question
 DANGER_QUESTION = "いま危ない状態ですか?"
