@@ -686,6 +686,7 @@ def disclosure(session: Session, user: ChannelUser) -> dict[str, Any]:
                     "closed_at": iso(t.closed_at),
                     "outcome": t.outcome,
                     "intake": intake_lines(json.loads(t.intake)) if t.intake else [],
+                    "callback": {"phone": t.callback_phone, "window": t.callback_window} if t.callback_phone else None,
                     "tags": [x for x in (t.tags or "").split(",") if x],
                     "notes": [{"at": iso(n.created_at), "text": n.body} for n in notes],
                     "referrals": [{"organisation": r.organisation, "at": iso(r.created_at)} for r in refs],
