@@ -119,6 +119,10 @@ class TransferRequest(Request_):
     staff_id: DbIdField
 
 
+class CrisisOutcomeRequest(Request_):
+    outcome: str = Field(pattern="^(advised_emergency|reached)$")
+
+
 class OrganisationRequest(Request_):
     organisation: str = Field(min_length=1, max_length=100)
 
@@ -387,6 +391,14 @@ def request_consent_b(ticket_id: DbId, body: OrganisationRequest, session: Sessi
     """Asks the user, through the bot, whether the case may be shared with an organisation."""
     ticket = actions.check_request_consent_b(session, actor, ticket_id, body.organisation)
     actions.do_request_consent_b(session, actor, ticket, body.organisation)
+    session.commit()
+    return views.summary(session, ticket, _names(session))
+
+
+def record_crisis_outcome(ticket_id: DbId, body: CrisisOutcomeRequest, session: SessionDep, actor: CurrentActor) -> views.TicketSummaryPublic:
+    """Records what was done about a crisis ticket (110番・119番をすすめた / 連絡がとれた)."""
+    ticket = actions.check_record_crisis_outcome(session, actor, ticket_id, body.outcome)
+    actions.do_record_crisis_outcome(session, actor, ticket, body.outcome)
     session.commit()
     return views.summary(session, ticket, _names(session))
 
@@ -674,6 +686,7 @@ def disclosure(session: Session, user: ChannelUser) -> dict[str, Any]:
                     "closed_at": iso(t.closed_at),
                     "outcome": t.outcome,
                     "intake": intake_lines(json.loads(t.intake)) if t.intake else [],
+                    "callback": {"phone": t.callback_phone, "window": t.callback_window} if t.callback_phone else None,
                     "tags": [x for x in (t.tags or "").split(",") if x],
                     "notes": [{"at": iso(n.created_at), "text": n.body} for n in notes],
                     "referrals": [{"organisation": r.organisation, "at": iso(r.created_at)} for r in refs],
@@ -731,6 +744,7 @@ ROUTES: list[RouteSpec] = [
     RouteSpec("POST", "/tickets/{ticket_id}/return-to-bot", return_to_bot, STAFF),
     RouteSpec("POST", "/tickets/{ticket_id}/consent-b", request_consent_b, STAFF),
     RouteSpec("POST", "/tickets/{ticket_id}/referral", refer_ticket, STAFF),
+    RouteSpec("POST", "/tickets/{ticket_id}/crisis-outcome", record_crisis_outcome, STAFF),
     RouteSpec("POST", "/tickets/{ticket_id}/erase-user", erase_ticket_user, STAFF),
     RouteSpec("GET", "/colleagues", read_colleagues, STAFF),
     RouteSpec("GET", "/events", stream_events, STAFF),

@@ -3,7 +3,8 @@
 It never touches the database or a channel; ``bot/service.py`` loads the view, calls
 ``turn`` and applies the events in one transaction. The decision order is fixed:
 
-crisis → consent → (staff own the chat: silent) → intents → FAQ answer → honest "don't know".
+crisis → danger check → consent → (waiting for staff: acknowledge, keep answering; staff own the
+chat: silent) → intents → FAQ answer → honest "don't know".
 
 States and transitions: :class:`bot.states.DialogueState`, drawn in ``bot/flow.mmd``.
 """
@@ -11,14 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
-from bot import texts
-from knowledge.hotlines import hotline_text
+from bot import intake as intake_mod
+from bot import texts, waiting
+from bot.followup import involves_violence
+from knowledge.crisis import detect_crisis
+from knowledge.hotlines import crisis_phone_text
 from core.messages import (
     A_CHOICE,
     A_CONSENT_NO,
     A_CONSENT_YES,
+    A_DANGER_NO,
+    A_DANGER_YES,
     A_DELETE,
     A_DELETE_NO,
     A_DELETE_YES,
@@ -46,6 +53,9 @@ class ConversationView:
     consent_declined: bool = False
     ticket_open: bool = False  # a hand-off ticket is waiting or claimed
     pending: dict[str, Any] = field(default_factory=dict)  # e.g. {"place_for": id, "intake": {...}}
+    ticket_waiting: bool = False  # the open ticket is not claimed yet: the bot keeps answering
+    ticket_crisis: bool = False  # the open ticket is a crisis ticket: every message gets help now
+    reopenable: bool = False  # staff closed a ticket within the grace period: a new message reopens it
 
     @property
     def consented(self) -> bool:
@@ -61,6 +71,10 @@ class EngineContext:
     waiting_notice: Callable[[bool], str] = lambda urgent: texts.HANDOFF_DONE
     crisis_staff_line: Callable[[], str] = lambda: texts.CRISIS_STAFF  # hours-aware in the service
     consent_valid_from: int | None = None  # accepted versions >= this need no new prompt (None: only the current)
+    # received + place in the queue + who reads when (hours-aware in the service); arg: crisis ticket
+    waiting_ack: Callable[[bool], str] = lambda crisis: texts.HANDOFF_WAITING
+    phone_callbacks: Callable[[], bool] = lambda: False  # the office calls people back (office settings)
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
 @dataclass
@@ -94,8 +108,24 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
     und: Understanding | None = ctx.understander.classify(text) if inbound.kind == "text" and text else None
 
     # why first: danger to life outranks consent, staff ownership and any FAQ match.
-    if (und and und.intent == "crisis") or action == A_EMERGENCY:
-        return _crisis(view, ctx, und, by_button=action == A_EMERGENCY)
+    if und and und.intent == "crisis":
+        result = _crisis(view, ctx, und, text=text, by_button=False)
+        if crisis_tier(und, text) == "possible" and not view.ticket_crisis:
+            # why a ticket AND a question: a message that may mean danger must reach staff and
+            # keep every later message answered (電話はむり → text help); the question lets the
+            # person say how urgent it is, and staff see the answer.
+            result.out.insert(1, OutMessage("text", texts.DANGER_QUESTION, buttons=texts.danger_buttons()))
+            result.view = replace(result.view, pending={**result.view.pending, "danger_check": True})
+        return result
+    # why a question first: a curious tap on 緊急のとき must not raise a false urgent alarm.
+    if action == A_EMERGENCY:
+        return _danger_check(view, ctx, None, text, possible=False)
+    if action == A_DANGER_YES or (view.pending.get("danger_check") and not action and text in texts.DANGER_YES_WORDS):
+        return _crisis(_without(view, "danger_check"), ctx, und, text=text, by_button=True)
+    if action == A_DANGER_NO or (view.pending.get("danger_check") and not action and text in texts.DANGER_NO_WORDS):
+        return TurnResult(_without(view, "danger_check"), [OutMessage("text", texts.DANGER_NO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "danger_no"})], und)
+    if view.pending.get("danger_check"):
+        view = _without(view, "danger_check")
 
     if inbound.kind == "follow":
         return _ask_consent(replace(view, state=S.NEW), ctx, greeting=True)
@@ -118,9 +148,15 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
             und,
         )
 
+    if view.ticket_open and view.ticket_waiting and view.state != S.INTAKE:
+        # why answer: nobody reads yet; a message that gets no reply feels like nobody ever will.
+        return waiting.waiting_room(replace(view, state=S.HANDED_OFF), ctx, und, action, text, respond=_respond)
     if view.ticket_open:
         # why silent: a person owns this chat now; two voices confuse an anxious reader.
         return TurnResult(replace(view, state=S.HANDED_OFF), [], [Event("staff_notify", {})], und)
+    if view.reopenable and waiting.is_for_staff(und, action):
+        # why: a message soon after staff closed is for them, not for the fallback nobody sees
+        return waiting.reopen(view, ctx, und, action, text, respond=_respond)
 
     # why not "!= current": a new text that keeps the same data must not interrupt everyone again
     valid_from = ctx.consent_valid_from or ctx.consent_version
@@ -298,30 +334,58 @@ def _confirm_delete(view: ConversationView, yes: bool) -> TurnResult:
     return TurnResult(replace(view, state=S(before), pending=pending), [OutMessage("text", texts.DELETE_CANCELLED, quick_replies=texts.common_quick_replies())], [])
 
 
-def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | None, *, by_button: bool) -> TurnResult:
+def crisis_tier(und: Understanding | None, text: str) -> str:
+    """"now" (raise an urgent ticket) or "possible" (ask first); the crisis detector decides."""
+    tier = getattr(und, "tier", None) or getattr(und, "crisis_tier", None)
+    if tier is None and text:
+        tier = getattr(detect_crisis(text), "tier", None)
+    return tier or "now"
+
+
+def _without(view: ConversationView, key: str) -> ConversationView:
+    return replace(view, pending={k: v for k, v in view.pending.items() if k != key})
+
+
+def crisis_body(ctx: EngineContext, *, violence: bool) -> str:
+    """Kind line, numbers (110/119 first), the text-help hint, then who reads this chat and when."""
+    phones = crisis_phone_text(violence=violence, at=ctx.now())
+    return "\n".join([texts.CRISIS_INTRO, phones, texts.CRISIS_TEXT_HINT, ctx.crisis_staff_line()])
+
+
+def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | None, *, text: str, by_button: bool) -> TurnResult:
+    violence = involves_violence(text, getattr(und, "crisis_id", None))
     out = [
         OutMessage(
             "crisis",
-            texts.CRISIS_INTRO + "\n\n" + hotline_text() + "\n\n" + ctx.crisis_staff_line(),
+            crisis_body(ctx, violence=violence),
             title="いますぐ相談できる電話",
             quick_replies=texts.crisis_quick_replies(),
             urgent=True,
         )
     ]
     events = [Event("crisis", {"lexicon_id": getattr(und, "crisis_id", None), "by_button": by_button})]
-    new_view = view
+    new_view = replace(view, pending={**view.pending, "violence": True}) if violence else view
     if not view.ticket_open:
         events.append(Event("handoff", {"urgent": True, "intake": {}}))
-        new_view = replace(view, ticket_open=True)
+        new_view = replace(new_view, ticket_open=True, ticket_waiting=True, ticket_crisis=True)
     else:
         events.append(Event("staff_notify", {"urgent": True}))
-    new_state = S.HANDED_OFF
+        new_view = replace(new_view, ticket_crisis=True)
     if view.state in (S.NEW,):
         # still ask for consent afterwards, but never before the hotlines
         prompt = _ask_consent(new_view, ctx, greeting=False)
         out.extend(prompt.out)
-        new_state = S.HANDED_OFF
-    return TurnResult(replace(new_view, state=new_state), out, events, und)
+    return TurnResult(replace(new_view, state=S.HANDED_OFF), out, events, und)
+
+
+def _danger_check(view: ConversationView, ctx: EngineContext, und: Understanding | None, text: str, *, possible: bool) -> TurnResult:
+    """Shows the numbers and asks 「いま危ない状態ですか?」; only はい raises an urgent ticket."""
+    violence = involves_violence(text, getattr(und, "crisis_id", None))
+    intro = texts.DANGER_POSSIBLE_INTRO if possible else texts.DANGER_INTRO
+    body = "\n".join([intro, crisis_phone_text(violence=violence, at=ctx.now()), texts.DANGER_QUESTION])
+    out = [OutMessage("crisis", body, title="緊急のとき", buttons=texts.danger_buttons(), urgent=True)]
+    event = Event("danger_check", {"lexicon_id": getattr(und, "crisis_id", None), "possible": possible})
+    return TurnResult(replace(view, pending={**view.pending, "danger_check": True}), out, [event], und)
 
 
 def _start_handoff(view: ConversationView, ctx: EngineContext) -> TurnResult:
@@ -341,32 +405,32 @@ def _intake_question(index: int) -> OutMessage:
 
 
 def _intake_step(view: ConversationView, ctx: EngineContext, action: str, text: str) -> TurnResult:
-    intake = dict(view.pending.get("intake") or {})
-    index = len(intake)
-    step, _question, options = texts.INTAKE_STEPS[min(index, len(texts.INTAKE_STEPS) - 1)]
-    value = "skip"
-    if action.startswith(A_INTAKE):
-        got_step, _, got_value = action[len(A_INTAKE):].partition(":")
-        if got_step == step:
-            value = got_value if got_value in {v for _l, v in options} else "skip"
-    elif text:
-        matched = [v for label, v in options if label in text]
-        value = matched[0] if matched else "other_text"
-    intake[step] = value
-    if len(intake) < len(texts.INTAKE_STEPS):
-        return TurnResult(replace(view, pending={**view.pending, "intake": intake}), [_intake_question(len(intake))], [])
+    intake_now = dict(view.pending.get("intake") or {})
+    index = min(intake_mod.answered_steps(intake_now), len(texts.INTAKE_STEPS) - 1)
+    intake_now = intake_mod.record(intake_now, intake_mod.STEPS[index], action, text)
+    if intake_mod.answered_steps(intake_now) < len(texts.INTAKE_STEPS):
+        return TurnResult(replace(view, pending={**view.pending, "intake": intake_now}), [_intake_question(intake_mod.answered_steps(intake_now))], [])
     pending = {k: v for k, v in view.pending.items() if k != "intake"}
-    return _open_ticket(replace(view, pending=pending), ctx, intake=intake)
+    return _open_ticket(replace(view, pending=pending), ctx, intake=intake_now)
 
 
 def _open_ticket(view: ConversationView, ctx: EngineContext, *, intake: dict[str, str]) -> TurnResult:
+    """Opens the ticket with the honest waiting notice (and the call-back question after 「電話がいい」)."""
     urgent = intake.get("urgency") == "tonight"
     notice = ctx.waiting_notice(urgent)
     if view.consent_declined or not view.consented:
         notice = notice + "\n" + texts.HANDOFF_DECLINED_NOTE
     out = [OutMessage("handoff", notice, quick_replies=[Button("緊急の電話番号", A_EMERGENCY)])]
+    pending = dict(view.pending)
+    if intake.get("contact") == "phone":
+        # why ask only where offered: never promise a call the office does not make
+        if ctx.phone_callbacks():
+            out.append(intake_mod.phone_question())
+            pending["ask_phone"] = "number"
+        else:
+            out.append(OutMessage("text", texts.PHONE_NOT_OFFERED))
     return TurnResult(
-        replace(view, state=S.HANDED_OFF, ticket_open=True),
+        replace(view, state=S.HANDED_OFF, ticket_open=True, ticket_waiting=True, pending=pending),
         out,
         [Event("handoff", {"urgent": urgent, "intake": intake})],
     )

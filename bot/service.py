@@ -33,11 +33,11 @@ from core.service_settings import retention_days
 from core.settings import get_settings
 from handoff import actions as handoff_actions
 from handoff import notify
-from handoff.notice import crisis_staff_line, waiting_notice
 from handoff.hours import describe_hours, load_hours
+from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
 from knowledge.kb import render_answer
-from handoff.models import OPEN_STATES, Ticket
-from handoff.queue import do_note_user_message, do_open_ticket
+from handoff.models import OPEN_STATES, Ticket, TicketState
+from handoff.queue import do_escalate_to_crisis, do_note_user_message, do_open_ticket, do_reopen_ticket
 
 log = logging.getLogger("ristapo.service")
 
@@ -228,15 +228,31 @@ def _message_row(conversation_id: int, **values) -> dict:
     return row
 
 
-def _view(conv: Conversation, ticket_open: bool) -> ConversationView:
+def _view(conv: Conversation, ticket: Ticket | None) -> ConversationView:
     pending = json.loads(conv.context) if conv.context else {}
+    reopen = pending.get("reopen") or {}
     return ConversationView(
         state=DialogueState(conv.state),
         consent_version=conv.consent_version,
         consent_declined=conv.consent_declined,
-        ticket_open=ticket_open,
+        ticket_open=ticket is not None,
         pending=pending,
+        ticket_waiting=ticket is not None and ticket.state == TicketState.waiting.value,
+        ticket_crisis=ticket is not None and ticket.crisis,
+        reopenable=ticket is None and bool(reopen.get("until")) and reopen["until"] > now().isoformat(),
     )
+
+
+def _reopen(session: Session, conv: Conversation, result: TurnResult) -> Ticket | None:
+    """Reopens the ticket named in the conversation (closed within the grace period)."""
+    reopen = result.view.pending.pop("reopen", None) or {}
+    ticket = session.get(Ticket, reopen.get("ticket")) if reopen.get("ticket") else None
+    if ticket is None or ticket.conversation_id != conv.id or ticket.state in OPEN_STATES:
+        return None
+    do_reopen_ticket(session, ticket)
+    conv.current_ticket_id = ticket.id
+    notify.publish(session, "ticket_reopened", ticket_id=ticket.id, staff_id=ticket.closed_by, urgent=ticket.priority <= 1)
+    return ticket
 
 
 def handle_inbound(
@@ -273,10 +289,18 @@ def handle_inbound(
 
     values = answer_values(session)
     ctx = EngineContext(
-        knowledge.kb, knowledge.understander, consent.version, render_answer(consent.text, values), notice,
-        lambda: crisis_staff_line(session), consent_valid_from=consent.valid_from or None,
+        knowledge.kb,
+        knowledge.understander,
+        consent.version,
+        render_answer(consent.text, values),
+        notice,
+        lambda: crisis_staff_line(session),
+        consent_valid_from=consent.valid_from or None,
+        waiting_ack=lambda crisis: waiting_ack(session, ticket, crisis=crisis),
+        now=now,
+        phone_callbacks=lambda: load_hours(session).phone_callbacks,
     )
-    result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
+    result = engine.turn(_view(conv, ticket), inbound, ctx)
     fill_placeholders(result.out, values)
 
     und = result.understanding
@@ -321,10 +345,21 @@ def handle_inbound(
             )
             conv.current_ticket_id = ticket.id
             notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+        elif ev.kind == "callback" and ticket is not None:
+            # the number is stored encrypted on the ticket (erased with the user's other records)
+            ticket.callback_phone = ev.data.get("phone") or ticket.callback_phone
+            ticket.callback_window = ev.data.get("window") or ticket.callback_window or "any"
+            session.add(ticket)
+        elif ev.kind == "reopen" and ticket is None:
+            ticket = _reopen(session, conv, result)
         elif ev.kind == "staff_notify" and ticket is not None:
             do_note_user_message(session, ticket)
             notify.publish(session, "user_message", ticket_id=ticket.id, urgent=bool(ev.data.get("urgent")))
         elif ev.kind == "crisis":
+            if ticket is not None and not ticket.crisis:
+                do_escalate_to_crisis(session, ticket)
+                notify.publish(session, "ticket_escalated", ticket_id=ticket.id, urgent=True, crisis=True)
+            # the rule id only, in the log (staff read what was said in the transcript)
             log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
         elif ev.kind == "clarify_chosen" and result.view.consent_version is not None:
             # The answer to a question back: kept beside the message it answers (marked
@@ -333,6 +368,8 @@ def handle_inbound(
                 conv.id, direction="in", sender="user", kind="choice", body=None,
                 intent="clarified", entry_id=ev.data.get("entry_id"),
             )])
+        elif ev.kind == "danger_check":
+            log.info("danger check asked", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too

@@ -9,5 +9,5 @@ class DialogueState(str, enum.Enum):
     AWAIT_CONSENT = "await_consent"  # consent prompt shown; FAQ still answered, nothing stored
     READY = "ready"  # consent decided (given or declined); bot answers
     INTAKE = "intake"  # short skippable questions before a hand-off (consent given only)
-    HANDED_OFF = "handed_off"  # a ticket is waiting or claimed: the bot stays silent (crisis excepted)
+    HANDED_OFF = "handed_off"  # a ticket is open: waiting → the bot acknowledges and answers; claimed → silent (crisis excepted)
     AWAIT_DELETE_CONFIRM = "await_delete_confirm"  # asked "really delete?"

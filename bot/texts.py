@@ -6,6 +6,8 @@ from core.messages import (
     A_CONSENT_YES,
     A_DELETE,
     A_DELETE_NO,
+    A_DANGER_NO,
+    A_DANGER_YES,
     A_DELETE_YES,
     A_EMERGENCY,
     A_ENTRY,
@@ -57,11 +59,28 @@ HANDOFF_DONE = "職員に引き継ぎました。職員から返事が来るま�
 HANDOFF_DECLINED_NOTE = "記録に同意していないので、職員には「内容は記録していない」と伝えます。職員から返事が来たら、困っていることを教えてください。"
 HANDOFF_WAITING = "職員に伝えてあります。返事まで少しお待ちください。急ぐときは下の電話番号にかけてください。"
 
-CRISIS_INTRO = (
-    "知らせてくれて、ありがとう。あなたの命と安全がいちばん大切です。"
-    "いま危ないときは、すぐに電話してください。"
-)
-CRISIS_STAFF = "職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
+CRISIS_INTRO = "知らせてくれて、ありがとう。あなたの命と安全がいちばん大切です。"
+CRISIS_STAFF = "これは自動の返事です。職員にも「急ぎ」で知らせました。このチャットにも返事をします。"
+CRISIS_TEXT_HINT = "電話がむずかしいときは「電話できない」と送ってください。"
+
+# the 緊急のとき button and a "possible" crisis: numbers first, then one question
+DANGER_QUESTION = "いま危ない状態ですか?"
+DANGER_INTRO = "これは自動の返事です。緊急のときの電話番号です。"
+DANGER_POSSIBLE_INTRO = "これは自動の返事です。書いてくれて、ありがとう。つらいときは、ひとりで抱えないでください。"
+DANGER_NO = "わかりました。電話番号は、いつでも「緊急のとき」で見られます。困っていることがあれば、そのまま書いてください。"
+DANGER_YES_WORDS = ("はい", "はい。", "うん", "あぶない", "危ない", "危ないです", "たすけて", "助けて")
+DANGER_NO_WORDS = ("いいえ", "いいえ。", "いや", "ちがう", "違う", "だいじょうぶ", "大丈夫", "大丈夫です")
+
+# someone whose crisis ticket waits for staff and who cannot or will not call
+TEXT_HELP_INTRO = "電話しなくても大丈夫です。文字で相談できるところがあります。"
+TEXT_HELP_NONE = "いま開いている文字の相談先は、ここでは見つかりませんでした。"
+TEXT_HELP_STAY = "このチャットにも書いてください。職員が読んだら返事をします(これは自動の返事です)。"
+
+# the waiting room: every message gets a sign of life
+WAITING_SHORT_ACK = "受け取りました。職員に届いています(自動の返事です)。"
+WAITING_ALREADY = "もう職員に伝えてあります。"
+REOPENED = "前の相談の続きとして、同じ職員たちに伝えました。"
+WAITING_AUTO_NOTE = "(ここまでは自動の答えです。職員からの返事は、このあと届きます)"
 
 ASK_PLACE = "お住まいの都道府県や市の名前を送ってくれれば、近くの窓口をお知らせします。"
 
@@ -73,6 +92,33 @@ INTAKE_STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("contact", "連絡の方法は?", [("このチャットで", "chat"), ("電話がいい", "phone")]),
 ]
 INTAKE_SKIP_LABEL = "とばす"
+
+# typed answers to the intake: words that pick an option (else the words are kept as free text)
+INTAKE_WORDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "who": [("family", ("家族", "かぞく", "母", "父", "息子", "娘", "妻", "夫", "親", "きょうだい", "兄", "弟", "姉", "妹")),
+            ("supporter", ("支援", "機関", "相談員", "職員", "施設")),
+            ("self", ("本人", "自分", "じぶん", "私", "わたし", "僕", "ぼく", "俺", "おれ"))],
+    "need": [("housing", ("住", "家", "泊", "部屋", "寝る")), ("money", ("お金", "おかね", "金", "借金", "生活費", "給料")),
+             ("work", ("仕事", "しごと", "働", "就職", "バイト")), ("health", ("健康", "病", "依存", "薬", "酒", "ギャンブル", "こころ", "心")),
+             ("family", ("家族", "かぞく", "親", "子ども", "子供"))],
+    "urgency": [("tonight", ("今夜", "こんや", "今日", "きょう", "泊まるところがない", "泊まる所がない", "とまるところがない", "野宿", "帰るところがない", "寝るところがない")),
+                ("days", ("数日", "明日", "あした", "今週", "近いうち")),
+                ("not_urgent", ("急ぎではない", "急がない", "いそがない", "いつでも", "ゆっくり"))],
+    "contact": [("phone", ("電話", "でんわ", "話したい", "声")), ("chat", ("チャット", "ここ", "このまま", "文字", "ライン", "line"))],
+}
+
+# 「電話がいい」: a call-back, only where the office offers it
+PHONE_ASK = (
+    "電話で話せるように、電話番号を送ってください(例 090-1234-5678)。\n"
+    "使いみち:職員から折り返し電話するためだけに使います。\n"
+    "保存:暗号化して保存します。「記録の削除」で、ほかの記録と一緒に消えます。"
+)
+PHONE_SKIP_LABEL = "番号は送らない"
+PHONE_WINDOW_ASK = "電話番号を受け取りました。電話してよい時間帯を選んでください(どれも職員の受付時間内です)。"
+PHONE_WINDOWS = [("午前(受付開始〜12時)", "am"), ("午後(12時〜受付終了)", "pm"), ("どちらでもよい", "any")]
+PHONE_DONE = "わかりました。職員が電話をかけるときは、{window}にかけます。知らない番号からの電話になることがあります。"
+PHONE_SKIPPED = "わかりました。返事はこのチャットに届きます。"
+PHONE_NOT_OFFERED = "ごめんなさい。この窓口では、職員から電話をかけることはしていません。返事はこのチャットに届きます。"
 
 INTAKE_LABELS = {step: {value: label for label, value in options} for step, _q, options in INTAKE_STEPS}
 
@@ -92,6 +138,10 @@ def crisis_quick_replies() -> list[Button]:
 def consent_details_button() -> Button:
     """「くわしく」under the consent text: the himitsu entry says who reads what and the exceptions."""
     return Button("くわしく", A_ENTRY + "himitsu")
+
+
+def danger_buttons() -> list[Button]:
+    return [Button("はい", A_DANGER_YES), Button("いいえ", A_DANGER_NO), Button("職員と話したい", A_HANDOFF)]
 
 
 def delete_menu_button() -> Button:

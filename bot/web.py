@@ -43,10 +43,10 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
 
-# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, #7110).
+# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, 110(無料), 189, #7110).
 _TEL = re.compile(
     r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])"
-    r"|(?<![\d#,.-])(110|119)(?=番|\s|$|[)）、。])",
+    r"|(?<![\d#,.-])(110|119|189)(?=番|\s|$|[()（）、。])",
     re.MULTILINE,
 )
 

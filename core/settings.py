@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
     run_workers: bool = True
+    # a message this soon after staff closed a ticket reopens it (never the fallback nobody sees)
+    handoff_reopen_hours: int = Field(default=24, ge=0, le=24 * 14)
     demo: bool = False
 
     @model_validator(mode="after")

@@ -13,27 +13,31 @@ console hands us a small value with the staff id, roles, IP and its audit writer
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from core.clock import now
+from core.settings import get_settings
 from core.messages import Button, OutMessage
 from core.models import ChannelUser, Consent, Conversation, Message
 from core.outbox import enqueue
 from handoff import notify
 from handoff.erase import do_erase_user
-from handoff.models import ConsentB, Outcome, Referral, Ticket, TicketNote, TicketState
+from handoff.models import ConsentB, CrisisOutcome, Outcome, Referral, Ticket, TicketNote, TicketState
 
 STAFF_ROLE = "staff"
 MAX_TAGS = 10
 TAG_RE = re.compile(r"^[\w\u3000-\u30ff\u4e00-\u9fff・ー-]{1,20}$")
 
 CONSENT_B_VERSION = 1
-A_CONSENT_B = "b:"  # postback: "b:y:<ticket id>" / "b:n:<ticket id>"
+A_CONSENT_B = "b:"  # postback: "b:y:<ticket id>:<question id>" / "b:n:<ticket id>:<question id>"
 CONSENT_B_TEXT = (
     "担当の職員から、お願いがあります。\n"
     "あなたの相談を「{org}」に伝えて、いっしょに支援を考えたいと思っています。"
@@ -42,6 +46,7 @@ CONSENT_B_TEXT = (
 )
 CONSENT_B_THANKS = "ありがとうございます。「{org}」に伝えてよいと、職員に知らせました。"
 CONSENT_B_DECLINED = "わかりました。「{org}」には伝えません。ここでの相談はこのまま続けられます。"
+CONSENT_B_STALE = "このボタンの質問は、もう使えません。いちばん新しい質問のボタンを押してください。何も伝えていません。"
 CLOSED_TEXT = "職員との相談は、いったん終わりました。また困ったら、いつでもこのチャットに送ってください。よくある質問には自動で答えます。"
 RETURNED_TEXT = "このあとは自動の案内が答えます。職員と話したいときは「人と話したい」を押してください。"
 
@@ -122,12 +127,23 @@ def _user_of(session: Session, ticket: Ticket) -> ChannelUser:
     return user
 
 
-def _back_to_bot(session: Session, ticket: Ticket) -> None:
-    """Gives the conversation back to the bot: it answers again from the next message."""
+def _back_to_bot(session: Session, ticket: Ticket, *, reopenable: bool = False) -> None:
+    """Gives the conversation back to the bot: it answers again from the next message.
+
+    ``reopenable``: for the grace period (``RISTAPO_HANDOFF_REOPEN_HOURS``) a message the bot
+    cannot answer itself reopens this ticket (bot/waiting.py), so it reaches staff again.
+    """
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None and conv.current_ticket_id in (ticket.id, None):
         conv.state = "ready"
         conv.current_ticket_id = None
+        pending = json.loads(conv.context) if conv.context else {}
+        pending.pop("reopen", None)
+        hours = get_settings().handoff_reopen_hours
+        if reopenable and hours:
+            until = now() + timedelta(hours=hours)
+            pending["reopen"] = {"ticket": ticket.id, "until": until.isoformat()}
+        conv.context = json.dumps(pending, ensure_ascii=False) if pending else None
         session.add(conv)
 
 
@@ -259,6 +275,7 @@ def do_reply(session: Session, actor: Actor, ticket: Ticket, text: str) -> str:
     """
     outbox_id = _send(session, ticket, OutMessage("staff", text.strip()), staff_id=actor.id, store_as="staff")
     ticket.last_staff_reply_at = now()
+    ticket.first_staff_reply_at = ticket.first_staff_reply_at or ticket.last_staff_reply_at
     ticket.unread = 0
     session.add(ticket)
     session.flush()
@@ -322,7 +339,7 @@ def do_close_ticket(session: Session, actor: Actor, ticket: Ticket, outcome: Out
     ticket.closed_at = now()
     ticket.closed_by = actor.id
     session.add(ticket)
-    _back_to_bot(session, ticket)
+    _back_to_bot(session, ticket, reopenable=True)
     if tell_user:
         _send(session, ticket, OutMessage("text", CLOSED_TEXT), staff_id=actor.id, store_as="bot")
     session.flush()
@@ -382,10 +399,14 @@ def check_request_consent_b(session: Session, actor: Actor, ticket_id: int, orga
 def do_request_consent_b(session: Session, actor: Actor, ticket: Ticket, organisation: str) -> Ticket:
     """Asks the user, through the bot, whether their case may be shared with ``organisation``."""
     org = organisation.strip()
-    buttons = [Button("伝えてよい", f"{A_CONSENT_B}y:{ticket.id}"), Button("伝えないで", f"{A_CONSENT_B}n:{ticket.id}")]
+    # why a question id: two questions on one ticket must not share a button (a tap under the
+    # first would authorise the second organisation)
+    question = secrets.token_hex(4)
+    buttons = [Button("伝えてよい", f"{A_CONSENT_B}y:{ticket.id}:{question}"), Button("伝えないで", f"{A_CONSENT_B}n:{ticket.id}:{question}")]
     _send(session, ticket, OutMessage("consent", consent_b_text(org), title="ほかの機関に伝えることについて", buttons=buttons), staff_id=actor.id, store_as="bot")
     ticket.consent_b = ConsentB.requested.value
     ticket.consent_b_org = org
+    ticket.consent_b_question = question
     ticket.consent_b_at = now()
     session.add(ticket)
     session.flush()
@@ -400,13 +421,17 @@ def is_consent_b_action(action: str | None) -> bool:
 def do_answer_consent_b(session: Session, *, user: ChannelUser, action: str) -> list[OutMessage]:
     """Records the user's consent-B answer (append-only Consent row, per ticket); the bot's reply.
 
-    Called by bot/service.py for ``b:y:<id>`` / ``b:n:<id>`` postbacks. A button for another
-    user's ticket, or one no longer asked, is ignored (no reply, nothing recorded).
+    Called by bot/service.py for ``b:y:<id>:<question>`` / ``b:n:<id>:<question>`` postbacks. A
+    button for another user's ticket is ignored (no reply, nothing recorded); a button of an
+    earlier question on this ticket answers that it no longer applies (nothing recorded).
     """
-    choice, _, raw_id = action[len(A_CONSENT_B):].partition(":")
+    choice, _, rest = action[len(A_CONSENT_B):].partition(":")
+    raw_id, _, question = rest.partition(":")
     ticket = session.get(Ticket, int(raw_id)) if raw_id.isdigit() else None
     if ticket is None or ticket.user_id != user.id or choice not in ("y", "n") or not ticket.consent_b_org:
         return []
+    if not question or question != ticket.consent_b_question:
+        return [OutMessage("text", CONSENT_B_STALE)]
     org = ticket.consent_b_org
     yes = choice == "y"
     session.add(
@@ -431,7 +456,9 @@ def check_refer_ticket(session: Session, actor: Actor, ticket_id: int, organisat
     ticket = access_ticket_by_id(session, actor, ticket_id)
     _require_assignee(actor, ticket)
     consent = latest_consent_b(session, ticket)
-    if consent is None or consent.choice != "given" or ticket.consent_b_org != organisation.strip():
+    org = organisation.strip()
+    # why the text hash too: the grant must be for exactly the question that named this organisation
+    if consent is None or consent.choice != "given" or ticket.consent_b_org != org or consent.text_hash != _consent_b_hash(org):
         raise TicketConflict("この機関に伝える同意(同意B)がありません。先にボットから同意をたずねてください。", "consent_b_missing")
     return ticket, consent
 
@@ -443,6 +470,28 @@ def do_refer_ticket(session: Session, actor: Actor, ticket: Ticket, consent: Con
     session.flush()
     actor.audit(session, "ticket.refer", _target(ticket), detail=f"consent:{consent.id}")
     return ref
+
+
+# --- crisis outcome ----------------------------------------------------------------------------
+
+def check_record_crisis_outcome(session: Session, actor: Actor, ticket_id: int, outcome: str) -> Ticket:
+    """Any staff member may record what was done about a crisis ticket (colleagues cover each other)."""
+    ticket = access_ticket_by_id(session, actor, ticket_id)
+    if not ticket.crisis:
+        raise ActionError("緊急の相談ではありません。", "not_crisis")
+    if outcome not in {o.name for o in CrisisOutcome}:
+        raise ActionError("選べない結果です。", "bad_outcome")
+    return ticket
+
+
+def do_record_crisis_outcome(session: Session, actor: Actor, ticket: Ticket, outcome: str) -> Ticket:
+    """Records 「110番・119番をすすめた」 / 「連絡がとれた」 (one tap; counted on the dashboard)."""
+    ticket.crisis_outcome = outcome
+    ticket.crisis_outcome_at = now()
+    session.add(ticket)
+    session.flush()
+    actor.audit(session, "ticket.crisis_outcome", _target(ticket), detail=outcome)
+    return ticket
 
 
 # --- erasure by staff --------------------------------------------------------------------------

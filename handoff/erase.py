@@ -27,6 +27,8 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
             for note in session.exec(select(TicketNote).where(TicketNote.ticket_id == ticket.id)).all():
                 session.delete(note)
             ticket.intake = None
+            ticket.callback_phone = None
+            ticket.callback_window = None
             ticket.answered_topics = None
             ticket.tags = None
             if ticket.state in OPEN_STATES:

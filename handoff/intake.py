@@ -1,5 +1,8 @@
 """The structured intake as staff read it (本人/家族/支援者, main need, urgency, contact).
 
+A typed answer is kept next to the option it was matched to (``urgency_text``), or alone
+when it fits no option (value ``other_text``): staff read the user's own words.
+
 Mirrors the questions in ``bot/texts.py::INTAKE_STEPS`` (handoff may not import bot/);
 ``tests/test_handoff_queue.py`` checks the two stay in step.
 """
@@ -17,7 +20,7 @@ INTAKE_LABELS: dict[str, dict[str, str]] = {
     "urgency": {"tonight": "今夜泊まる所がない", "days": "数日以内に", "not_urgent": "急ぎではない"},
     "contact": {"chat": "このチャットで", "phone": "電話がいい"},
 }
-SPECIAL = {"skip": "(答えなかった)", "other_text": "(自由に書いた:本文は会話記録に)"}
+SPECIAL = {"skip": "(答えなかった)", "other_text": "(選択肢にない答え)"}
 
 
 def intake_lines(intake: dict[str, str], *, short: bool = False) -> list[str]:
@@ -28,9 +31,12 @@ def intake_lines(intake: dict[str, str], *, short: bool = False) -> list[str]:
             continue
         value = intake[step]
         label = INTAKE_LABELS.get(step, {}).get(value) or SPECIAL.get(value, value)
+        typed = intake.get(f"{step}_text")  # the user's own words, kept when they typed the answer
         if short:
             if value not in SPECIAL:
                 lines.append(label)
+            elif typed:
+                lines.append(f"「{typed[:30]}」")
         else:
-            lines.append(f"{question}: {label}")
+            lines.append(f"{question}: {label}" + (f"(書いた言葉:「{typed}」)" if typed else ""))
     return lines

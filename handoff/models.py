@@ -36,6 +36,13 @@ class Outcome(str, enum.Enum):
     other = "その他"
 
 
+class CrisisOutcome(str, enum.Enum):
+    """What staff did about a crisis ticket, recorded with one tap and counted on the dashboard."""
+
+    advised_emergency = "110番・119番をすすめた"
+    reached = "連絡がとれた"
+
+
 class ConsentB(str, enum.Enum):
     """Consent B (sharing with another organisation), asked per ticket through the bot."""
 
@@ -71,6 +78,12 @@ class Ticket(SQLModel, table=True):
     consent_b: str = ConsentB.not_asked.value
     consent_b_org: str | None = None  # the organisation named when consent B was asked
     consent_b_at: datetime | None = None
+    consent_b_question: str | None = None  # id of the consent-B question in its buttons (a stale one is refused)
+    first_staff_reply_at: datetime | None = None  # for "time to first staff reply" on crisis tickets
+    crisis_outcome: str | None = None  # a CrisisOutcome value
+    crisis_outcome_at: datetime | None = None
+    callback_phone: str | None = Field(default=None, sa_column=Column(EncryptedText))  # 電話がいい: number to call back
+    callback_window: str | None = None  # e.g. "weekday-am" (a call-back window inside office hours)
 
 
 class TicketNote(SQLModel, table=True):
@@ -135,6 +148,8 @@ class OfficeHoursBase(SQLModel):
     closed_dates: list[str] = Field(default_factory=list)  # "YYYY-MM-DD" one-off closures
     public_holidays: bool = True  # closed on Japanese public holidays (jpholiday)
     minutes_per_ticket: int = Field(default=20, ge=1, le=600)  # rough handling time for "expected wait"
+    # why off by default: the bot offers a call-back after 「電話がいい」 only if the office makes them
+    phone_callbacks: bool = False
 
     @field_validator("weekly")
     @classmethod

@@ -24,6 +24,16 @@ def queue_position(session: Session, *, urgent: bool) -> int:
     return int(session.exec(q).one()) + 1
 
 
+def ticket_position(session: Session, ticket: Ticket) -> int:
+    """1-based place of a waiting ticket: tickets of higher priority, or equal and older, go first."""
+    ahead = select(func.count()).select_from(Ticket).where(
+        Ticket.state == "waiting",
+        Ticket.id != ticket.id,
+        (Ticket.priority < ticket.priority) | ((Ticket.priority == ticket.priority) & (Ticket.created_at <= ticket.created_at)),
+    )
+    return int(session.exec(ahead).one()) + 1
+
+
 def do_open_ticket(
     session: Session,
     *,
@@ -48,6 +58,22 @@ def do_open_ticket(
     session.add(ticket)
     session.flush()
     return ticket
+
+
+def do_escalate_to_crisis(session: Session, ticket: Ticket) -> None:
+    """A danger message on an open ticket: it becomes a crisis ticket at the top of the queue."""
+    ticket.crisis = True
+    ticket.priority = 0
+    session.add(ticket)
+
+
+def do_reopen_ticket(session: Session, ticket: Ticket) -> None:
+    """The user wrote soon after staff closed: the same ticket waits again (outcome kept for the record)."""
+    ticket.state = "waiting"
+    ticket.assignee_id = None
+    ticket.claimed_at = None
+    ticket.closed_at = None
+    session.add(ticket)
 
 
 def do_note_user_message(session: Session, ticket: Ticket) -> None:

@@ -18,7 +18,7 @@ from handoff.actions import Actor
 from handoff.intake import intake_lines
 from handoff.models import ConsentB, Referral, Ticket, TicketNote, TicketState
 
-QUEUE_VIEWS = ("open", "waiting", "mine", "closed_today")
+QUEUE_VIEWS = ("open", "waiting", "mine", "closed_today", "callback")
 Names = Callable[[int | None], str | None]
 
 
@@ -42,6 +42,8 @@ class TicketSummaryPublic(SQLModel):
     outcome: str | None
     closed_at: datetime | None
     is_demo: bool
+    crisis_outcome: str | None = None  # CrisisOutcome name: advised_emergency | reached
+    callback_window: str | None = None  # am | pm | any: the person asked to be called back
 
 
 class TranscriptItemPublic(SQLModel):
@@ -83,6 +85,7 @@ class TicketDetailPublic(SQLModel):
     notes: list[NotePublic]
     consent_b_org: str | None
     referrals: list[ReferralPublic]
+    callback_phone: str | None = None  # only in the detail staff open (the read is audited)
 
 
 def _consent_a(conv: Conversation | None) -> str:
@@ -118,6 +121,8 @@ def summary(session: Session, ticket: Ticket, names: Names) -> TicketSummaryPubl
         outcome=ticket.outcome,
         closed_at=ticket.closed_at,
         is_demo=ticket.is_demo,
+        crisis_outcome=ticket.crisis_outcome,
+        callback_window=ticket.callback_window if ticket.callback_phone else None,
     )
 
 
@@ -135,6 +140,8 @@ def list_queue(session: Session, actor: Actor, view: str, names: Names, *, limit
         q = q.where(Ticket.state == TicketState.claimed.value, Ticket.assignee_id == actor.id)
     elif view == "closed_today":
         q = q.where(Ticket.state.in_((TicketState.closed.value, TicketState.returned_to_bot.value)), Ticket.closed_at >= start_of_today_utc())
+    elif view == "callback":  # the call-back list: open tickets whose person asked for a call
+        q = q.where(Ticket.state.in_((TicketState.waiting.value, TicketState.claimed.value)), Ticket.callback_window.is_not(None))
     else:
         q = q.where(Ticket.state.in_((TicketState.waiting.value, TicketState.claimed.value)))
     if view == "closed_today":
@@ -182,6 +189,7 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
         notes=notes,
         consent_b_org=ticket.consent_b_org,
         referrals=referrals,
+        callback_phone=ticket.callback_phone,
     )
 
 

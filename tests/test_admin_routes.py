@@ -148,6 +148,7 @@ VALID_BODIES = {
     "/tickets/{ticket_id}/close": {"outcome": "その他"},
     "/tickets/{ticket_id}/consent-b": {"organisation": "x"},
     "/tickets/{ticket_id}/referral": {"organisation": "x"},
+    "/tickets/{ticket_id}/crisis-outcome": {"outcome": "reached"},
 }
 
 

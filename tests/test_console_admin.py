@@ -88,6 +88,10 @@ def test_office_hours_form(admin):
     assert h.weekly == {"0": [("08:30", "12:00"), ("13:00", "17:15")], "1": [("09:00", "17:00")]}
     assert h.closed_days == ["12-29", "12-30"] and h.closed_dates == ["2027-05-06"]
     assert h.public_holidays is False and h.minutes_per_ticket == 30
+    assert h.phone_callbacks is False  # off unless ticked
+    assert admin.post("/console/admin/hours", {"day0": "8:30-17:15", "phone_callbacks": "1"}).status_code == 303
+    with db.session_scope() as s:
+        assert load_hours(s).phone_callbacks is True
     assert audit_rows("settings.hours")
     bad = admin.post("/console/admin/hours", {"day0": "17:00-9:00"})
     assert bad.status_code == 422 and "17:00-9:00" in bad.text  # the form keeps what was typed

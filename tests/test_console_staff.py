@@ -363,7 +363,9 @@ def test_consent_b_then_referral(staff, chat):
     r = staff.post(f"/console/tickets/{tid}/referral", {"organisation": "地域生活定着支援センター"})
     assert r.status_code == 409 and "同意B" in r.text  # not without the user's consent
     assert staff.post(f"/console/tickets/{tid}/consent-b", {"organisation": "地域生活定着支援センター"}).status_code == 303
-    chat.press(f"b:y:{tid}")
+    with db.session_scope() as s:
+        question = s.get(Ticket, tid).consent_b_question  # the id in the buttons the user got
+    chat.press(f"b:y:{tid}:{question}")
     page = staff.get(f"/console/tickets/{tid}").text
     assert "同意あり" in page and "につないだことを記録する" in page
     assert staff.post(f"/console/tickets/{tid}/referral", {"organisation": "地域生活定着支援センター"}).status_code == 303

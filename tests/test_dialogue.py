@@ -86,6 +86,12 @@ def test_bot_is_silent_while_staff_own_the_chat(consented_chat):
     chat.press("h")
     for _ in range(4):
         chat.press("i:skip")
+    from core import db
+
+    with db.session_scope() as s:  # a staff member claims the ticket
+        t = s.exec(select(Ticket)).one()
+        t.state, t.assignee_id = "claimed", 1
+        s.add(t)
     before = len(_rows(OutboxMessage))
     assert chat.say("仕事を探したい") == []
     assert len(_rows(OutboxMessage)) == before

@@ -347,6 +347,31 @@ def test_referral_needs_consent_b_asked_through_the_bot(app, staff, chat):
     assert "ticket.refer" in audit_actions("ticket.")
 
 
+def test_a_consent_b_answer_is_tied_to_its_own_question(app, staff, chat):
+    """Issue 16 item 3: 「伝えてよい」 under the first question must not authorise the second."""
+    _id, client = staff
+    ticket_id = hand_off(chat)
+    client.post(f"/admin/api/tickets/{ticket_id}/claim")
+
+    def ask(org: str) -> str:
+        client.post(f"/admin/api/tickets/{ticket_id}/consent-b", json={"organisation": org})
+        asked = [m for r in outbox_of(ticket_id) for m in payload_messages(r) if m.kind == "consent"][-1]
+        return next(b.action for b in asked.buttons if b.action.startswith("b:y:"))
+
+    first_yes = ask("○○市 自立相談支援機関")
+    second_yes = ask("△△県 地域生活定着支援センター")
+    assert first_yes != second_yes
+    out = chat.press(first_yes)  # a stale button: the question it belongs to was replaced
+    assert "もう使えません" in out[0].text
+    assert [c for c in rows(Consent) if c.kind == "B"] == []
+    second = {"organisation": "△△県 地域生活定着支援センター"}
+    assert client.post(f"/admin/api/tickets/{ticket_id}/referral", json=second).status_code == 409
+    assert client.post(f"/admin/api/tickets/{ticket_id}/referral", json={"organisation": "○○市 自立相談支援機関"}).status_code == 409
+
+    chat.press(second_yes)
+    assert client.post(f"/admin/api/tickets/{ticket_id}/referral", json=second).status_code == 200
+
+
 def test_a_consent_b_button_for_someone_elses_ticket_does_nothing(app, staff, chat, shared_runtime):
     _id, client = staff
     ticket_id = hand_off(chat)

@@ -208,6 +208,12 @@ def test_callback_query_is_answered_even_when_the_turn_is_silent(tg):
     # a person owns the chat after the hand-off: the bot says nothing, the spinner still stops
     tg.post(tg_callback("h"))
     tg.process()
+    from handoff.models import Ticket
+
+    with db.session_scope() as s:  # a staff member claims the ticket (while it waits, the bot still answers)
+        for t in s.exec(select(Ticket)).all():
+            t.state, t.assignee_id = "claimed", 1
+            s.add(t)
     tg.fake.clear()
     tg.post(tg_callback("m", query_id="cbq-silent"))
     tg.process()

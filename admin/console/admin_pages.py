@@ -239,6 +239,7 @@ def _hours_page(request: Request, session: Session, login: SignedIn, *, status: 
         "closed_dates": "\n".join(current.closed_dates),
         "public_holidays": current.public_holidays,
         "minutes_per_ticket": current.minutes_per_ticket,
+        "phone_callbacks": current.phone_callbacks,
     }
     when = hours.format_when(st.next_open) if st.next_open else None
     return _page(request, login, "hours.html", status=status, title="受付時間・休み", form=form, weekdays=WEEKDAYS, st=st, next_open=when, error=error, ok=_flash(request))
@@ -259,6 +260,7 @@ async def save_hours(request: Request, session: SessionDep, login: AdminPage):
         "closed_dates": str(form.get("closed_dates", "")),
         "public_holidays": form.get("public_holidays") is not None,
         "minutes_per_ticket": str(form.get("minutes_per_ticket", "20")),
+        "phone_callbacks": form.get("phone_callbacks") is not None,
     }
     try:
         weekly = {day: _parse_spans(text) for day, text in raw["weekly"].items()}
@@ -268,6 +270,7 @@ async def save_hours(request: Request, session: SessionDep, login: AdminPage):
             closed_dates=_lines(raw["closed_dates"]),
             public_holidays=raw["public_holidays"],
             minutes_per_ticket=int(raw["minutes_per_ticket"] or 20),
+            phone_callbacks=raw["phone_callbacks"],
         )
         api.update_hours(body, session, _actor(request, login))
     except ValidationError as exc:

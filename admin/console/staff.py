@@ -28,7 +28,7 @@ from core.models import Conversation, Message, OutboxMessage
 from handoff import actions, views
 from handoff.events import event_stream
 from handoff.actions import ActionError, Actor
-from handoff.models import CannedReply, Outcome
+from handoff.models import CannedReply, CrisisOutcome, Outcome
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 NAV = [NavItem("受付箱", "/console/inbox", frozenset({"staff"}), order=10)]
@@ -41,7 +41,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "console" / "
 CHANNEL_LIMITS = {"line": 5000, "telegram": 4096, "web": 2000, "terminal": 2000}
 CHANNEL_LABELS = {"line": "LINE", "telegram": "Telegram", "web": "ウェブ", "terminal": "端末"}
 UTF16_CHANNELS = {"line", "telegram"}
-VIEW_LABELS = {"waiting": "待っている相談", "mine": "わたしの担当", "open": "対応中すべて", "closed_today": "今日終わった相談"}
+VIEW_LABELS = {"waiting": "待っている相談", "mine": "わたしの担当", "open": "対応中すべて", "closed_today": "今日終わった相談", "callback": "折り返し電話"}
+CALLBACK_LABELS = {"am": "午前(受付開始〜12時)", "pm": "午後(12時〜受付終了)", "any": "どちらでもよい"}
+CRISIS_OUTCOME_LABELS = {o.name: o.value for o in CrisisOutcome}
 STATE_LABELS = {"waiting": "待ち", "claimed": "対応中", "closed": "終了", "returned_to_bot": "ボットに戻した"}
 DELIVERY_LABELS = {"pending": "送信待ち", "sending": "送信中", "delivered": "届きました", "failed": "届きませんでした", "dead": "届きませんでした"}
 CONSENT_A_LABELS = {"given": "記録に同意あり", "declined": "記録に同意なし(内容は保存していません)", "none": "同意の確認前"}
@@ -205,6 +207,8 @@ def _ticket_page(request: Request, login: SignedIn, session: Session, actor: Act
         "canned": session.exec(select(CannedReply).order_by(CannedReply.title)).all(),
         "colleagues": _colleagues(session, actor),
         "outcomes": [o.value for o in Outcome],
+        "callback_labels": CALLBACK_LABELS,
+        "crisis_outcome_labels": CRISIS_OUTCOME_LABELS,
         "limit": CHANNEL_LIMITS.get(channel, 2000),
         "utf16": channel in UTF16_CHANNELS,
         "error": error,
@@ -377,6 +381,19 @@ def ask_consent_b(request: Request, ticket_id: DbId, session: SessionDep, login:
     except ActionError as exc:
         return _refused(request, login, session, actor, ticket_id, exc)
     return _back(ticket_id, "asked")
+
+
+@router.post("/tickets/{ticket_id}/crisis-outcome", summary="Record what was done about a crisis (staff)")
+def crisis_outcome(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage, outcome: str = Form("")):
+    """One tap: 「110番・119番をすすめた」 or 「連絡がとれた」 (counted on the dashboard)."""
+    actor = _actor(request, login)
+    try:
+        ticket = actions.check_record_crisis_outcome(session, actor, ticket_id, outcome)
+        actions.do_record_crisis_outcome(session, actor, ticket, outcome)
+        session.commit()
+    except ActionError as exc:
+        return _refused(request, login, session, actor, ticket_id, exc)
+    return _back(ticket_id, "recorded")
 
 
 @router.post("/tickets/{ticket_id}/referral", summary="Record a referral (staff)")

@@ -33,11 +33,49 @@ class Dashboard:
     abstained: int
     top_entries: list[tuple[str, int]]
     totals: dict[str, int] = field(default_factory=dict)
+    crisis_months: list["CrisisMonth"] = field(default_factory=list)
 
     @property
     def abstention_rate(self) -> float | None:
         asked = self.answered + self.abstained
         return None if asked == 0 else self.abstained / asked
+
+
+@dataclass
+class CrisisMonth:
+    """Crisis tickets of one JST month: how fast staff first replied and what was done."""
+
+    month: str  # "2026-12"
+    tickets: int
+    replied: int
+    median_first_reply_min: float | None
+    outcomes: dict[str, int]  # CrisisOutcome name -> count
+
+
+def crisis_by_month(session: Session, *, months: int = 6, include_demo: bool = True) -> list[CrisisMonth]:
+    """Per month: crisis tickets, time to the first staff reply (median), recorded outcomes."""
+    today = now().astimezone(JST).date().replace(day=1)
+    first = today
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    q = select(Ticket).where(Ticket.crisis == True, Ticket.created_at >= datetime.combine(first, datetime.min.time(), JST))  # noqa: E712
+    if not include_demo:
+        q = q.where(Ticket.is_demo == False)  # noqa: E712
+    by: dict[str, list[Ticket]] = defaultdict(list)
+    for t in session.exec(q).all():
+        by[t.created_at.astimezone(JST).strftime("%Y-%m")].append(t)
+    result = []
+    for key in sorted(by):
+        ts = by[key]
+        waits = sorted((t.first_staff_reply_at - t.created_at).total_seconds() / 60 for t in ts if t.first_staff_reply_at)
+        result.append(CrisisMonth(
+            month=key,
+            tickets=len(ts),
+            replied=len(waits),
+            median_first_reply_min=waits[len(waits) // 2] if waits else None,
+            outcomes=dict(Counter(t.crisis_outcome for t in ts if t.crisis_outcome)),
+        ))
+    return result
 
 
 def _day(at: datetime) -> date:
@@ -106,6 +144,7 @@ def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = Tr
         answered=answered,
         abstained=abstained,
         top_entries=top.most_common(10),
+        crisis_months=crisis_by_month(session, include_demo=include_demo),
         totals={
             "conversations": sum(sum(v) for v in conversations.values()),
             "handoffs": sum(handoffs),

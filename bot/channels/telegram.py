@@ -39,8 +39,11 @@ from telegram.ext import Application
 
 from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
 from core.messages import (
+    A_CALLBACK,
     A_CONSENT_NO,
     A_CONSENT_YES,
+    A_DANGER_NO,
+    A_DANGER_YES,
     A_DELETE,
     A_DELETE_NO,
     A_DELETE_YES,
@@ -67,7 +70,7 @@ GROUP_LINE = (
     "グループの内容は読んでいません。このボットを開いて、個別に話しかけてください。"
 )
 # Buttons of one-time questions: their keyboard is removed once one of them is pressed.
-ONE_TIME_ACTIONS = (A_CONSENT_YES, A_CONSENT_NO, A_INTAKE, A_DELETE_YES, A_DELETE_NO)
+ONE_TIME_ACTIONS = (A_CONSENT_YES, A_CONSENT_NO, A_INTAKE, A_DELETE_YES, A_DELETE_NO, A_DANGER_YES, A_DANGER_NO, A_CALLBACK)
 # Commands a Telegram user may type; anything else is ordinary text for the engine.
 _COMMANDS = {"/start": "follow", "/menu": A_MENU, "/help": A_MENU, "/delete": A_DELETE}
 
