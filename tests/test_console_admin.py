@@ -139,6 +139,16 @@ def test_retention_period_applies_to_every_process(admin, settings):
     assert audit_rows("settings.retention")[0].detail == "180->90"
 
 
+def test_raising_the_retention_period_needs_no_shortening_confirmation(admin):
+    """A longer period deletes nothing: no checkbox; shortening again still asks for it."""
+    page = admin.post("/console/admin/retention", {"days": "365"})
+    assert page.status_code == 303, page.text
+    assert audit_rows("settings.retention")[0].detail == "180->365"
+    assert admin.post("/console/admin/retention", {"days": "365"}).status_code == 303  # unchanged: nothing shortened
+    refused = admin.post("/console/admin/retention", {"days": "200"})
+    assert refused.status_code == 400 and "確認のチェック" in refused.text
+
+
 def test_audit_log_filters_and_csv(admin, persona, chat):
     staff = persona("yamada", "staff")
     tid = open_ticket(chat)

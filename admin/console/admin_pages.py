@@ -424,7 +424,10 @@ def save_retention(request: Request, session: SessionDep, login: AdminPage, days
     try:
         if not days.strip().isdigit():
             raise ActionError("日数を数字で入れてください。", "not_a_number")
-        if confirm is None:
+        # why only when shortening: a longer period deletes nothing, so asking would only teach
+        # admins to tick the box without reading it
+        shorter = int(days) < service_settings.retention_days(session, request.app.state.settings)
+        if shorter and confirm is None:
             raise ActionError("短くすると古い記録が次の削除で消えます。確認のチェックを入れてください。", "confirm")
         do_set_retention(request.app.state.settings, session, _actor(request, login), int(days))
         session.commit()
