@@ -98,12 +98,12 @@ def console(tmp_path, line_api) -> Iterator[dict]:
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    secrets = {"tanaka": pyotp.random_base32(), "kanri": pyotp.random_base32()}
+    secrets = {"tanaka": pyotp.random_base32(), "kanri": pyotp.random_base32(), "henshu": pyotp.random_base32()}
     try:
         wait_healthy(url, proc)
         spec = {
-            "accounts": [["tanaka", "staff", secrets["tanaka"]], ["kanri", "admin", secrets["kanri"]]],
-            "names": {"tanaka": "田中", "kanri": "管理 担当"},
+            "accounts": [["tanaka", "staff", secrets["tanaka"]], ["kanri", "admin", secrets["kanri"]], ["henshu", "editor", secrets["henshu"]]],
+            "names": {"tanaka": "田中", "kanri": "管理 担当", "henshu": "編集 担当"},
             "password": PASSWORD,
             "canned": CANNED,
         }
@@ -119,8 +119,12 @@ def browser():
         yield b
 
 
-def _sign_in(browser, url: str, username: str, secret: str):
-    context = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
+def _sign_in(browser, url: str, username: str, secret: str, viewport: dict = DESKTOP, axe: bool = False):
+    context = browser.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")
+    if axe:
+        from tests.axe_support import enable_axe
+
+        enable_axe(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(url + "/console")

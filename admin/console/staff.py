@@ -90,6 +90,8 @@ def _render(request: Request, login: SignedIn, name: str, ctx: dict, status: int
 
 
 def _back(ticket_id: int, note: str | None = None) -> RedirectResponse:
+    # after done=claimed and done=sent, staff.js puts the focus in the reply box (no #fragment:
+    # Chrome's scroll-to-fragment would take the focus away again)
     url = f"/console/tickets/{ticket_id}" + (f"?done={note}" if note else "")
     return RedirectResponse(url, status_code=303)
 
@@ -231,6 +233,22 @@ def ticket_page(request: Request, ticket_id: DbId, session: SessionDep, login: S
         return _ticket_page(request, login, session, actor, ticket_id)
     except actions.TicketNotFound as exc:
         return _refused(request, login, session, actor, ticket_id, exc)
+
+
+@router.get("/tickets/{ticket_id}/turns", response_class=HTMLResponse, summary="The transcript alone (staff, live refresh)")
+def ticket_turns(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
+    """The conversation's turns, fetched by staff.js when the user writes; audited like the page."""
+    actor = _actor(request, login)
+    try:
+        ticket = actions.access_ticket_by_id(session, actor, ticket_id)
+    except actions.TicketNotFound:
+        return HTMLResponse("", status_code=404)
+    detail = views.detail(session, ticket, staff_names(session), _entry_titles(request))
+    actions.mark_read(session, actor, ticket)
+    actor.audit(session, "ticket.read", f"ticket:{ticket.id}", detail="live")
+    session.commit()
+    ctx = {"d": detail, "t": detail.ticket, "delivery": _delivery_states(session, ticket.conversation_id), "delivery_labels": DELIVERY_LABELS}
+    return _render(request, login, "_turns.html", ctx)
 
 
 @router.get("/tickets/{ticket_id}/messages/{message_id}/state", response_class=HTMLResponse, summary="Delivery state of a staff reply (staff, htmx)")
