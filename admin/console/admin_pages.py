@@ -318,7 +318,8 @@ def _mmdd(value: str) -> str:
 
 def _canned_page(request: Request, session: Session, login: SignedIn, *, status: int = 200, error: str | None = None, form: dict | None = None) -> HTMLResponse:
     rows = session.exec(select(CannedReply).order_by(CannedReply.title)).all()
-    return _page(request, login, "canned.html", status=status, title="定型文", rows=rows, error=error, form=form or {}, ok=_flash(request))
+    return _page(request, login, "canned.html", status=status, title="定型文", rows=rows, error=error, form=form or {}, ok=_flash(request),
+                 office_phone=request.app.state.settings.office_phone)
 
 
 @router.get("/canned", response_class=HTMLResponse)
