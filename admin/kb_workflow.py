@@ -117,13 +117,11 @@ def seed_hashes(entry: Entry, seeds_dir: Path | None) -> dict[str, str]:
 
 def stale_reasons(entry: Entry, published: EntryVersion | None, files: KbFiles, *, today: date | None = None) -> list[str]:
     """Why an entry should be re-checked: an old ``as_of`` or a seed changed since publish."""
+    from admin.kb_staleness import date_reasons
+
     today = today or now().date()
-    reasons = []
-    as_of = parse_as_of(entry.as_of)
-    if as_of is None:
-        reasons.append("基準日(as_of)が読み取れません")
-    elif _months_between(as_of, today) >= STALE_AFTER_MONTHS:
-        reasons.append(f"基準日が{STALE_AFTER_MONTHS}か月以上前です({entry.as_of})")
+    last_checked = published.published_at.date() if published is not None and published.published_at else None
+    reasons = date_reasons(entry.as_of, parse_as_of(entry.as_of), last_checked, today)
     if published is not None and published.seed_hashes:
         recorded = json.loads(published.seed_hashes)
         current = seed_hashes(entry, files.seeds_dir)
