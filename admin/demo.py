@@ -31,6 +31,8 @@ DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
     ("demo-staff", "デモ 職員", ["staff"]),
     ("demo-staff2", "デモ 職員2", ["staff"]),
     ("demo-editor", "デモ 編集者", ["editor"]),
+    # why two editors: publishing needs a second editor's approval; with one, the demo could not show it
+    ("demo-editor2", "デモ 編集者2", ["editor"]),
 ]
 
 # Plain words for people who may read slowly or in hiragana; {電話番号} and {受付時間} are
