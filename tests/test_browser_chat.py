@@ -184,6 +184,15 @@ def test_enter_sends_on_a_desktop_and_shift_enter_makes_a_new_line(server, brows
     box.press("Enter")
     page.locator(".bubble.user", has_text="探したい").wait_for()
     assert _same_document(page) and box.input_value() == ""
+
+    # two lines sent before the first answer came back: both are sent, in order, none dropped
+    box.fill("お金がない")
+    box.press("Enter")
+    box.fill(HOUSING)
+    box.press("Enter")
+    page.locator(".bubble.user", has_text=HOUSING).wait_for()
+    users = page.locator(".bubble.user").all_inner_texts()
+    assert users.index("お金がない") < users.index(HOUSING)
     context.close()
 
 

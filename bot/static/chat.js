@@ -59,21 +59,33 @@
     if (bubble) bubble.scrollIntoView({ block: "start" });
   }
 
+  // Taps and sends made while a turn is on its way wait their turn (never dropped silently).
+  var queue = [];
+
   function send(form, submitter) {
     var typed = form.classList.contains("send");
-    if (sending || (typed && !input.value.trim())) return;
+    if (typed && !input.value.trim()) return;
     var data = new URLSearchParams();
     Array.prototype.forEach.call(form.elements, function (el) {
       if (el.name && el.tagName !== "BUTTON") data.append(el.name, el.value);
     });
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
+    var typedText = typed ? input.value : null;
+    if (typed) input.value = "";
+    queue.push({ data: data, typed: typed, typedText: typedText, submitter: submitter });
+    if (!sending) next();
+  }
+
+  function next() {
+    var job = queue.shift();
+    if (!job) return;
     var after = shown();
     sending = true;
-    form.setAttribute("aria-busy", "true");
+    log.setAttribute("aria-busy", "true");
     say("送っています…");
     fetch("/chat?after=" + after, {
       method: "POST",
-      body: data,
+      body: job.data,
       credentials: "same-origin",
       headers: { "Accept": "application/json" }
     })
@@ -84,21 +96,22 @@
       })
       .then(function (update) {
         say("");
-        if (typed) input.value = "";
         var added = apply(update, after);
         showStart(added[0]);
-        if (typed) {
+        if (job.typed) {
           input.focus({ preventScroll: true });
-        } else if (!document.body.contains(submitter) && added[0]) {
+        } else if (!document.body.contains(job.submitter) && added[0]) {
           added[0].focus({ preventScroll: true });  // the pressed button went away with the old bubbles
         }
       })
       .catch(function (err) {
+        if (job.typed && !input.value) input.value = job.typedText;  // give the words back
+        queue = [];
         say(err && err.message === "busy"
           ? "続けて送られたので、少し待ってからもう一度送ってください。"
           : "送れませんでした。電波を確かめて、もう一度送ってください。");
       })
-      .then(function () { sending = false; form.removeAttribute("aria-busy"); });
+      .then(function () { sending = false; log.removeAttribute("aria-busy"); next(); });
   }
 
   document.addEventListener("submit", function (e) {
