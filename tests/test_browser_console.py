@@ -194,7 +194,9 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     push = next(r for r in line_api.accepted if r.path == "/v2/bot/message/push" and any(CANNED in t for t in r.texts))
     assert push.body["to"] == user and push.retry_key
     page.locator(".st-delivery-delivered").wait_for()  # the badge follows the outbox
-    page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)
+    # the viewport, not the full page: the reply box is sticky at the bottom of the screen
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=False)
 
     # a tablet in portrait: nothing runs off the side of the page
     page.set_viewport_size(TABLET)
