@@ -31,13 +31,17 @@ DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
     ("demo-staff", "デモ 職員", ["staff"]),
     ("demo-staff2", "デモ 職員2", ["staff"]),
     ("demo-editor", "デモ 編集者", ["editor"]),
+    # why two editors: publishing needs a second editor's approval; with one, the demo could not show it
+    ("demo-editor2", "デモ 編集者2", ["editor"]),
 ]
 
+# Plain words for people who may read slowly or in hiragana; {電話番号} and {受付時間} are
+# filled in from the settings when staff pick the reply (admin/canned_text.py)
 DEMO_CANNED = [
-    ("あいさつ", "りすたぽの担当職員です。ご連絡ありがとうございます。これからこのチャットでお話を伺います。"),
-    ("少しお待ちください", "確認しますので、少しお待ちください。"),
-    ("電話のご案内", "お電話でもご相談いただけます。受付時間は平日8時30分から17時15分です。"),
-    ("相談の終わり", "ご相談ありがとうございました。また困ったときは、いつでもこのチャットに送ってください。"),
+    ("あいさつ", "りすたぽの職員です。連絡をくれて、ありがとうございます。ここから、このチャットで話を聞きます。"),
+    ("少しお待ちください", "調べますので、少し待ってください。"),
+    ("電話のご案内", "電話でも相談できます。電話番号は{電話番号}です。電話がつながるのは{受付時間}です。"),
+    ("相談の終わり", "相談してくれて、ありがとうございました。また困ったときは、いつでもこのチャットに書いてください。"),
 ]
 
 

@@ -117,13 +117,11 @@ def seed_hashes(entry: Entry, seeds_dir: Path | None) -> dict[str, str]:
 
 def stale_reasons(entry: Entry, published: EntryVersion | None, files: KbFiles, *, today: date | None = None) -> list[str]:
     """Why an entry should be re-checked: an old ``as_of`` or a seed changed since publish."""
+    from admin.kb_staleness import date_reasons
+
     today = today or now().date()
-    reasons = []
-    as_of = parse_as_of(entry.as_of)
-    if as_of is None:
-        reasons.append("基準日(as_of)が読み取れません")
-    elif _months_between(as_of, today) >= STALE_AFTER_MONTHS:
-        reasons.append(f"基準日が{STALE_AFTER_MONTHS}か月以上前です({entry.as_of})")
+    last_checked = published.published_at.date() if published is not None and published.published_at else None
+    reasons = date_reasons(entry.as_of, parse_as_of(entry.as_of), last_checked, today)
     if published is not None and published.seed_hashes:
         recorded = json.loads(published.seed_hashes)
         current = seed_hashes(entry, files.seeds_dir)
@@ -715,27 +713,32 @@ class Cluster:
 def unanswered_questions(session: Session, *, days: int = UNANSWERED_DAYS, limit: int = 2000) -> list[Question]:
     """User messages the bot could not answer: it abstained, or the user then asked for a person.
 
-    Only the message row is read: never the user, their pseudonym or the conversation.
+    "Abstained" is the engine's own mark on its reply (admin.unanswered), outside open hand-off
+    tickets; a line written to staff, an intake answer or a place name typed on request is not a
+    question the knowledge base failed. Only the message row is read: never the user, their
+    pseudonym or the conversation.
     """
     from datetime import timedelta
 
+    from admin.unanswered import INTENT_ABSTAINED, open_tickets
     from core.models import Message
 
     since = now() - timedelta(days=days)
     q = (
-        select(Message.id, Message.conversation_id, Message.direction, Message.intent, Message.kind, Message.entry_id, Message.body)
+        select(Message.id, Message.conversation_id, Message.direction, Message.intent, Message.kind, Message.entry_id, Message.body, Message.created_at)
         .where(Message.created_at >= since)
         .order_by(Message.conversation_id, Message.created_at, Message.id)
         .limit(limit * 4)
     )
+    rows = session.exec(q).all()
+    tickets = open_tickets(session, (r[1] for r in rows))
     found: dict[int, Question] = {}
     last_question: dict[int, tuple] = {}
-    for mid, conv, direction, intent, kind, entry_id, body in session.exec(q).all():
+    last_line: dict[int, tuple] = {}
+    for mid, conv, direction, intent, kind, entry_id, body, at in rows:
         if direction == "in":
-            if intent == "none":
-                found[mid] = Question(mid, body, "abstained", None)
-                last_question.pop(conv, None)
-            elif intent == "handoff":
+            last_line[conv] = (mid, body)
+            if intent == "handoff":
                 prev = last_question.pop(conv, None)
                 if prev is not None and prev[0] not in found:
                     found[prev[0]] = Question(prev[0], prev[1], "asked_person", prev[2])
@@ -743,6 +746,11 @@ def unanswered_questions(session: Session, *, days: int = UNANSWERED_DAYS, limit
                 last_question[conv] = (mid, body, entry_id)
             else:
                 last_question.pop(conv, None)
+        elif intent == INTENT_ABSTAINED:
+            line = last_line.pop(conv, None)
+            if line is not None and not tickets.covers(conv, at):
+                found[line[0]] = Question(line[0], line[1], "abstained", None)
+            last_question.pop(conv, None)
         elif kind == "handoff":
             # the 「人と話したい」 button leaves no inbound row; the ticket notice marks it
             prev = last_question.pop(conv, None)

@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("chat", help="talk to the bot in the terminal (same engine, same database)")
-    p.add_argument("--user", default="local", help="a name for this terminal user (kept only as a keyed hash)")
+    p.add_argument("--user", default=None, help="continue the conversation of this name (kept only as a keyed hash); without it each run starts fresh")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("classify", help="one JSON line per input line: intent, topic, score, candidates")

@@ -27,7 +27,7 @@ from bot.runtime import Runtime, consent_for_turn
 from bot.states import DialogueState
 from core import identity
 from core.clock import now
-from core.models import ChannelUser, Consent, Conversation, Message, OutboxMessage
+from core.models import INTENT_ABSTAINED, ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
 from core.service_settings import retention_days
 from core.settings import get_settings
@@ -379,6 +379,7 @@ def handle_inbound(
 
     _apply_view(conv, result)
     store_out = result.view.consent_version is not None and "delete_user" not in kinds
+    abstained = "abstained" in kinds  # the unanswered-questions view and the dashboard count these
     writes.add_messages(session, [
         _message_row(
             conv.id,
@@ -388,8 +389,9 @@ def handle_inbound(
             body=m.plain_text() if store_out else None,
             entry_id=m.entry_id,
             entry_version=m.entry_version,
+            intent=INTENT_ABSTAINED if abstained and i == 0 else None,
         )
-        for m in result.out
+        for i, m in enumerate(result.out)
     ])
     outbox_id = None
     if result.out:

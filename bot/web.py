@@ -1,8 +1,10 @@
 """The public web chat at ``/chat``: the same engine for someone without LINE or Telegram.
 
-Server-rendered, works without JavaScript (forms + redirect); a few lines of plain JS only
-refresh the transcript so staff replies appear. The conversation is keyed by a random
-token in an HttpOnly cookie; nothing personal ever appears in a URL.
+Server-rendered, works without JavaScript (forms + post/redirect/get). With JavaScript,
+bot/static/chat.js posts the same forms with ``Accept: application/json`` and appends the new
+bubbles (no reload, focus stays in the input), and polls ``/chat/items`` so staff replies
+appear. The conversation is keyed by a random token in an HttpOnly cookie; nothing personal
+ever appears in a URL.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
@@ -100,6 +102,48 @@ def transcript(session: Session, user: ChannelUser) -> list[dict]:
     return [d for _t, _i, d in items]
 
 
+def wants_json(request: Request) -> bool:
+    """The page's script asks for JSON; a plain form post (no JavaScript) gets the redirect."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _after(request: Request) -> int:
+    """How many transcript items the page already shows (``?after=N``; junk counts as 0)."""
+    raw = request.query_params.get("after", "0")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
+
+
+def items_update(items: list[dict], after: int, consent_text: str | None) -> dict:
+    """What the page must change: the bubbles after the ``after`` it shows, or all of them.
+
+    ``reset`` means "replace the whole conversation": the page still shows the welcome (it had
+    no items), or the transcript got shorter (records deleted, a new conversation began).
+    """
+    reset = after > len(items) or (after == 0 and bool(items))
+    if reset:
+        html = templates.get_template("chat_items.html").render(items=items, consent_text=consent_text, max_text=MAX_TEXT)
+    else:
+        bubble = templates.get_template("_bubble.html")
+        html = "".join(bubble.render(it=it) for it in items[after:])
+    return {"count": len(items), "reset": reset, "html": html}
+
+
+def _update_for(token: str | None, after: int) -> dict:
+    with db.session_scope() as session:
+        user = _find_user(session, token) if token else None
+        items = transcript(session, user) if user is not None else []
+        consent_text = None if items else current_consent_text(session).text
+    return items_update(items, after, consent_text)
+
+
+@router.get("/chat/items", include_in_schema=False)
+def chat_items(request: Request) -> Response:
+    """New bubbles since ``?after=N`` as JSON (the page polls this so staff replies appear)."""
+    response = JSONResponse(_update_for(_token(request), _after(request)))
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
 def chat_page(request: Request):
     """Shows the conversation; a newcomer sees the welcome and the consent question first."""
@@ -124,7 +168,7 @@ def chat_page(request: Request):
 
 @router.post("/chat", include_in_schema=False)
 def chat_post(request: Request, text: str = Form(""), action: str = Form("")) -> Response:
-    """Runs one turn and redirects back to the page (post/redirect/get; works without JS)."""
+    """Runs one turn; redirects back to the page (post/redirect/get, no JS) or returns the new bubbles."""
     token = _token(request) or secrets.token_urlsafe(32)
     text = text.strip()[:MAX_TEXT]
     action = action.strip()[:64]
@@ -132,7 +176,10 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form("")) ->
         inbound = Inbound(kind="postback", action=action) if action else Inbound(kind="text", text=text)
         with db.session_scope() as session:
             handle_inbound(session, request.app.state.runtime, channel="web", platform_id=token, inbound=inbound)
-    response = RedirectResponse("/chat#bottom", status_code=303)
+    if wants_json(request):  # the page's script: the new bubbles, no reload
+        response: Response = JSONResponse(_update_for(token, _after(request)))
+    else:
+        response = RedirectResponse("/chat#bottom", status_code=303)
     settings = getattr(request.app.state, "settings", None)
     public_https = bool(settings and str(settings.public_base_url).startswith("https://"))
     # why HttpOnly + SameSite=Lax: page scripts never need the token, and another site's form

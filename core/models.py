@@ -59,6 +59,13 @@ class Conversation(SQLModel, table=True):
     last_activity_at: datetime = Field(default_factory=now, index=True)
 
 
+# ``Message.intent`` of the bot's first reply in a turn where the engine abstained (its
+# ``abstained`` event): the bot was asked and could not answer. The inbound row's ``intent`` is
+# only what the understanding guessed, also for lines the bot never tried to answer (a place
+# name it asked for, a message to staff), so it cannot say this.
+INTENT_ABSTAINED = "abstained"
+
+
 class Message(SQLModel, table=True):
     """One turn of the transcript. ``body`` is stored only with consent A."""
 

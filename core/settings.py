@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org/bot"
 
     staff_webhook_url: str | None = None
+    # the probation office's own phone number, filled into canned replies that say {電話番号}
+    # (empty: those sentences are left out); only a number published by the office itself
+    office_phone: str | None = None
     retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
     run_workers: bool = True

@@ -98,12 +98,12 @@ def console(tmp_path, line_api) -> Iterator[dict]:
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    secrets = {"tanaka": pyotp.random_base32(), "kanri": pyotp.random_base32()}
+    secrets = {"tanaka": pyotp.random_base32(), "kanri": pyotp.random_base32(), "henshu": pyotp.random_base32()}
     try:
         wait_healthy(url, proc)
         spec = {
-            "accounts": [["tanaka", "staff", secrets["tanaka"]], ["kanri", "admin", secrets["kanri"]]],
-            "names": {"tanaka": "田中", "kanri": "管理 担当"},
+            "accounts": [["tanaka", "staff", secrets["tanaka"]], ["kanri", "admin", secrets["kanri"]], ["henshu", "editor", secrets["henshu"]]],
+            "names": {"tanaka": "田中", "kanri": "管理 担当", "henshu": "編集 担当"},
             "password": PASSWORD,
             "canned": CANNED,
         }
@@ -119,8 +119,12 @@ def browser():
         yield b
 
 
-def _sign_in(browser, url: str, username: str, secret: str):
-    context = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
+def _sign_in(browser, url: str, username: str, secret: str, viewport: dict = DESKTOP, axe: bool = False):
+    context = browser.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")
+    if axe:
+        from tests.axe_support import enable_axe
+
+        enable_axe(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(url + "/console")
@@ -190,7 +194,9 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     push = next(r for r in line_api.accepted if r.path == "/v2/bot/message/push" and any(CANNED in t for t in r.texts))
     assert push.body["to"] == user and push.retry_key
     page.locator(".st-delivery-delivered").wait_for()  # the badge follows the outbox
-    page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)
+    # the viewport, not the full page: the reply box is sticky at the bottom of the screen
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=False)
 
     # a tablet in portrait: nothing runs off the side of the page
     page.set_viewport_size(TABLET)

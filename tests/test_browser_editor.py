@@ -136,9 +136,12 @@ def test_editor_drafts_previews_second_editor_publishes_and_bot_answers(site, br
     user = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP").new_page()
     user.set_default_timeout(15_000)
     user.goto(url + "/chat")
+    # the chat posts without reloading the page (tests/test_browser_chat.py): wait for the bubbles
     user.fill("textarea[name=text]", "こんにちは")
-    _click(user, user.get_by_role("button", name="送る"))
-    _click(user, user.get_by_role("button", name="同意する").last)
+    user.get_by_role("button", name="送る").click()
+    user.locator('.bubble[data-kind="welcome"]').wait_for(state="detached")  # the reply replaced the welcome
+    user.locator('.bubble[data-kind="consent"]').last.get_by_role("button", name="同意する").click()
+    user.locator(".bubble.bot", has_text="ありがとうございます").wait_for()
     user.fill("textarea[name=text]", QUESTION)
-    _click(user, user.get_by_role("button", name="送る"))
+    user.get_by_role("button", name="送る").click()
     user.locator(".bubble.bot").filter(has_text=NEW_ANSWER).first.wait_for()

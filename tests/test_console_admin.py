@@ -143,6 +143,16 @@ def test_retention_period_applies_to_every_process(admin, settings):
     assert audit_rows("settings.retention")[0].detail == "180->90"
 
 
+def test_raising_the_retention_period_needs_no_shortening_confirmation(admin):
+    """A longer period deletes nothing: no checkbox; shortening again still asks for it."""
+    page = admin.post("/console/admin/retention", {"days": "365"})
+    assert page.status_code == 303, page.text
+    assert audit_rows("settings.retention")[0].detail == "180->365"
+    assert admin.post("/console/admin/retention", {"days": "365"}).status_code == 303  # unchanged: nothing shortened
+    refused = admin.post("/console/admin/retention", {"days": "200"})
+    assert refused.status_code == 400 and "確認のチェック" in refused.text
+
+
 def test_audit_log_filters_and_csv(admin, persona, chat):
     staff = persona("yamada", "staff")
     tid = open_ticket(chat)
@@ -155,3 +165,48 @@ def test_audit_log_filters_and_csv(admin, persona, chat):
     lines = r.text.strip().splitlines()
     assert lines[0].startswith("id,at,actor_id") and any(f"ticket:{tid}" in line for line in lines[1:])
     assert audit_rows("audit.export")
+
+
+def test_the_audit_log_shows_japanese_words_beside_the_raw_code(admin, persona, chat):
+    staff = persona("yamada", "staff")
+    tid = open_ticket(chat)
+    staff.get(f"/console/tickets/{tid}")
+    page = admin.get("/console/admin/audit?action=ticket.read").text
+    assert "相談を開いた" in page and "<code class=\"muted\">ticket.read</code>" in page
+
+
+def test_every_audited_action_has_japanese_words():
+    import pathlib
+
+    from admin.audit_labels import ACTION_LABELS
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    codes = set()
+    for folder in ("admin", "handoff", "bot", "core"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            codes |= set(re.findall(r"\.audit\(\s*\w+,\s*\"([a-z_]+\.[a-z_]+)\"", text))
+            codes |= set(re.findall(r"audit\.record\([^)]*action=\"([a-z_.]+)\"", text))
+    assert codes and codes <= set(ACTION_LABELS), sorted(codes - set(ACTION_LABELS))
+
+
+def test_accounts_show_the_last_login_and_flag_accounts_unused_for_90_days(admin, persona):
+    from datetime import timedelta
+
+    from admin import audit
+    from admin.models import AuditEvent, StaffUser
+    from core import db
+    from core.clock import now
+
+    old = persona("furui", "staff")
+    recent = persona("atarashii", "staff")
+    with db.session_scope() as s:
+        s.get(StaffUser, old.id).created_at = now() - timedelta(days=400)
+        s.get(StaffUser, recent.id).created_at = now() - timedelta(days=400)
+        s.add(AuditEvent(at=now() - timedelta(days=120), actor_id=old.id, actor_name="furui", action="login.ok"))
+        audit.record(s, action="login.ok", actor_id=recent.id, actor_name="atarashii", ip=None)
+    page = admin.get("/console/admin/accounts").text
+    rows = {name: page.split(f"<strong>{name}</strong>", 1)[1].split("</td>", 1)[0] for name in ("furui", "atarashii")}
+    assert "90日以上使われていません" in rows["furui"] and "最後のログイン: 20" in rows["furui"]
+    assert "90日以上使われていません" not in rows["atarashii"]
+    assert "1 件のアカウントが 90 日以上使われていません" in page

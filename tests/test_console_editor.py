@@ -233,7 +233,39 @@ def test_done_codes_never_show_url_text(app, people):
 def test_list_shows_the_legal_review_badge(app, people):
     c, _csrf = login(app, "alice", people["alice"])
     page = c.get("/console/kb")
-    row = re.search(r"<tr>\s*<td><a [^>]*>相談した内容は秘密にしてもらえる\?</a>.*?</tr>", page.text, re.S).group(0)
+    row = re.search(r"<tr>\s*<td[^>]*><a [^>]*>相談した内容は秘密にしてもらえる\?</a>.*?</tr>", page.text, re.S).group(0)
     assert 'class="badge review"' in row and "法務確認待ち" in row
-    row = re.search(r"<tr>\s*<td><a [^>]*>相談にお金はかかる\?</a>.*?</tr>", page.text, re.S).group(0)
+    row = re.search(r"<tr>\s*<td[^>]*><a [^>]*>相談にお金はかかる\?</a>.*?</tr>", page.text, re.S).group(0)
     assert "法務確認待ち" not in row
+
+
+def test_an_admin_reads_the_knowledge_base_but_cannot_change_it(app):
+    from tests.staff_helpers import client_for, make_staff
+
+    admin_id, _ = make_staff("kanri-kb", ["admin"])
+    c = client_for(app, admin_id)
+    listing = c.get("/console/kb")
+    assert listing.status_code == 200 and ENTRY in listing.text
+    assert "/console/kb/new" not in listing.text and "読むだけ" in listing.text
+    page = c.get(f"/console/kb/e/{ENTRY}")
+    assert page.status_code == 200 and "この項目を編集する" not in page.text
+    assert c.get("/console/kb/unanswered").status_code == 403
+    assert c.get("/console/kb/new").status_code == 403
+
+
+def test_try_it_uses_the_text_on_screen_and_the_diff_shows_the_answer(app, people):
+    c, csrf = login(app, "alice", people["alice"])
+    r = c.post(f"/console/kb/e/{ENTRY}/draft", data={"csrf_token": csrf})
+    vid = r.headers["location"].split("/v/")[1].split("?")[0]
+    form = c.get(f"/console/kb/v/{vid}").text
+    title = re.search(r'name="title"[^>]*value="([^"]*)"', form).group(1)
+    unsaved = {"csrf_token": csrf, "title": title, "answer": "テスト用の答え。", "questions": "ペンギンの飼い方を教えて", "as_of": "2026年11月", "question": "ペンギンの飼い方を教えて"}
+    tried = c.post(f"/console/kb/v/{vid}/try", data=unsaved).text
+    assert "この版を公開すると、この質問への答えが変わります" in tried  # the unsaved question was used
+    saved_only = c.post(f"/console/kb/v/{vid}/try", data={"csrf_token": csrf, "question": "ペンギンの飼い方を教えて"}).text
+    assert "答えが変わります" not in saved_only  # without the form: the saved draft, unchanged
+
+    fields = {k: v for k, v in unsaved.items() if k != "question"}
+    assert c.post(f"/console/kb/v/{vid}/save", data=fields).status_code in (200, 303)
+    diff = c.get(f"/console/kb/v/{vid}/diff").text
+    assert "【回答】" in diff and "テスト用の答え。" in diff and "keywords:" not in diff

@@ -399,3 +399,30 @@ def test_disclosure_export_is_admin_only_and_audited(persona, staff, chat):
     body = r.text
     assert "仕事を探したい" in body and "user_hash" not in body and "platform_id" not in body
     assert len(audit_rows("user.export")) == 1
+
+
+def test_canned_replies_fill_in_the_office_phone_or_leave_the_sentence_out(staff, chat, app):
+    from core import db
+    from core.models import OutboxMessage
+    from core.outbox import payload_messages
+    from handoff.models import CannedReply
+
+    with db.session_scope() as s:
+        c = CannedReply(title="電話", body="電話でも相談できます。電話番号は{電話番号}です。電話がつながるのは{受付時間}です。")
+        s.add(c)
+        s.flush()
+        cid = c.id
+    tid = open_ticket(chat)
+    staff.post(f"/console/tickets/{tid}/claim")
+    app.state.settings.office_phone = None
+    page = staff.get(f"/console/tickets/{tid}").text
+    assert 'data-canned="電話でも相談できます。電話がつながるのは月曜日から金曜日の 8時30分から17時15分(祝日・年末年始を除く)です。"' in page
+    assert "{電話番号}" not in page and "電話番号は" not in page
+
+    app.state.settings.office_phone = "03-0000-0000"
+    page = staff.get(f"/console/tickets/{tid}").text
+    assert "電話番号は03-0000-0000です。" in page
+    staff.post(f"/console/tickets/{tid}/reply", {"text": "", "canned_id": str(cid)})  # without JavaScript too
+    with db.session_scope() as s:
+        sent = payload_messages(s.exec(select(OutboxMessage).where(OutboxMessage.sender == "staff")).one())[0].text
+    assert "電話番号は03-0000-0000です。" in sent and "{" not in sent

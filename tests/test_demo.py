@@ -39,7 +39,7 @@ def test_demo_creates_marked_accounts_and_conversations(settings):
 
     lines = _seed()
     passwords = _passwords(lines)
-    assert set(passwords) == {"demo-admin", "demo-staff", "demo-staff2", "demo-editor"}
+    assert set(passwords) == {"demo-admin", "demo-staff", "demo-staff2", "demo-editor", "demo-editor2"}  # two editors: the two-person publish works end to end
     with db.session_scope() as s:
         users = {u.username: u for u in s.exec(select(StaffUser)).all()}
         for name, otp in passwords.items():

@@ -188,3 +188,57 @@ def test_partial_returns_only_the_conversation(client):
     assert r.status_code == 200
     assert "<html" not in r.text and 'data-kind="text"' in r.text
     assert re.search(r'<div id="bottom">', r.text)
+
+
+JSON = {"Accept": "application/json"}
+
+
+def test_the_page_script_gets_the_new_bubbles_as_json_instead_of_a_redirect(client):
+    first = client.post("/chat?after=0", data={"action": "c:y"}, headers=JSON)
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
+    assert "set-cookie" in first.headers and first.headers["cache-control"] == "no-store"
+    update = first.json()
+    assert update["reset"] is True  # the page showed the welcome: replace it all
+    assert 'data-kind="text"' in update["html"] and "ありがとうございます" in update["html"]
+    seen = update["count"]
+
+    second = client.post(f"/chat?after={seen}", data={"text": HOUSING}, headers=JSON).json()
+    assert second["reset"] is False and second["count"] > seen
+    p = _Page(second["html"])
+    assert p.kinds[0] == "answer" and "ありがとうございます" not in second["html"]  # only what is new
+    assert HOUSING in second["html"]  # the person's own line comes back from the server
+    assert '<details class="source"><summary>出典</summary>' in second["html"]  # sources behind a toggle
+
+    quiet = client.get(f"/chat/items?after={second['count']}").json()
+    assert quiet == {"count": second["count"], "reset": False, "html": ""}
+
+
+def test_polling_finds_a_staff_reply_and_a_shorter_transcript_resets(client):
+    post(client, action="c:y")
+    post(client, action="h")
+    seen = client.get("/chat/items?after=0").json()["count"]
+    for _ in range(6):  # skip the short intake, whatever its length
+        skips = [a for a in _Page(client.get("/chat").text).actions if a.startswith("i:") and a.endswith(":skip")]
+        if not skips:
+            break
+        post(client, action=skips[-1])
+    seen = client.get("/chat/items?after=0").json()["count"]
+    from handoff import actions
+
+    staff = actions.Actor(id=1, name="山本", roles=frozenset({"staff"}), ip=None, audit_writer=lambda *a: None)
+    with db.session_scope() as s:
+        ticket = actions.check_claim_ticket(s, staff, _rows(Ticket)[0].id)
+        actions.do_claim_ticket(s, staff, ticket)
+        actions.do_reply(s, staff, ticket, "職員の山本です。お話を聞きます。")
+    update = client.get(f"/chat/items?after={seen}").json()
+    assert update["count"] == seen + 1 and not update["reset"]
+    assert 'data-who="staff"' in update["html"] and "職員より" in update["html"] and "山本" in update["html"]
+    assert client.get(f"/chat/items?after={seen + 5}").json()["reset"] is True
+    assert client.get("/chat/items?after=junk").json()["reset"] is True  # junk counts as nothing shown
+
+
+def test_the_bottom_menu_offers_four_buttons_and_the_page_runs_one_script(client):
+    html, p = page(client)
+    assert {"m", "h", "x", "d"} <= set(p.actions)
+    assert '<div id="announce" class="visually-hidden" aria-live="polite">' in html
+    assert html.count("<script") == 1 and 'src="/static/chat.js"' in html

@@ -8,7 +8,7 @@ cover, have their ``do_*`` functions here, with the same rules (audit in the sam
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -19,13 +19,14 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from admin import api, audit
+from admin.audit_labels import action_label
 from admin.console import AdminPage, NavItem, render, templates
 from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
 from admin.console.stats import CHANNEL_LABELS, build_dashboard
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
 from admin.params import MAX_DB_ID, MAX_OFFSET, DbId
-from core.clock import JST
+from core.clock import JST, now
 from core.models import ConsentText
 from core import service_settings
 from core.settings import Settings
@@ -60,6 +61,7 @@ ACTION_PREFIXES = [
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "console" / "admin"
 templates.env.filters.setdefault("jst", lambda value, fmt="%Y-%m-%d %H:%M": value.astimezone(JST).strftime(fmt) if value else "")
+templates.env.filters.setdefault("action_label", action_label)
 
 
 def _actor(request: Request, login: SignedIn) -> Actor:
@@ -124,10 +126,35 @@ def dashboard(request: Request, session: SessionDep, login: AdminPage, days: int
 
 # --- accounts ------------------------------------------------------------------------------------
 
+UNUSED_DAYS = 90  # an account nobody signed in with for this long is flagged for review
+
+
+def last_logins(session: Session) -> dict[int, datetime]:
+    """Staff id → the time of their last successful sign-in (from the audit log)."""
+    from sqlalchemy import func
+
+    from admin.models import AuditEvent
+
+    rows = session.exec(select(AuditEvent.actor_id, func.max(AuditEvent.at)).where(AuditEvent.action == "login.ok").group_by(AuditEvent.actor_id)).all()
+    return {actor: at for actor, at in rows if actor is not None}
+
+
+def unused_since(last_login: datetime | None, created_at: datetime, today: datetime) -> bool:
+    """True when the account has not been signed in with for UNUSED_DAYS (or never, and is that old)."""
+    seen = last_login or created_at
+    if seen.tzinfo is None:
+        seen = seen.replace(tzinfo=timezone.utc)
+    return today - seen > timedelta(days=UNUSED_DAYS)
+
+
 def _accounts_page(request: Request, session: Session, login: SignedIn, *, status: int = 200, error: str | None = None, one_time: tuple[str, str] | None = None, form: dict | None = None) -> HTMLResponse:
     users = [StaffUserPublic.of(u) for u in session.exec(select(StaffUser).order_by(StaffUser.username)).all()]
+    logins = last_logins(session)
+    today = now()
+    unused = {u.id for u in users if not u.disabled and unused_since(logins.get(u.id), u.created_at, today)}
     return _page(request, login, "accounts.html", status=status, title="アカウント", users=users, role_choices=ROLE_CHOICES,
-                 error=error, one_time=one_time, form=form or {}, ok=_flash(request), me=login.user.id)
+                 error=error, one_time=one_time, form=form or {}, ok=_flash(request), me=login.user.id,
+                 last_logins=logins, unused=unused, unused_days=UNUSED_DAYS)
 
 
 @router.get("/accounts", response_class=HTMLResponse)
@@ -294,7 +321,8 @@ def _mmdd(value: str) -> str:
 
 def _canned_page(request: Request, session: Session, login: SignedIn, *, status: int = 200, error: str | None = None, form: dict | None = None) -> HTMLResponse:
     rows = session.exec(select(CannedReply).order_by(CannedReply.title)).all()
-    return _page(request, login, "canned.html", status=status, title="定型文", rows=rows, error=error, form=form or {}, ok=_flash(request))
+    return _page(request, login, "canned.html", status=status, title="定型文", rows=rows, error=error, form=form or {}, ok=_flash(request),
+                 office_phone=request.app.state.settings.office_phone)
 
 
 @router.get("/canned", response_class=HTMLResponse)
@@ -427,7 +455,10 @@ def save_retention(request: Request, session: SessionDep, login: AdminPage, days
     try:
         if not days.strip().isdigit():
             raise ActionError("日数を数字で入れてください。", "not_a_number")
-        if confirm is None:
+        # why only when shortening: a longer period deletes nothing, so asking would only teach
+        # admins to tick the box without reading it
+        shorter = int(days) < service_settings.retention_days(session, request.app.state.settings)
+        if shorter and confirm is None:
             raise ActionError("短くすると古い記録が次の削除で消えます。確認のチェックを入れてください。", "confirm")
         do_set_retention(request.app.state.settings, session, _actor(request, login), int(days))
         session.commit()

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from admin import deps
 from admin import kb_workflow as wf
-from admin.console import EditorPage, NavItem, render
-from admin.deps import SessionDep
+from admin.kb_readable import readable
+from admin.console import EditorPage, NavItem, page_roles, render
+from admin.deps import SessionDep, SignedIn
+from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
 from core.messages import Button, OutMessage
@@ -23,7 +26,9 @@ from knowledge.kb import REVIEW_KINDS, Entry, EntryFormatError, KnowledgeBase, S
 from knowledge.understand import Understander
 
 router = APIRouter(prefix="/console/kb", include_in_schema=False)
-NAV = [NavItem("知識ベース", "/console/kb", frozenset({"editor"}), order=20)]
+NAV = [NavItem("知識ベース", "/console/kb", frozenset({"editor", "admin"}), order=20)]
+# why admins may read: they answer for what the bot says; changing it stays with editors
+KbReaderPage = Annotated[SignedIn, Depends(page_roles(Role.editor, Role.admin))]
 
 MAX_SOURCE_ROWS = 8
 
@@ -134,8 +139,8 @@ _MATCHERS: OrderedDict[tuple, Understander] = OrderedDict()
 _MATCHERS_LOCK = threading.Lock()
 
 
-def draft_matcher(live_signature: str, row: EntryVersion, entry: Entry, live: KnowledgeBase) -> Understander:
-    key = (live_signature, row.id, row.updated_at, row.text.__hash__())
+def draft_matcher(live_signature: str, row: EntryVersion, entry: Entry, live: KnowledgeBase, *, text: str | None = None) -> Understander:
+    key = (live_signature, row.id, row.updated_at, (text if text is not None else row.text).__hash__())
     with _MATCHERS_LOCK:
         if key in _MATCHERS:
             _MATCHERS.move_to_end(key)
@@ -151,16 +156,19 @@ def draft_matcher(live_signature: str, row: EntryVersion, entry: Entry, live: Kn
 # --- the list ---------------------------------------------------------------------------------
 
 @router.get("", response_class=HTMLResponse)
-def kb_list(request: Request, session: SessionDep, login: EditorPage, q: str = "", only: str = ""):
+def kb_list(request: Request, session: SessionDep, login: KbReaderPage, q: str = "", only: str = ""):
     """Every entry with its status, as_of date and stale flag; searchable."""
     rows = wf.kb_list(session, _files(request), query=q[:100])
     counts = {"stale": sum(1 for r in rows if r.stale), "open": sum(1 for r in rows if r.open_version is not None)}
+    # why at the top: a version waiting for a second editor blocks publishing; it must not hide
+    # below the fold among 37 rows
+    reviews = [r for r in rows if r.open_version is not None and r.open_version.status == "review"]
     if only == "stale":
         rows = [r for r in rows if r.stale]
     elif only == "open":
         rows = [r for r in rows if r.open_version is not None]
     session.commit()
-    return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts,
+    return render(request, "console/kb/list.html", login, title="知識ベース", rows=rows, q=q, only=only, counts=counts, reviews=reviews,
                   status_labels=STATUS_LABELS, review_labels=REVIEW_KINDS, flash=done_message(request))
 
 
@@ -187,7 +195,7 @@ async def new_entry(request: Request, session: SessionDep, login: EditorPage, en
 # --- one entry --------------------------------------------------------------------------------
 
 @router.get("/e/{entry_id}", response_class=HTMLResponse)
-def entry_page(request: Request, session: SessionDep, login: EditorPage, entry_id: str):
+def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry_id: str):
     """The published entry: its preview, its open version and its history."""
     files = _files(request)
     text = files.read(entry_id) if wf.ENTRY_ID.match(entry_id) else None
@@ -235,16 +243,17 @@ def _version_page(request: Request, session, login, row: EntryVersion, *, status
     files = _files(request)
     live = _live(request).kb
     entry = parse_version(row)
-    editable = row.status == "draft" and row.author_id == login.user.id
+    is_editor = "editor" in login.user.role_set
+    editable = is_editor and row.status == "draft" and row.author_id == login.user.id
     if problems is None and row.status in ("draft", "review"):
         problems = wf.validate_text(row.text, row.entry_id, files, live)
     base = wf.published_version(session, row.entry_id) if row.status in ("draft", "review") else wf.previous_published(session, row)
-    diff = wf.diff_lines(base.text if base else "", row.text)
+    diff = wf.diff_lines(readable(base.text) if base else "", readable(row.text))
     fields = fields or (wf.EntryFields.of(entry) if entry else None)
     return render(
         request, "console/kb/version.html", login, status_code=status_code, title=f"{row.entry_id} v{row.version}",
         row=row, entry=entry, fields=fields, editable=editable, problems=problems or [], diff=diff, base=base,
-        status_labels=STATUS_LABELS, can_review=row.status == "review" and row.author_id != login.user.id,
+        status_labels=STATUS_LABELS, can_review=is_editor and row.status == "review" and row.author_id != login.user.id,
         own_review=row.status == "review" and row.author_id == login.user.id, known_ids=sorted(live.entries),
         source_rows=max(MAX_SOURCE_ROWS - 5, len(fields.sources) + 1 if fields else 1),
         flash=flash or done_message(request, version=row.version), flash_kind=flash_kind,
@@ -257,7 +266,7 @@ def parse_version(row: EntryVersion) -> Entry | None:
 
 
 @router.get("/v/{version_id}", response_class=HTMLResponse)
-def version_page(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
+def version_page(request: Request, session: SessionDep, login: KbReaderPage, version_id: DbId):
     """A draft (editable by its author), a version in review (publishable by another editor), or history."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -395,24 +404,38 @@ async def preview(request: Request, session: SessionDep, login: EditorPage, vers
 
 
 @router.post("/v/{version_id}/try", response_class=HTMLResponse)
-def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, question: str = Form("")):
-    """Which entry the live matcher and the draft matcher choose for a question."""
+async def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
+    """Which entry the live matcher and the draft matcher choose for a question.
+
+    With the edit form's fields (htmx sends them along), the draft is the text on screen, saved
+    or not; without them (no JavaScript), the saved version.
+    """
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    question = question.strip()[:500]
+    form = await request.form()
+    question = str(form.get("question") or "").strip()[:500]
     knowledge = _live(request)
-    entry = parse_version(row)
+    text = row.text
+    if form.get("title") is not None:
+        try:
+            text = wf.entry_text(row.entry_id, row.version, fields_from_form(form))
+        except (ValueError, TypeError):
+            text = row.text
+    try:
+        entry = parse_entry(text)
+    except EntryFormatError:
+        entry = None
     if not question or entry is None:
         return render(request, "console/kb/_try.html", login, question=question, live=None, draft=None)
     live = knowledge.understander.classify(question)
-    draft = draft_matcher(knowledge.signature, row, entry, knowledge.kb).classify(question)
+    draft = draft_matcher(knowledge.signature, row, entry, knowledge.kb, text=text).classify(question)
     titles = {e.id: e.title for e in knowledge.kb} | {entry.id: entry.title}
     return render(request, "console/kb/_try.html", login, question=question, live=live, draft=draft, titles=titles, entry_id=row.entry_id)
 
 
 @router.get("/v/{version_id}/diff", response_class=HTMLResponse)
-def diff_page(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, against: OptionalDbIdQuery = None):
+def diff_page(request: Request, session: SessionDep, login: KbReaderPage, version_id: DbId, against: OptionalDbIdQuery = None):
     """The line diff of a version against the version before it (or ``against``)."""
     row = wf.get_version(session, version_id)
     if row is None:
@@ -421,7 +444,7 @@ def diff_page(request: Request, session: SessionDep, login: EditorPage, version_
     if other is not None and other.entry_id != row.entry_id:
         other = None
     return render(request, "console/kb/diff.html", login, title=f"{row.entry_id} v{row.version} の差分", row=row, other=other,
-                  diff=wf.diff_lines(other.text if other else "", row.text), status_labels=STATUS_LABELS)
+                  diff=wf.diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)
 
 
 # --- unanswered questions ---------------------------------------------------------------------

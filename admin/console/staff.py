@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
-from admin import accounts
+from admin import accounts, canned_text
 from admin.auth import find_session
 from admin.console import AdminPage, NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
@@ -27,6 +27,7 @@ from core.clock import JST
 from core.models import Conversation, Message, OutboxMessage
 from handoff import actions, views
 from handoff.events import event_stream
+from handoff.hours import load_hours
 from handoff.actions import ActionError, Actor
 from handoff.models import CannedReply, CrisisOutcome, Outcome
 
@@ -92,6 +93,8 @@ def _render(request: Request, login: SignedIn, name: str, ctx: dict, status: int
 
 
 def _back(ticket_id: int, note: str | None = None) -> RedirectResponse:
+    # after done=claimed and done=sent, staff.js puts the focus in the reply box (no #fragment:
+    # Chrome's scroll-to-fragment would take the focus away again)
     url = f"/console/tickets/{ticket_id}" + (f"?done={note}" if note else "")
     return RedirectResponse(url, status_code=303)
 
@@ -180,6 +183,18 @@ def _delivery_states(session: Session, conversation_id: int) -> dict[int, str]:
     return {mid: state for mid, state in rows}
 
 
+def _filled_canned(request: Request, session: Session) -> list[CannedReply]:
+    """Canned replies as they will be sent: the office's phone number and hours filled in."""
+    phone, hours = _office_facts(request, session)
+    return [CannedReply(id=c.id, title=c.title, body=canned_text.fill(c.body, phone=phone, hours=hours))
+            for c in session.exec(select(CannedReply).order_by(CannedReply.title)).all()]
+
+
+def _office_facts(request: Request, session: Session) -> tuple[str | None, str]:
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "office_phone", None), canned_text.hours_text(load_hours(session))
+
+
 def _colleagues(session: Session, actor: Actor) -> list[StaffUser]:
     users = session.exec(select(StaffUser).where(StaffUser.disabled == False, StaffUser.id != actor.id)).all()  # noqa: E712
     return [u for u in users if "staff" in u.role_set]
@@ -204,7 +219,7 @@ def _ticket_page(request: Request, login: SignedIn, session: Session, actor: Act
         "delivery_labels": DELIVERY_LABELS,
         "consent_a_labels": CONSENT_A_LABELS,
         "consent_b_labels": CONSENT_B_LABELS,
-        "canned": session.exec(select(CannedReply).order_by(CannedReply.title)).all(),
+        "canned": _filled_canned(request, session),
         "colleagues": _colleagues(session, actor),
         "outcomes": [o.value for o in Outcome],
         "callback_labels": CALLBACK_LABELS,
@@ -235,6 +250,22 @@ def ticket_page(request: Request, ticket_id: DbId, session: SessionDep, login: S
         return _ticket_page(request, login, session, actor, ticket_id)
     except actions.TicketNotFound as exc:
         return _refused(request, login, session, actor, ticket_id, exc)
+
+
+@router.get("/tickets/{ticket_id}/turns", response_class=HTMLResponse, summary="The transcript alone (staff, live refresh)")
+def ticket_turns(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
+    """The conversation's turns, fetched by staff.js when the user writes; audited like the page."""
+    actor = _actor(request, login)
+    try:
+        ticket = actions.access_ticket_by_id(session, actor, ticket_id)
+    except actions.TicketNotFound:
+        return HTMLResponse("", status_code=404)
+    detail = views.detail(session, ticket, staff_names(session), _entry_titles(request))
+    actions.mark_read(session, actor, ticket)
+    actor.audit(session, "ticket.read", f"ticket:{ticket.id}", detail="live")
+    session.commit()
+    ctx = {"d": detail, "t": detail.ticket, "delivery": _delivery_states(session, ticket.conversation_id), "delivery_labels": DELIVERY_LABELS}
+    return _render(request, login, "_turns.html", ctx)
 
 
 @router.get("/tickets/{ticket_id}/messages/{message_id}/state", response_class=HTMLResponse, summary="Delivery state of a staff reply (staff, htmx)")
@@ -356,7 +387,8 @@ def reply(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPa
     actor = _actor(request, login)
     if not text.strip() and canned_id is not None:
         canned = session.get(CannedReply, canned_id)
-        text = canned.body if canned else ""
+        phone, hours = _office_facts(request, session)
+        text = canned_text.fill(canned.body, phone=phone, hours=hours) if canned else ""
     try:
         ticket = actions.check_reply(session, actor, ticket_id, text)
         channel = views.summary(session, ticket, lambda _i: None).channel

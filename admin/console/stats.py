@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, select
 
 from core.clock import JST, now
+from admin.unanswered import INTENT_ABSTAINED, open_tickets
 from core.models import ChannelUser, Conversation, Message
 from handoff.models import Ticket
 
@@ -121,17 +122,24 @@ def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = Tr
     median = waits[len(waits) // 2] if waits else None
     waiting_now = len(session.exec(select(Ticket.id).where(Ticket.state == "waiting")).all())
 
-    mq = select(Message.intent, Message.entry_id, Message.sender, Message.direction).where(Message.created_at >= start)
+    # why the bot's replies and not the user's lines: only the engine knows whether it tried to
+    # answer; a line to staff or a place name it asked for is not a failed question (admin.unanswered)
+    mq = select(Message.conversation_id, Message.intent, Message.kind, Message.entry_id, Message.created_at).where(
+        Message.created_at >= start, Message.sender == "bot", Message.direction == "out"
+    )
+    replies = session.exec(mq).all()
+    tickets = open_tickets(session, (r[0] for r in replies))
     answered = abstained = 0
     top: Counter[str] = Counter()
-    for intent, entry_id, sender, direction in session.exec(mq).all():
-        if sender == "user" and direction == "in":
-            if intent == "faq" and entry_id:
-                answered += 1
-            elif intent == "none":
-                abstained += 1
-        elif sender == "bot" and entry_id:
+    for conversation_id, intent, kind, entry_id, at in replies:
+        if entry_id:
             top[entry_id] += 1
+        if tickets.covers(conversation_id, at):
+            continue
+        if kind == "answer" and entry_id:
+            answered += 1
+        elif intent == INTENT_ABSTAINED:
+            abstained += 1
 
     return Dashboard(
         days=day_list,

@@ -1,24 +1,160 @@
-// Refreshes the conversation every few seconds so staff replies appear. The page works without it.
+// The web chat without reloads. The page works without this file (forms post and redirect);
+// with it, the same forms are posted with fetch and the server answers with the new bubbles.
+//  - the reply is appended, the START of the first new answer is scrolled to the top,
+//    focus stays in the input, new bot and staff messages are read out (#announce);
+//  - Enter sends on a desktop (Shift+Enter: new line); on a phone (coarse pointer) Enter is a
+//    new line and the 送る button sends;
+//  - every few seconds /chat/items is asked for new bubbles, so staff replies appear.
 (function () {
+  "use strict";
   var log = document.getElementById("log");
-  if (!log || !window.fetch) return;
-  function scrollDown() { window.scrollTo(0, document.body.scrollHeight); }
-  if (location.hash === "#bottom") scrollDown();
-  function busy() {
-    var a = document.activeElement;
-    // never pull the page from under someone who is typing or on a button in the conversation
-    return a && ((a.tagName === "TEXTAREA" && a.value) || log.contains(a));
+  if (!log || !window.fetch || !window.URLSearchParams) return;
+  var input = document.getElementById("text");
+  var announcer = document.getElementById("announce");
+  var statusLine = document.getElementById("status");
+  var coarse = !!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
+  var sending = false;
+
+  if (input && !coarse) input.setAttribute("enterkeyhint", "send");
+
+  function shown() { return parseInt(log.dataset.count || "0", 10) || 0; }
+
+  function say(message) { if (statusLine) statusLine.textContent = message || ""; }
+
+  function readOut(bubbles) {
+    if (!announcer || !bubbles.length) return;
+    var parts = bubbles.map(function (b) {
+      var who = b.dataset.who === "staff" ? "職員より: " : "";
+      var title = b.querySelector("h2");
+      var body = b.querySelector(".body");
+      return who + (title ? title.textContent + "。" : "") + (body ? body.textContent : "");
+    });
+    announcer.textContent = "";
+    // why a tick apart: a screen reader announces a change, not the same text set twice
+    setTimeout(function () { announcer.textContent = parts.join("\n"); }, 50);
   }
-  setInterval(function () {
-    if (document.hidden || busy()) return;
-    fetch("/chat?partial=1", { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (html) {
-        if (html === null) return;
-        var tmp = document.createElement("div");
-        tmp.innerHTML = html;
-        if (tmp.innerHTML.trim() !== log.innerHTML.trim()) { log.innerHTML = tmp.innerHTML; scrollDown(); }
+
+  // Puts an update from the server into the log; returns the new bot/staff bubbles.
+  function apply(update, after) {
+    if (after !== shown()) return [];  // another update got there first; the next poll catches up
+    var tmp = document.createElement("div");
+    tmp.innerHTML = update.html;
+    var added = [];
+    if (update.reset) log.innerHTML = "";
+    var bottom = document.getElementById("bottom");
+    while (tmp.firstChild) {
+      var node = tmp.firstChild;
+      if (update.reset) log.appendChild(node);
+      else if (node.id === "bottom") tmp.removeChild(node);
+      else if (bottom) log.insertBefore(node, bottom);
+      else log.appendChild(node);
+      if (node.nodeType === 1 && node.classList.contains("bubble") && !node.classList.contains("user")) added.push(node);
+    }
+    log.dataset.count = String(update.count);
+    readOut(added);
+    return added;
+  }
+
+  function showStart(bubble) {
+    if (bubble) bubble.scrollIntoView({ block: "start" });
+  }
+
+  // Taps and sends made while a turn is on its way wait their turn (never dropped silently).
+  var queue = [];
+
+  function send(form, submitter) {
+    var typed = form.classList.contains("send");
+    if (typed && !input.value.trim()) return;
+    var data = new URLSearchParams();
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.tagName !== "BUTTON") data.append(el.name, el.value);
+    });
+    if (submitter && submitter.name) data.append(submitter.name, submitter.value);
+    var typedText = typed ? input.value : null;
+    if (typed) input.value = "";
+    queue.push({ data: data, typed: typed, typedText: typedText, submitter: submitter });
+    if (!sending) next();
+  }
+
+  function next() {
+    var job = queue.shift();
+    if (!job) return;
+    var after = shown();
+    sending = true;
+    log.setAttribute("aria-busy", "true");
+    say("送っています…");
+    fetch("/chat?after=" + after, {
+      method: "POST",
+      body: job.data,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    })
+      .then(function (r) {
+        if (r.status === 429) throw new Error("busy");
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.json();
+      })
+      .then(function (update) {
+        say("");
+        var added = apply(update, after);
+        showStart(added[0]);
+        if (job.typed) {
+          input.focus({ preventScroll: true });
+        } else if (!document.body.contains(job.submitter) && added[0]) {
+          added[0].focus({ preventScroll: true });  // the pressed button went away with the old bubbles
+        }
+      })
+      .catch(function (err) {
+        if (job.typed && !input.value) input.value = job.typedText;  // give the words back
+        queue = [];
+        say(err && err.message === "busy"
+          ? "続けて送られたので、少し待ってからもう一度送ってください。"
+          : "送れませんでした。電波を確かめて、もう一度送ってください。");
+      })
+      .then(function () { sending = false; log.removeAttribute("aria-busy"); next(); });
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form || form.getAttribute("action") !== "/chat") return;
+    e.preventDefault();
+    send(form, e.submitter || document.activeElement);
+  });
+
+  if (input) {
+    input.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;  // 229: IME still converting
+      if (coarse) return;  // phones: Enter is a new line; the 送る button sends
+      e.preventDefault();
+      if (input.form.requestSubmit) input.form.requestSubmit();
+      else send(input.form, null);
+    });
+  }
+
+  function poll() {
+    if (document.hidden || sending) return;
+    var after = shown();
+    fetch("/chat/items?after=" + after, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (update) {
+        if (!update || sending || (!update.reset && update.count === after)) return;
+        showStart(apply(update, after)[0]);
       })
       .catch(function () {});
-  }, 4000);
+  }
+
+  // on arrival, show the start of the latest reply (the first bubble after the person's last line)
+  function latestReply() {
+    var bubbles = log.querySelectorAll(".bubble");
+    for (var i = bubbles.length - 1; i > 0; i--) {
+      if (bubbles[i - 1].classList.contains("user") && !bubbles[i].classList.contains("user")) return bubbles[i];
+    }
+    return null;
+  }
+  if (shown()) {
+    var latest = latestReply();
+    if (latest) showStart(latest);
+    else window.scrollTo(0, document.body.scrollHeight);
+  }
+  setInterval(poll, 4000);
 })();

@@ -64,6 +64,22 @@
     if (button) { button.hidden = true; button.classList.remove("is-crisis"); }
   }
 
+  // --- conversation: new user messages appear in place (the reply box and its draft stay) ----
+  function refreshTurns() {
+    var turns = document.getElementById("st-turns");
+    var fresh = document.getElementById("st-fresh");
+    if (!turns) return;
+    fetch(turns.dataset.src, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) { if (r.status === 401) { location.href = "/console/login"; return null; } return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null || html === undefined) { if (fresh) fresh.hidden = false; return; }
+        turns.innerHTML = html;
+        var live = document.getElementById("st-live-turns");
+        if (live) { live.textContent = ""; setTimeout(function () { live.textContent = "相談者から新しいメッセージが届きました"; }, 50); }
+      })
+      .catch(function () { if (fresh) fresh.hidden = false; });
+  }
+
   function connect() {
     if (!window.EventSource) return;
     var live = document.getElementById("st-live");
@@ -79,8 +95,7 @@
           refreshRows();
         }
         if (ticket && String(data.ticket_id) === ticket.dataset.ticket && (kind === "user_message" || kind === "consent_b_answered")) {
-          var fresh = document.getElementById("st-fresh");
-          if (fresh) fresh.hidden = false;
+          refreshTurns();
         }
       });
     });
@@ -117,6 +132,12 @@
   if (text) {
     text.addEventListener("input", updateCounter);
     updateCounter();
+    var done = (location.search.match(/[?&]done=(\w+)/) || [])[1];
+    if (done === "claimed" || done === "sent") {
+      // just claimed (or just sent): the next thing to do is write, so the box gets the focus
+      text.focus({ preventScroll: true });
+      document.getElementById("st-reply").scrollIntoView({ block: "end" });
+    }
     document.querySelectorAll("button[data-canned]").forEach(function (b) {
       b.addEventListener("click", function () {
         var body = b.dataset.canned;
