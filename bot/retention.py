@@ -42,7 +42,7 @@ FIRST_RUN_DELAY = 120.0  # seconds after start-up: let the service settle first
 INTERVAL = 24 * 3600.0
 CHUNK = 500
 INBOX_DONE = ("done", "failed")
-OUTBOX_DONE = ("delivered", "failed", "dead")
+OUTBOX_DONE = ("delivered", "failed", "dead", "unconfirmed", "cancelled")
 SESSION_IDLE = timedelta(minutes=30)  # fallbacks when the console (admin.auth) is not installed
 SESSION_ABSOLUTE = timedelta(hours=10)
 LOGIN_ATTEMPT_KEEP = timedelta(days=30)

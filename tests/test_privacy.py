@@ -462,6 +462,82 @@ class TestErasure:
                     assert all(v is None for v in row), f"{table.name} still holds content of an erased conversation"
 
 
+    def test_a_staff_reply_not_yet_delivered_is_erased_and_never_sent(self, chat):
+        from handoff import actions
+        from tests.staff_helpers import hand_off
+
+        ticket_id = hand_off(chat)
+        staff = actions.Actor(id=1, name="staff", roles=frozenset({"staff"}), ip=None, audit_writer=lambda *a: None)
+        with db.session_scope() as s:
+            ticket = actions.do_claim_ticket(s, staff, actions.access_ticket_by_id(s, staff, ticket_id))
+            oid = actions.do_reply(s, staff, ticket, f"{CANARY} の件でお返事します")
+        assert "outbox_message.payload" in tables_holding(CANARY)
+
+        chat.say("記録を消して")
+        chat.press("d:y")
+
+        assert tables_holding(CANARY) == set()
+        with db.session_scope() as s:
+            row = s.get(OutboxMessage, oid)
+            assert row.state == "cancelled" and row.payload is None  # the delivery worker will not take it
+
+    def test_every_encrypted_column_is_declared_as_user_text_or_not(self, settings):
+        """A new table or column with encrypted text must say how erasure covers it (handoff/erase.py)."""
+        from handoff.erase import NOT_USER_TEXT, USER_TEXT
+
+        db.import_all_models()
+        columns = {f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns}
+        encrypted = {
+            f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns if isinstance(c.type, EncryptedText)
+        }
+        assert encrypted - set(USER_TEXT) - set(NOT_USER_TEXT) == set(), "declare these in handoff/erase.py"
+        assert (set(USER_TEXT) | set(NOT_USER_TEXT)) - columns == set(), "declared columns that do not exist"
+        assert not set(USER_TEXT) & set(NOT_USER_TEXT)
+
+    def test_erasure_leaves_no_user_text_in_any_declared_column(self, chat):
+        """Every USER_TEXT column, filled through the real flows, holds nothing of the user afterwards."""
+        from handoff import actions
+        from handoff.erase import USER_TEXT
+        from handoff.models import Ticket
+
+        some_content(chat)
+        staff = actions.Actor(id=1, name="staff", roles=frozenset({"staff"}), ip=None, audit_writer=lambda *a: None)
+        with db.session_scope() as s:
+            ticket = s.exec(select(Ticket)).first()
+            ticket = actions.do_claim_ticket(s, staff, ticket)
+            actions.do_add_note(s, staff, ticket, f"メモ {CANARY}")
+            actions.do_reply(s, staff, ticket, f"返事 {CANARY}")
+        with db.session_scope() as s:
+            user_id = s.exec(select(Ticket.user_id)).first()
+        chat.say("記録を消して")
+        chat.press("d:y")
+
+        assert tables_holding(CANARY) == set()
+        db.import_all_models()
+        with db.engine().connect() as conn:
+            conv_ids = list(conn.execute(select(Conversation.id).where(Conversation.user_id == user_id)).scalars())
+            for name in USER_TEXT:
+                table_name, column = name.split(".")
+                if table_name == "inbox_event":
+                    continue  # not used by the chat driver; see TestLine
+                table = SQLModel.metadata.tables[table_name]
+                owner = (
+                    table.c.user_id == user_id if "user_id" in table.c
+                    else table.c.conversation_id.in_(conv_ids) if "conversation_id" in table.c
+                    else None
+                )
+                if owner is None:
+                    continue  # ticket_note: deleted with its ticket's content (tables_holding saw none)
+                values = [v for v in conn.execute(select(table.c[column]).where(owner)).scalars() if v is not None]
+                if table_name == "outbox_message":
+                    # only the confirmation of the erasure itself, sent after it, remains
+                    assert len(values) <= 1 and CANARY not in (values[0] if values else ""), name
+                elif table_name == "conversation":
+                    assert values == [], name
+                else:
+                    assert values == [], name
+
+
 # --------------------------------------------------------------------------- LINE (unsend, erasure of raw events)
 
 try:

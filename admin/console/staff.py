@@ -43,7 +43,10 @@ CHANNEL_LABELS = {"line": "LINE", "telegram": "Telegram", "web": "ウェブ", "t
 UTF16_CHANNELS = {"line", "telegram"}
 VIEW_LABELS = {"waiting": "待っている相談", "mine": "わたしの担当", "open": "対応中すべて", "closed_today": "今日終わった相談"}
 STATE_LABELS = {"waiting": "待ち", "claimed": "対応中", "closed": "終了", "returned_to_bot": "ボットに戻した"}
-DELIVERY_LABELS = {"pending": "送信待ち", "sending": "送信中", "delivered": "届きました", "failed": "届きませんでした", "dead": "届きませんでした"}
+DELIVERY_LABELS = {
+    "pending": "送信待ち", "sending": "送信中", "delivered": "届きました", "failed": "届きませんでした", "dead": "届きませんでした",
+    "unconfirmed": "届いたか確認できません", "cancelled": "送りませんでした(記録の削除)",
+}
 CONSENT_A_LABELS = {"given": "記録に同意あり", "declined": "記録に同意なし(内容は保存していません)", "none": "同意の確認前"}
 CONSENT_B_LABELS = {"not_asked": "未確認", "requested": "返事待ち", "given": "同意あり", "declined": "同意なし"}
 
