@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     staff_webhook_url: str | None = None
     retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
+    ticket_max_age_days: int = 90  # an open ticket idle this long is closed; its content then follows retention
     run_workers: bool = True
     demo: bool = False
 

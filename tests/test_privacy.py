@@ -289,7 +289,10 @@ def _purge(dry_run=False, **periods):
     from bot.retention import purge
 
     with db.session_scope() as s:
-        return purge(s, retention_days=periods.get("days", 180), payload_retention_days=periods.get("payload_days", 7), dry_run=dry_run)
+        return purge(
+            s, retention_days=periods.get("days", 180), payload_retention_days=periods.get("payload_days", 7),
+            ticket_max_age_days=periods.get("ticket_days"), dry_run=dry_run,
+        )
 
 
 def _inbox_event(external_id: str, *, state="done", payload=CANARY):
@@ -371,6 +374,37 @@ class TestRetention:
         counts = _purge()
         assert "conversation" not in counts and "ticket" not in counts
         assert tables_holding(CANARY) == {"message.body"}
+
+    def test_an_open_ticket_idle_past_the_maximum_age_closes_and_its_content_then_follows_retention(self, chat, frozen):
+        from handoff.models import Ticket, TicketNote
+
+        some_content(chat)
+        frozen(T0 + timedelta(days=60))
+        assert "ticket.expired" not in _purge(ticket_days=90), "a ticket idle less than the maximum age stays open"
+        frozen(T0 + timedelta(days=100))
+        assert _purge(ticket_days=90).get("ticket.expired") == 1
+        with db.session_scope() as s:
+            (ticket,) = s.exec(select(Ticket)).all()
+            assert ticket.state == "closed" and ticket.outcome == "expired" and ticket.intake
+            (note,) = s.exec(select(TicketNote)).all()
+            assert "90日間" in note.body
+            assert s.get(Conversation, ticket.conversation_id).current_ticket_id is None
+        assert tables_holding(CANARY) == {"message.body"}, "within the retention period the transcript stays"
+        frozen(T0 + timedelta(days=200))
+        _purge(ticket_days=90)
+        assert tables_holding(CANARY) == set(), "past the period it goes, as in any closed case"
+        with db.session_scope() as s:
+            assert s.exec(select(Ticket.intake)).all() == [None]
+
+    def test_the_daily_run_uses_the_maximum_age_setting(self, chat, frozen, monkeypatch):
+        from bot.retention import run_once
+        from core.settings import get_settings
+
+        some_content(chat)
+        monkeypatch.setenv("RISTAPO_TICKET_MAX_AGE_DAYS", "30")
+        get_settings.cache_clear()
+        frozen(T0 + timedelta(days=31))
+        assert run_once(get_settings()).get("ticket.expired") == 1
 
     def test_old_turns_go_while_the_conversation_lives_on(self, consented_chat, frozen):
         chat = consented_chat
