@@ -273,6 +273,9 @@ def handle_inbound(
     result = engine.turn(_view(conv, ticket is not None), inbound, ctx)
 
     und = result.understanding
+    # why: without consent A not even what the text was about is kept (topic, intent, score);
+    # a crisis still opens an urgent ticket and marks the reply, which is what staff act on
+    keep = result.store_inbound and und is not None
     if inbound.kind == "text":
         writes.add_messages(session, [
             _message_row(
@@ -280,9 +283,9 @@ def handle_inbound(
                 direction="in",
                 sender="user",
                 body=inbound.text if result.store_inbound else None,
-                intent=und.intent if und else None,
-                entry_id=und.topic if und else None,
-                score=und.score if und else None,
+                intent=und.intent if keep else None,
+                entry_id=und.topic if keep else None,
+                score=und.score if keep else None,
                 external_id=inbound.external_id,
             )
         ])
@@ -295,13 +298,14 @@ def handle_inbound(
                 Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
             )
         elif ev.kind == "handoff" and ticket is None:
+            consented = result.view.consent_version is not None
             answered = [
                 e
                 for e in session.exec(
                     select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", Message.entry_id.is_not(None))
                 ).all()
                 if e
-            ]
+            ] if consented else []
             crisis = any(e.kind == "crisis" for e in result.events)
             ticket = do_open_ticket(
                 session,
@@ -318,7 +322,9 @@ def handle_inbound(
             do_note_user_message(session, ticket)
             notify.publish(session, "user_message", ticket_id=ticket.id, urgent=bool(ev.data.get("urgent")))
         elif ev.kind == "crisis":
-            log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+            # why no conversation id: it would tie a person to a crisis in the logs; the ticket
+            # (and its audited reads) is where staff see who it is
+            log.warning("crisis flagged", extra={"lexicon": ev.data.get("lexicon_id")})
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
@@ -335,8 +341,9 @@ def handle_inbound(
             sender="bot",
             kind=m.kind,
             body=m.plain_text() if store_out else None,
-            entry_id=m.entry_id,
-            entry_version=m.entry_version,
+            # the answered topic is metadata about the user too: kept only with consent
+            entry_id=m.entry_id if store_out else None,
+            entry_version=m.entry_version if store_out else None,
         )
         for m in result.out
     ])

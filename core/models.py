@@ -69,9 +69,10 @@ class Message(SQLModel, table=True):
     staff_id: int | None = None
     body: str | None = Field(default=None, sa_column=Column(EncryptedText))
     kind: str = "text"  # text | answer | consent | crisis | handoff | system ...
-    entry_id: str | None = None
+    # what the turn was about is as sensitive as the text: encrypted, and kept only with consent A
+    entry_id: str | None = Field(default=None, sa_column=Column(EncryptedText))
     entry_version: int | None = None
-    intent: str | None = None
+    intent: str | None = Field(default=None, sa_column=Column(EncryptedText))
     score: float | None = None
     external_id: str | None = Field(default=None, index=True)  # e.g. LINE message id for unsend
     outbox_id: str | None = None

@@ -572,6 +572,62 @@ class TestErasure:
                     assert values == [], name
 
 
+class TestWithoutConsent:
+    """A user who declined consent A: only what the office needs to act on danger is kept."""
+
+    def _declined_user_with_a_ticket(self, chat) -> int:
+        from handoff.models import Ticket
+
+        chat.say("こんにちは")
+        chat.press("c:n")
+        assert any(m.kind == "answer" for m in chat.say("仕事を探したい"))
+        chat.say("死にたい")
+        with db.session_scope() as s:
+            return s.exec(select(Ticket.id)).one()
+
+    def test_no_topic_intent_or_score_is_stored_and_the_crisis_still_is(self, chat):
+        from handoff.models import Ticket
+
+        ticket_id = self._declined_user_with_a_ticket(chat)
+        with db.session_scope() as s:
+            rows = s.exec(select(Message)).all()
+            assert rows and all(m.intent is None and m.entry_id is None and m.score is None for m in rows)
+            ticket = s.get(Ticket, ticket_id)
+            assert ticket.crisis and ticket.priority == 0 and ticket.answered_topics is None
+
+    def test_staff_see_no_topics_of_a_declined_user(self, chat):
+        from handoff import views
+        from handoff.models import Ticket
+
+        ticket_id = self._declined_user_with_a_ticket(chat)
+        with db.session_scope() as s:
+            ticket = s.get(Ticket, ticket_id)
+            ticket.answered_topics = "job-support"  # as an older version stored it
+            detail = views.detail(s, ticket, lambda _i: None, lambda _e: "仕事")
+        assert detail.answered_topics == []
+        assert all(item.entry_id is None for item in detail.transcript)
+        assert detail.ticket.crisis
+
+    def test_the_crisis_log_line_names_no_conversation(self, chat, caplog):
+        import logging
+
+        caplog.set_level(logging.INFO)
+        chat.say("死にたい")
+        (record,) = [r for r in caplog.records if r.getMessage() == "crisis flagged"]
+        assert not hasattr(record, "conversation")
+
+    def test_with_consent_topic_and_intent_are_encrypted_at_rest(self, consented_chat):
+        consented_chat.say("仕事を探したい")
+        with db.engine().connect() as conn:
+            raw = conn.execute(
+                select(type_coerce(Message.__table__.c.intent, Text), type_coerce(Message.__table__.c.entry_id, Text))
+                .where(Message.__table__.c.direction == "in", Message.__table__.c.intent.is_not(None))
+            ).all()
+        assert raw and all(v.startswith("enc1:") for row in raw for v in row if v is not None)
+        with db.session_scope() as s:
+            assert "faq" in {m.intent for m in s.exec(select(Message)).all()}
+
+
 # --------------------------------------------------------------------------- LINE (unsend, erasure of raw events)
 
 try:
