@@ -297,6 +297,10 @@ def handle_inbound(
             session.add(
                 Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
             )
+        elif ev.kind == "handoff" and ticket is None and (existing := _open_ticket_of_user(session, user)) is not None:
+            # one open ticket per person: a new hand-off (a crisis above all) joins the open one
+            ticket = existing
+            _merge_into(session, ticket, crisis=any(e.kind == "crisis" for e in result.events))
         elif ev.kind == "handoff" and ticket is None:
             consented = result.view.consent_version is not None
             answered = [
@@ -355,6 +359,21 @@ def handle_inbound(
     if not deferred:
         session.flush()
     return Handled(result.out, user.id, conv.id, outbox_id, kinds, conv)
+
+
+def _open_ticket_of_user(session: Session, user: ChannelUser) -> Ticket | None:
+    """The user's open ticket in any of their conversations (the turn's own was not open)."""
+    return session.exec(
+        select(Ticket).where(Ticket.user_id == user.id, Ticket.state.in_(OPEN_STATES)).order_by(Ticket.id)
+    ).first()
+
+
+def _merge_into(session: Session, ticket: Ticket, *, crisis: bool) -> None:
+    """Counts a repeated hand-off as a message on the open ticket; a crisis makes it a crisis ticket."""
+    if crisis and not ticket.crisis:
+        ticket.crisis, ticket.priority = True, 0
+    do_note_user_message(session, ticket)
+    notify.publish(session, "user_message", ticket_id=ticket.id, urgent=crisis or ticket.priority <= 1)
 
 
 def _apply_view(conv: Conversation, result: TurnResult) -> None:

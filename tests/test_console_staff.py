@@ -395,3 +395,13 @@ def test_disclosure_export_is_admin_only_and_audited(persona, staff, chat):
     body = r.text
     assert "仕事を探したい" in body and "user_hash" not in body and "platform_id" not in body
     assert len(audit_rows("user.export")) == 1
+
+
+def test_inbox_says_when_a_web_chat_burst_is_being_throttled(persona):
+    from core.rate_limit import web_chat
+
+    staff = persona("throttle", "staff")
+    assert "大量の送信" not in staff.get("/console/inbox").text
+    web_chat.note_throttled(crisis=True)
+    web_chat.note_throttled(crisis=False)
+    assert "大量の送信を止めています(この10分で2件、うち緊急の言葉を含むもの1件)" in staff.get("/console/inbox").text

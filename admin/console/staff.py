@@ -22,7 +22,7 @@ from admin.console import AdminPage, NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser
 from admin.params import DbId, DbIdForm, OptionalDbIdForm
-from core import db
+from core import db, rate_limit
 from core.clock import JST
 from core.models import Conversation, Message, OutboxMessage
 from handoff import actions, views
@@ -126,7 +126,8 @@ def inbox_page(request: Request, session: SessionDep, login: StaffPage, view: st
     counts = _counts(session, actor)
     actor.audit(session, "queue.read", detail=view)
     session.commit()
-    return _render(request, login, "inbox.html", {**_common(view), "tickets": tickets, "counts": counts, "title": "受付箱"})
+    throttling = rate_limit.web_chat.recent()  # a burst on the web chat is being held back
+    return _render(request, login, "inbox.html", {**_common(view), "tickets": tickets, "counts": counts, "title": "受付箱", "throttling": throttling})
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse, summary="Inbox rows (staff, htmx)")
