@@ -10,6 +10,17 @@ idempotent (LINE ``X-Line-Retry-Key`` = outbox id; the calls of a multi-call mes
 made are kept in the row), so a crash between "sent" and "recorded" costs at most a 409,
 never a second message.
 
+Reply tokens (LINE) have no idempotency key, so the row records a reply *before* it is made:
+the claim that leases a row with a fresh token sets ``reply_state = "sending"`` in the same
+committed UPDATE (``attempts``, incremented there too, is the attempt's id: an outcome is
+recorded only by the attempt that still holds the row). A later claim that finds "sending"
+(its worker died mid-call) or "unknown" (5xx/timeout) cannot know whether LINE took the
+reply; it marks the row "unknown" and the adapter may only try the *same token* again: a
+used token fails with 400, which then means "delivered". Only a reply known to have failed
+(``reply_state = "failed"``, recorded by :func:`finish_jobs`) lets a later attempt push.
+Not lost and not doubled conflict only when the outcome is unknown *and* the token has
+expired: the row then ends ``unconfirmed`` (not pushed again; see LineAdapter.send).
+
 Works on SQLite (conditional UPDATE claims; writes serialise) and PostgreSQL
 (``FOR UPDATE SKIP LOCKED``; any number of ``ristapo worker`` processes). Workers poll the
 database (other processes) and wake at once when this process commits new work
@@ -31,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, event, exists, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, case, event, exists, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -62,6 +73,10 @@ POLL_SECONDS = _env_float("RISTAPO_WORKER_POLL_SECONDS", 1.0)
 BUSY_POLL_SECONDS = min(_env_float("RISTAPO_WORKER_BUSY_POLL_SECONDS", 0.1), POLL_SECONDS)
 BUSY_WINDOW_SECONDS = 5.0
 OUTBOX_LEASE_SECONDS = _env_float("RISTAPO_OUTBOX_LEASE_SECONDS", 60.0)
+# why shorter for a row with a live reply token: after a crash, only a retry with the same
+# token, before it expires (≈ 50 s), can tell whether LINE took the reply; a reply call times
+# out after 10 s, and a second worker retrying the same token meanwhile cannot send it twice
+REPLY_LEASE_SECONDS = min(OUTBOX_LEASE_SECONDS, 15.0)
 RETRY_BASE_SECONDS = _env_float("RISTAPO_RETRY_BASE_SECONDS", 5.0)
 RETRY_MAX_SECONDS = 600.0
 SEND_CONCURRENCY = 32
@@ -745,6 +760,7 @@ class SendJob:
     reply_deadline: datetime | None
     attempts: int
     parts_sent: int = 0
+    reply_retry: bool = False  # an earlier attempt may have used reply_token (outcome unknown)
 
 
 def _backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -778,9 +794,30 @@ def _outbox_statements() -> dict:
     job_columns = (
         OutboxMessage.id, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
         OutboxMessage.reply_token, OutboxMessage.reply_deadline, OutboxMessage.attempts, OutboxMessage.created_at,
-        OutboxMessage.parts_sent,
+        OutboxMessage.parts_sent, OutboxMessage.reply_state,
     )
-    take = dict(state=OutboxState.sending.value, attempts=OutboxMessage.attempts + 1, lease_until=bindparam("lease"))
+    take = dict(
+        state=OutboxState.sending.value,
+        attempts=OutboxMessage.attempts + 1,
+        lease_until=case(
+            (and_(OutboxMessage.reply_token.is_not(None), OutboxMessage.reply_deadline > bindparam("now")), bindparam("reply_lease")),
+            else_=bindparam("lease"),
+        ),
+        # recorded before the call (see the module docstring): a fresh token becomes "sending";
+        # "sending" found again means its attempt died mid-call: "unknown"
+        reply_state=case(
+            (OutboxMessage.reply_state == "sending", "unknown"),
+            (
+                and_(
+                    OutboxMessage.reply_state.is_(None),
+                    OutboxMessage.reply_token.is_not(None),
+                    OutboxMessage.reply_deadline > bindparam("now"),
+                ),
+                "sending",
+            ),
+            else_=OutboxMessage.reply_state,
+        ),
+    )
     return {
         "candidates": select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")),
         # SQLite: the conditional UPDATE re-checks "due" under the write lock, so a row is
@@ -808,8 +845,8 @@ def _outbox_statements() -> dict:
 def claim_outbox(limit: int) -> list[SendJob]:
     """Leases up to ``limit`` due rows (one per user, oldest first) and returns what to send.
 
-    A reply token is used on the first attempt only (a token works once; after that only
-    push is safe); :func:`finish_jobs` clears it from the row.
+    A reply token goes with the job while the row's ``reply_state`` says a reply is due
+    ("sending") or may already have been made ("unknown"); see the module docstring.
     """
     channels = worker_channels()
     if not channels or limit <= 0:
@@ -818,11 +855,14 @@ def claim_outbox(limit: int) -> list[SendJob]:
     with db.session_scope() as session:
         conn = session.connection()  # Core only: nothing here needs ORM objects
         now = clock.now()
-        params = {"channels": channels, "now": now, "limit": limit, "lease": now + timedelta(seconds=OUTBOX_LEASE_SECONDS)}
+        params = {
+            "channels": channels, "now": now, "limit": limit,
+            "lease": now + timedelta(seconds=OUTBOX_LEASE_SECONDS), "reply_lease": now + timedelta(seconds=REPLY_LEASE_SECONDS),
+        }
         if _is_postgres(session):
             rows = list(conn.execute(stmts["claim_pg"], params))
             if rows:
-                conn.execute(stmts["lease_pg"], {"oids": [r.id for r in rows], "lease": params["lease"]})
+                conn.execute(stmts["lease_pg"], {"oids": [r.id for r in rows], "now": now, "lease": params["lease"], "reply_lease": params["reply_lease"]})
             leased = 1  # the rows were read before the lease counted this attempt
         else:
             ids = list(conn.execute(stmts["candidates"], params).scalars())
@@ -837,6 +877,8 @@ def claim_outbox(limit: int) -> list[SendJob]:
     for row in rows:
         user = users.get(row.user_id)
         attempts = (row.attempts or 0) + leased
+        # PostgreSQL read the row before the lease's UPDATE: apply its reply_state CASE here too
+        reply_state = _reply_state_after_lease(row, now) if leased else row.reply_state
         try:
             messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
         except Exception:
@@ -849,13 +891,23 @@ def claim_outbox(limit: int) -> list[SendJob]:
                 platform_id=user.platform_id if user else None,
                 user_active=bool(user and user.active),
                 messages=messages,
-                reply_token=row.reply_token if attempts == 1 else None,
+                reply_token=row.reply_token if reply_state in ("sending", "unknown") else None,
                 reply_deadline=row.reply_deadline,
                 attempts=attempts,
                 parts_sent=row.parts_sent or 0,
+                reply_retry=reply_state == "unknown",
             )
         )
     return jobs
+
+
+def _reply_state_after_lease(row, now: datetime) -> str | None:
+    """What the lease UPDATE's ``reply_state`` CASE makes of ``row`` (read before it)."""
+    if row.reply_state == "sending":
+        return "unknown"
+    if row.reply_state is None and row.reply_token is not None and row.reply_deadline is not None and row.reply_deadline > now:
+        return "sending"
+    return row.reply_state
 
 
 async def deliver(job: SendJob) -> SendResult:
@@ -875,6 +927,7 @@ async def deliver(job: SendJob) -> SendResult:
             reply_token=job.reply_token,
             reply_deadline=job.reply_deadline,
             parts_sent=job.parts_sent,
+            reply_retry=job.reply_retry,
         )
     except asyncio.CancelledError:
         raise
@@ -912,10 +965,10 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
             if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
                 continue
             row.lease_until = None
-            row.reply_token = None  # spent or unusable: later attempts push
             row.last_error = (result.error or result.outcome.value)[:200]
             if result.parts_sent is not None:
                 row.parts_sent = max(row.parts_sent or 0, result.parts_sent)
+            _record_reply(row, job, result)
             if result.outcome == SendOutcome.retry:
                 if row.attempts >= MAX_SEND_ATTEMPTS:
                     row.state = OutboxState.dead.value
@@ -923,8 +976,12 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
                     notify.publish(session, "delivery_dead", outbox_id=row.id)
                 else:
                     row.state = OutboxState.pending.value
-                    row.next_try_at = now + timedelta(seconds=_backoff(row.attempts, result.retry_after))
+                    row.next_try_at = now + timedelta(seconds=_retry_delay(row, result, now))
                     log.info("outbox send will be retried", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
+            elif result.outcome == SendOutcome.unconfirmed:
+                row.state = OutboxState.unconfirmed.value
+                row.reply_token = None
+                log.warning("outbox reply outcome unknown; not sent again", extra={"channel": row.channel, "outbox": row.id})
             elif result.outcome == SendOutcome.user_gone:
                 row.state = OutboxState.failed.value
                 user = session.get(ChannelUser, row.user_id)
@@ -936,6 +993,29 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
                 log.warning("outbox send failed for good", extra={"channel": row.channel, "outbox": row.id, "status": row.last_error})
                 notify.publish(session, "delivery_failed", outbox_id=row.id)
             session.add(row)
+
+
+def _record_reply(row: OutboxMessage, job: SendJob, result: SendResult) -> None:
+    """Keeps what is known about the reply token (the next attempt decides by it)."""
+    if result.reply == "failed":
+        row.reply_token, row.reply_state = None, "failed"  # known not delivered: a push is safe
+    elif result.reply == "unknown" or job.reply_retry:
+        row.reply_state = "unknown"  # keep the token: only it may be tried again
+    else:
+        row.reply_token, row.reply_state = None, None  # no reply was made: later attempts push
+
+
+def _retry_delay(row: OutboxMessage, result: SendResult, now: datetime) -> float:
+    """Seconds until the next attempt of a row whose send is to be retried."""
+    if result.reply == "failed":
+        return result.retry_after or 0.0  # the push can go at once
+    delay = _backoff(row.attempts, result.retry_after)
+    if row.reply_state == "unknown" and row.reply_deadline is not None and not result.retry_after:
+        # why: only a fresh token can settle an unknown reply; try again before it expires
+        left = (row.reply_deadline - now).total_seconds() - 1.0
+        if left > 0:
+            delay = min(delay, left)
+    return delay
 
 
 async def run_outbox_once(limit: int = 100) -> int:

@@ -7,7 +7,10 @@ Rules (``RISTAPO_RETENTION_DAYS``, default 180; ``RISTAPO_PAYLOAD_RETENTION_DAYS
   tickets, staff notes, referrals, any later table with a foreign key to them). An open
   conversation idle that long counts as closed: the user's next message starts afresh.
 - Messages and closed tickets older than the period are deleted in conversations that live on,
-  unless a ticket is still open there (staff need the context of a case they are handling).
+  unless a ticket is still open there (staff need the context of a case they are handling);
+  a closed ticket's intake answers go once the ticket was opened longer ago than the period.
+- An open ticket with no activity for ``RISTAPO_TICKET_MAX_AGE_DAYS`` (default 90) is
+  closed first (handoff/ticket_age.py), so no open ticket keeps content without bound.
 - A channel user with nothing left (no conversation, no undelivered message) and no recent
   activity is deleted with its consent records.
 - Raw inbox events and outbox payloads: the text (payload, reply token) is erased once the
@@ -42,7 +45,7 @@ FIRST_RUN_DELAY = 120.0  # seconds after start-up: let the service settle first
 INTERVAL = 24 * 3600.0
 CHUNK = 500
 INBOX_DONE = ("done", "failed")
-OUTBOX_DONE = ("delivered", "failed", "dead")
+OUTBOX_DONE = ("delivered", "failed", "dead", "unconfirmed", "cancelled")
 SESSION_IDLE = timedelta(minutes=30)  # fallbacks when the console (admin.auth) is not installed
 SESSION_ABSOLUTE = timedelta(hours=10)
 LOGIN_ATTEMPT_KEEP = timedelta(days=30)
@@ -53,6 +56,7 @@ def purge(
     *,
     retention_days: int,
     payload_retention_days: int,
+    ticket_max_age_days: int | None = None,
     dry_run: bool = False,
     at: datetime | None = None,
 ) -> dict[str, int]:
@@ -71,6 +75,15 @@ def purge(
     payload_cutoff = at - timedelta(days=payload_retention_days)
     counts: Counter[str] = Counter()
 
+    # 0. open tickets idle past the upper bound are closed; below, their content follows the rules
+    if ticket_max_age_days is not None:
+        from handoff.ticket_age import do_close_stale_tickets
+
+        idle_since = at - timedelta(days=ticket_max_age_days)
+        counts["ticket.expired"] += do_close_stale_tickets(
+            session, at=at, idle_since=idle_since, days=ticket_max_age_days
+        )
+
     open_ticket = exists().where(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES))
     recent_message = exists().where(Message.conversation_id == Conversation.id, Message.created_at >= cutoff)
     recent_ticket = exists().where(Ticket.conversation_id == Conversation.id, _any_recent(Ticket.__table__, cutoff))
@@ -88,6 +101,18 @@ def purge(
         session,
         Ticket.__table__,
         and_(Ticket.state.not_in(OPEN_STATES), not_(_any_recent(Ticket.__table__, cutoff))),
+        counts,
+    )
+    # why: a closed ticket's row can outlive its intake by a whole period (its closing time is
+    # recent); the answers were written when it was opened and go when they are that old
+    _erase(
+        session,
+        Ticket.__table__,
+        and_(
+            Ticket.state.not_in(OPEN_STATES), Ticket.created_at < cutoff,
+            or_(Ticket.intake.is_not(None), Ticket.answered_topics.is_not(None)),
+        ),
+        ("intake", "answered_topics"),
         counts,
     )
 
@@ -148,6 +173,7 @@ def run_once(settings: Settings, *, dry_run: bool = False) -> dict[str, int]:
             session,
             retention_days=retention_days(session, settings),
             payload_retention_days=settings.payload_retention_days,
+            ticket_max_age_days=settings.ticket_max_age_days,
             dry_run=dry_run,
         )
     summary = " ".join(f"{k}={v}" for k, v in counts.items()) or "nothing"
@@ -179,7 +205,9 @@ def _any_recent(table: Table, cutoff: datetime) -> ColumnElement[bool]:
     cols = [c for c in table.columns if _is_datetime(c)]
     if not cols:
         raise RuntimeError(f"retention needs a timestamp column on {table.name}")
-    return or_(*(c >= cutoff for c in cols))
+    # why the NULL checks: "NULL >= cutoff" is NULL, and NOT(... OR NULL) would be NULL too, so
+    # a row with an empty timestamp (a ticket never claimed) would never count as old
+    return or_(*(and_(c.is_not(None), c >= cutoff) for c in cols))
 
 
 def _is_datetime(column) -> bool:

@@ -304,6 +304,9 @@ def handle_inbound(
     fill_placeholders(result.out, values)
 
     und = result.understanding
+    # why: without consent A not even what the text was about is kept (topic, intent, score);
+    # a crisis still opens an urgent ticket and marks the reply, which is what staff act on
+    keep = result.store_inbound and und is not None
     if inbound.kind == "text":
         writes.add_messages(session, [
             _message_row(
@@ -311,9 +314,9 @@ def handle_inbound(
                 direction="in",
                 sender="user",
                 body=inbound.text if result.store_inbound else None,
-                intent=und.intent if und else None,
-                entry_id=und.topic if und else None,
-                score=und.score if und else None,
+                intent=und.intent if keep else None,
+                entry_id=und.topic if keep else None,
+                score=und.score if keep else None,
                 external_id=inbound.external_id,
             )
         ])
@@ -325,14 +328,19 @@ def handle_inbound(
             session.add(
                 Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
             )
+        elif ev.kind == "handoff" and ticket is None and (existing := _open_ticket_of_user(session, user)) is not None:
+            # one open ticket per person: a new hand-off (a crisis above all) joins the open one
+            ticket = existing
+            _merge_into(session, ticket, crisis=any(e.kind == "crisis" for e in result.events))
         elif ev.kind == "handoff" and ticket is None:
+            consented = result.view.consent_version is not None
             answered = [
                 e
                 for e in session.exec(
                     select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", Message.entry_id.is_not(None))
                 ).all()
                 if e
-            ]
+            ] if consented else []
             crisis = any(e.kind == "crisis" for e in result.events)
             ticket = do_open_ticket(
                 session,
@@ -359,8 +367,9 @@ def handle_inbound(
             if ticket is not None and not ticket.crisis:
                 do_escalate_to_crisis(session, ticket)
                 notify.publish(session, "ticket_escalated", ticket_id=ticket.id, urgent=True, crisis=True)
-            # the rule id only, in the log (staff read what was said in the transcript)
-            log.warning("crisis flagged", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+            # why no conversation id: it would tie a person to a crisis in the logs; the ticket
+            # (and its audited reads) is where staff see who it is. The rule id only.
+            log.warning("crisis flagged", extra={"lexicon": ev.data.get("lexicon_id")})
         elif ev.kind == "clarify_chosen" and result.view.consent_version is not None:
             # The answer to a question back: kept beside the message it answers (marked
             # intent "clarify"), so that editors can review the pair as a training line.
@@ -369,7 +378,7 @@ def handle_inbound(
                 intent="clarified", entry_id=ev.data.get("entry_id"),
             )])
         elif ev.kind == "danger_check":
-            log.info("danger check asked", extra={"conversation": conv.id, "lexicon": ev.data.get("lexicon_id")})
+            log.info("danger check asked", extra={"lexicon": ev.data.get("lexicon_id")})
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
@@ -387,8 +396,9 @@ def handle_inbound(
             sender="bot",
             kind=m.kind,
             body=m.plain_text() if store_out else None,
-            entry_id=m.entry_id,
-            entry_version=m.entry_version,
+            # the answered topic is metadata about the user too: kept only with consent
+            entry_id=m.entry_id if store_out else None,
+            entry_version=m.entry_version if store_out else None,
             intent=INTENT_ABSTAINED if abstained and i == 0 else None,
         )
         for i, m in enumerate(result.out)
@@ -413,6 +423,21 @@ def fill_placeholders(out: list[OutMessage], values: dict[str, str]) -> None:
     for m in out:
         if m.kind in ("answer", "consent"):
             m.text = render_answer(m.text, values)
+
+
+def _open_ticket_of_user(session: Session, user: ChannelUser) -> Ticket | None:
+    """The user's open ticket in any of their conversations (the turn's own was not open)."""
+    return session.exec(
+        select(Ticket).where(Ticket.user_id == user.id, Ticket.state.in_(OPEN_STATES)).order_by(Ticket.id)
+    ).first()
+
+
+def _merge_into(session: Session, ticket: Ticket, *, crisis: bool) -> None:
+    """Counts a repeated hand-off as a message on the open ticket; a crisis makes it a crisis ticket."""
+    if crisis and not ticket.crisis:
+        ticket.crisis, ticket.priority = True, 0
+    do_note_user_message(session, ticket)
+    notify.publish(session, "user_message", ticket_id=ticket.id, urgent=crisis or ticket.priority <= 1)
 
 
 def _apply_view(conv: Conversation, result: TurnResult) -> None:

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
+from bot import web_throttle
 from bot.runtime import current_consent_text
 from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound
@@ -156,11 +157,16 @@ def chat_page(request: Request):
             items = transcript(session, user)
         if not items:
             consent_text = render_answer(current_consent_text(session).text, answer_values(session))
+    return _page(request, items, consent_text=consent_text)
+
+
+def _page(request: Request, items: list[dict], *, consent_text: str | None = None, status_code: int = 200) -> HTMLResponse:
     partial = request.query_params.get("partial") == "1"
     response = templates.TemplateResponse(
         request,
         "chat_items.html" if partial else "chat.html",
         {"items": items, "max_text": MAX_TEXT, "consent_text": consent_text},
+        status_code=status_code,
     )
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -169,9 +175,12 @@ def chat_page(request: Request):
 @router.post("/chat", include_in_schema=False)
 def chat_post(request: Request, text: str = Form(""), action: str = Form("")) -> Response:
     """Runs one turn; redirects back to the page (post/redirect/get, no JS) or returns the new bubbles."""
-    token = _token(request) or secrets.token_urlsafe(32)
     text = text.strip()[:MAX_TEXT]
     action = action.strip()[:64]
+    if (text or action) and not web_throttle.allow(request, _token(request)):
+        # why no turn: a flood must not open tickets; the answer still gives the hotlines
+        return _page(request, [{"who": "bot", "msg": m} for m in web_throttle.throttled_reply(text, action)], status_code=429)
+    token = _token(request) or secrets.token_urlsafe(32)
     if text or action:
         inbound = Inbound(kind="postback", action=action) if action else Inbound(kind="text", text=text)
         with db.session_scope() as session:

@@ -76,9 +76,10 @@ class Message(SQLModel, table=True):
     staff_id: int | None = None
     body: str | None = Field(default=None, sa_column=Column(EncryptedText))
     kind: str = "text"  # text | answer | consent | crisis | handoff | system ...
-    entry_id: str | None = None
+    # what the turn was about is as sensitive as the text: encrypted, and kept only with consent A
+    entry_id: str | None = Field(default=None, sa_column=Column(EncryptedText))
     entry_version: int | None = None
-    intent: str | None = None
+    intent: str | None = Field(default=None, sa_column=Column(EncryptedText))
     score: float | None = None
     external_id: str | None = Field(default=None, index=True)  # e.g. LINE message id for unsend
     outbox_id: str | None = None
@@ -118,6 +119,10 @@ class OutboxState(str, enum.Enum):
     delivered = "delivered"
     failed = "failed"  # final 4xx
     dead = "dead"  # gave up after N attempts: staff alerted
+    # a reply whose outcome is unknown and whose token has expired: not pushed again, because
+    # LINE most likely delivered it and a push would be a second copy (bot/channels/line.py)
+    unconfirmed = "unconfirmed"
+    cancelled = "cancelled"  # never sent: the user erased their data first (handoff/erase.py)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -150,6 +155,10 @@ class OutboxMessage(SQLModel, table=True):
     state: str = Field(default=OutboxState.pending.value, index=True)
     attempts: int = 0
     parts_sent: int = 0  # calls of a multi-call message already delivered (resume after them)
+    # the reply-token call, recorded before it is made (see bot/pipeline.py "Reply tokens"):
+    # None = not used, "sending" = this attempt will call reply, "unknown" = an earlier attempt
+    # may have called it (crash, 5xx, timeout), "failed" = known not delivered (push is safe)
+    reply_state: str | None = None
     next_try_at: datetime = Field(default_factory=now, index=True)
     lease_until: datetime | None = None
     last_error: str | None = None

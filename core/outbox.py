@@ -65,6 +65,7 @@ def outbox_values(
         state="delivered" if immediate else OutboxState.pending.value,
         attempts=0,
         parts_sent=0,
+        reply_state=None,
         next_try_at=at,
         lease_until=None,
         last_error=None,

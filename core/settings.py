@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     office_phone: str | None = None
     retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
+    ticket_max_age_days: int = 90  # an open ticket idle this long is closed; its content then follows retention
     run_workers: bool = True
     # a message this soon after staff closed a ticket reopens it (never the fallback nobody sees)
     handoff_reopen_hours: int = Field(default=24, ge=0, le=24 * 14)

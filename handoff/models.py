@@ -64,7 +64,8 @@ class Ticket(SQLModel, table=True):
     consent_declined: bool = False
     assignee_id: int | None = Field(default=None, index=True)
     intake: str | None = Field(default=None, sa_column=Column(EncryptedText))  # JSON
-    answered_topics: str | None = None  # comma-separated entry ids the bot already answered
+    # comma-separated entry ids the bot already answered; encrypted, none without consent A
+    answered_topics: str | None = Field(default=None, sa_column=Column(EncryptedText))
     outcome: str | None = None
     tags: str | None = None  # comma-separated, normalised by handoff.actions
     is_demo: bool = False

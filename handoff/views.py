@@ -157,6 +157,8 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
     msgs = session.exec(
         select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(Message.created_at, Message.id)
     ).all()
+    # why the consent check: a declined user's topics are not shown even if an old row kept them
+    consented = _consent_a(session.get(Conversation, ticket.conversation_id)) == "given"
     transcript = [
         TranscriptItemPublic(
             id=m.id,
@@ -166,7 +168,7 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
             kind=m.kind,
             text=m.body,
             stored=m.body is not None,
-            entry_id=m.entry_id if m.sender != "user" else None,
+            entry_id=m.entry_id if m.sender != "user" and consented else None,
             entry_version=m.entry_version,
             staff_name=names(m.staff_id) if m.sender == "staff" else None,
         )
@@ -180,7 +182,7 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
         ReferralPublic(organisation=r.organisation, at=r.created_at, staff_name=names(r.staff_id))
         for r in session.exec(select(Referral).where(Referral.ticket_id == ticket.id)).all()
     ]
-    topics = [TopicPublic(entry_id=e, title=titles(e)) for e in (ticket.answered_topics or "").split(",") if e]
+    topics = [TopicPublic(entry_id=e, title=titles(e)) for e in (ticket.answered_topics or "").split(",") if e and consented]
     return TicketDetailPublic(
         ticket=summary(session, ticket, names),
         intake=intake_lines(intake),

@@ -208,6 +208,15 @@ def consented_chat(chat) -> ChatDriver:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_web_chat_limits():
+    """Each test starts with empty rate-limit windows (they are process-wide)."""
+    from core.rate_limit import web_chat
+
+    web_chat.reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_real_line_api(monkeypatch):
     """No test ever reaches api.line.me: the LINE SDK may only talk to a loopback fake."""
     from tests.fakes.line_api import block_real_line_api

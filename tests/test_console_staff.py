@@ -426,3 +426,13 @@ def test_canned_replies_fill_in_the_office_phone_or_leave_the_sentence_out(staff
     with db.session_scope() as s:
         sent = payload_messages(s.exec(select(OutboxMessage).where(OutboxMessage.sender == "staff")).one())[0].text
     assert "電話番号は03-0000-0000です。" in sent and "{" not in sent
+
+
+def test_inbox_says_when_a_web_chat_burst_is_being_throttled(persona):
+    from core.rate_limit import web_chat
+
+    staff = persona("throttle", "staff")
+    assert "大量の送信" not in staff.get("/console/inbox").text
+    web_chat.note_throttled(crisis=True)
+    web_chat.note_throttled(crisis=False)
+    assert "大量の送信を止めています(この10分で2件、うち緊急の言葉を含むもの1件)" in staff.get("/console/inbox").text

@@ -1,13 +1,14 @@
 """Crash test: ``ristapo serve`` is SIGKILLed right after answering the webhooks, then restarted.
 
-Every acknowledged event must be processed exactly once and answered exactly once. While the
-first server runs, the fake LINE API answers 503 (an outage), so the kill cannot land between
-"LINE accepted a message" and "we recorded it"; that window is covered by the retry key
-(test_line_delivery) and is the one place where at-least-once remains.
+Every acknowledged event must be processed exactly once and answered exactly once. In the
+first test the fake LINE API answers 503 while the first server runs (an outage). The second
+aims at the window between "LINE accepted a message" and "we recorded it": the fake takes each
+message and then holds its answer, and the server is killed while it waits, ten times over.
 """
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,9 +24,10 @@ from sqlmodel import select
 
 from bot.models import InboxEvent
 from core import db
-from core.models import Message, OutboxMessage
+from core.models import ChannelUser, Message, OutboxMessage
+from core.outbox import payload_messages
 from tests.builders import line_body, make_line_text_event, sign
-from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, line_api, line_api_server  # noqa: F401  (fixtures)
+from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, Recorded, line_api, line_api_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +65,7 @@ def _rows(model):
         return list(s.exec(select(model)).all())
 
 
-def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(settings, line_api):
+def _env(line_api) -> dict:
     env = dict(os.environ)
     env.update(
         RISTAPO_LINE_CHANNEL_SECRET=LINE_SECRET,
@@ -77,6 +79,23 @@ def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(setti
         NO_PROXY="127.0.0.1,localhost",
         PYTHONPATH=str(ROOT),
     )
+    return env
+
+
+def _post_all(port: int, events: list[dict]) -> list[int]:
+    def post(ev):
+        body = line_body(ev)
+        return httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/line", content=body,
+            headers={"X-Line-Signature": sign(body, LINE_SECRET), "Content-Type": "application/json"}, timeout=10,
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(post, events))
+
+
+def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(settings, line_api):
+    env = _env(line_api)
     base = int(time.time() * 1000)
     events = [
         make_line_text_event(TEXTS[n % len(TEXTS)], user_id=user, timestamp=base + n)
@@ -87,15 +106,7 @@ def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(setti
     line_api.default_status = 503  # LINE is down while the first server runs
     proc = _start(env, port)
     try:
-        def post(ev):
-            body = line_body(ev)
-            return httpx.post(
-                f"http://127.0.0.1:{port}/webhooks/line", content=body,
-                headers={"X-Line-Signature": sign(body, LINE_SECRET), "Content-Type": "application/json"}, timeout=10,
-            ).status_code
-
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(post, events))
+        statuses = _post_all(port, events)
         os.kill(proc.pid, signal.SIGKILL)  # right after the last 200
         proc.wait(10)
     finally:
@@ -127,6 +138,81 @@ def test_sigkill_after_200_then_restart_processes_every_event_exactly_once(setti
     replies = [r for r in accepted if r.path.endswith("/reply")]
     assert len({r.body["replyToken"] for r in replies}) == len(replies)
     assert len({r.retry_key for r in accepted if r.retry_key}) == sum(per_user.values())
+
+
+KILL_RUNS = int(os.environ.get("RISTAPO_CRASH_RUNS", "10"))
+
+
+def _request_texts(requests) -> list[tuple[str, ...]]:
+    return [tuple(Recorded("POST", "", {}, {"messages": list(chunk)}).texts) for chunk in requests]
+
+
+def test_sigkill_while_line_holds_accepted_answers_sends_none_twice_and_loses_none(settings, line_api):
+    """The fake takes each reply and holds its answer; the server is killed meanwhile, KILL_RUNS times.
+
+    Counted per user: every answer the outbox holds must have reached the fake exactly once
+    (a duplicate is an answer LINE delivered twice, a loss one it never got).
+    """
+    from bot.channels.line import request_messages
+    from core import identity
+
+    env = _env(line_api)
+    port = _free_port()
+    rng = random.Random(os.environ.get("RISTAPO_CRASH_SEED", "16"))
+    duplicates = lost = 0
+    proc = _start(env, port)
+    try:
+        for run in range(KILL_RUNS):
+            users = [f"U-kill{run}-{i}" for i in range(4)]
+            base = int(time.time() * 1000)
+            events = [
+                make_line_text_event(TEXTS[n % len(TEXTS)], user_id=user, timestamp=base + n)
+                for n in range(3) for user in users
+            ]
+            user_of_token = {ev["replyToken"]: ev["source"]["userId"] for ev in events}
+            seen = len(line_api.accepted)
+            line_api.default_delay = 30.0  # LINE takes each message, and its answer never comes back in time
+            assert _post_all(port, events) == [200] * len(events)
+            # at most one answer per user is in flight (a user's answers go in order): kill after 1..all
+            kill_after = rng.randint(1, len(users))
+            assert line_api.wait_for(lambda f: len(f.accepted) - seen >= kill_after, timeout=30), "no answer reached LINE"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            line_api.default_delay = 0.0
+            proc = _start(env, port)
+
+            def to_user(r) -> str | None:
+                return r.body.get("to") if r.path.endswith("/push") else user_of_token.get(r.body.get("replyToken"))
+
+            def got(fake) -> dict[str, list]:
+                out: dict[str, list] = {u: [] for u in users}
+                for r in fake.accepted[seen:]:
+                    if to_user(r) in out:
+                        out[to_user(r)].append(tuple(r.texts))
+                return out
+
+            assert line_api.wait_for(lambda f: all(len(v) >= 3 for v in got(f).values()), timeout=60), f"run {run}: not every event was answered"
+            time.sleep(2.5)  # a lease (2 s) runs out: anything sent twice would arrive now
+            received = got(line_api)
+            with db.session_scope() as s:
+                for user in users:
+                    key = identity.user_hash("line", user)
+                    rows = s.exec(
+                        select(OutboxMessage).join(ChannelUser, ChannelUser.id == OutboxMessage.user_id)
+                        .where(ChannelUser.user_hash == key).order_by(OutboxMessage.created_at)
+                    ).all()
+                    assert {r.state for r in rows} == {"delivered"}, f"run {run}: {[r.state for r in rows]}"
+                    expected = Counter(t for r in rows for t in _request_texts(request_messages(payload_messages(r))))
+                    duplicates += sum((Counter(received[user]) - expected).values())
+                    lost += sum((expected - Counter(received[user])).values())
+    finally:
+        line_api.default_delay = 0.0
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert (duplicates, lost) == (0, 0), f"{duplicates} answers sent twice and {lost} lost in {KILL_RUNS} kill runs"
 
 
 def test_sigterm_stops_serve_even_while_a_console_event_stream_is_open(settings, line_api):

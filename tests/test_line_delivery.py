@@ -104,6 +104,81 @@ def test_rejected_reply_token_falls_back_to_push(line_env):
     assert _rows(OutboxMessage)[0].state == "delivered"
 
 
+# ---------------------------------------------------------------------- a crash between "LINE took it" and "recorded"
+
+
+def _send_then_crash(line_env) -> None:
+    """Claims the due rows and sends them, then "dies": the outcome is never recorded."""
+    jobs = pipeline.claim_outbox(10)
+    for job in jobs:
+        line_env.drive(pipeline.deliver(job))
+
+
+def _answered(line_env, text: str, user_id: str) -> None:
+    line_env.post(make_line_text_event(text, user_id=user_id))
+    line_env.drive(pipeline.run_inbox_once())
+
+
+def test_a_reply_taken_by_line_before_a_crash_is_not_sent_again(line_env, time_travel):
+    _answered(line_env, "仕事を探したい", "U-crash")
+    _send_then_crash(line_env)
+    time_travel(pipeline.REPLY_LEASE_SECONDS + 1)  # the lease ran out; the token is still fresh
+    line_env.drive(pipeline.run_outbox_once())
+    (row,) = _rows(OutboxMessage)
+    assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 200), ("/v2/bot/message/reply", 400)]
+    assert len(line_env.fake.accepted) == 1  # no push after it
+    assert row.state == "delivered" and row.reply_token is None
+
+
+def test_a_reply_that_never_left_before_a_crash_is_sent_once_by_reply(line_env, time_travel):
+    _answered(line_env, "仕事を探したい", "U-crash2")
+    assert pipeline.claim_outbox(10)  # leased, reply recorded as "sending", then the process died
+    time_travel(pipeline.REPLY_LEASE_SECONDS + 1)
+    line_env.drive(pipeline.run_outbox_once())
+    assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 200)]
+    assert _rows(OutboxMessage)[0].state == "delivered"
+
+
+def test_after_a_crash_with_the_token_expired_the_reply_is_not_pushed_again(line_env, time_travel):
+    _answered(line_env, "仕事を探したい", "U-crash3")
+    _send_then_crash(line_env)
+    time_travel(600)  # restarted long after: the token can no longer tell
+    line_env.drive(pipeline.run_outbox_once())
+    assert len(line_env.fake.sends()) == 1
+    (row,) = _rows(OutboxMessage)
+    assert row.state == "unconfirmed" and row.reply_token is None
+
+
+def test_a_crisis_reply_lost_in_a_crash_is_pushed_even_if_it_may_arrive_twice(line_env, time_travel):
+    _answered(line_env, "死にたい", "U-crash4")
+    _send_then_crash(line_env)
+    time_travel(600)
+    line_env.drive(pipeline.run_outbox_once())
+    assert [s.path for s in line_env.fake.accepted] == ["/v2/bot/message/reply", "/v2/bot/message/push"]
+
+
+def test_a_reply_answered_500_is_tried_again_with_the_same_token_not_pushed(line_env, time_travel):
+    line_env.fake.then(Scripted(500, path="/v2/bot/message/reply"))
+    _answered(line_env, "仕事を探したい", "U-500")
+    line_env.drive(pipeline.run_outbox_once())
+    (row,) = _rows(OutboxMessage)
+    assert row.state == "pending" and row.reply_state == "unknown"
+    assert row.next_try_at < row.reply_deadline  # retried while the token can still settle it
+    time_travel((row.next_try_at - clock.now()).total_seconds() + 0.1)
+    line_env.drive(pipeline.run_outbox_once())
+    assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 500), ("/v2/bot/message/reply", 200)]
+    assert _rows(OutboxMessage)[0].state == "delivered"
+
+
+def test_the_fake_refuses_a_used_reply_token_like_line(line_env):
+    import httpx
+
+    body = {"replyToken": "tok-1", "messages": [{"type": "text", "text": "x"}]}
+    url = line_env.fake.base_url + "/v2/bot/message/reply"
+    assert httpx.post(url, json=body).status_code == 200
+    assert httpx.post(url, json=body).status_code == 400
+
+
 # ---------------------------------------------------------------------- retries
 
 

@@ -250,3 +250,40 @@ def test_a_differing_unversioned_database_is_not_adopted(tmp_path):
     engine.dispose()
     with pytest.raises(migrate.SchemaNotReady, match="no migration history"):
         migrate.upgrade(url)
+
+
+def test_0008_drops_topics_kept_without_consent_and_encrypts_the_rest(empty_db_url, settings):
+    """Rows written before topics were encrypted: unconsented ones lose them, the others are readable after."""
+    from sqlmodel import Session, select
+
+    from core import crypto
+    from core.models import Message
+    from handoff.models import Ticket
+
+    migrate.upgrade(empty_db_url, "0007")
+    engine = db.make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO channel_user (id, channel, user_hash, pseudonym, active, is_demo, created_at) VALUES (1, 'web', 'h', 'A1', true, false, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO conversation (id, user_id, state, consent_declined, closed, started_at, last_activity_at) VALUES (1, 1, 'ready', false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            for mid, body in ((1, None), (2, crypto.keyring().encrypt("本文"))):  # 2 had consent: a body
+                conn.execute(
+                    text("INSERT INTO message (id, conversation_id, direction, sender, kind, intent, entry_id, score, created_at, body) "
+                         "VALUES (:id, 1, 'in', 'user', 'text', 'faq', 'shuro-shien', 0.9, CURRENT_TIMESTAMP, :body)"),
+                    {"id": mid, "body": body},
+                )
+            conn.execute(text("INSERT INTO ticket (id, conversation_id, user_id, state, priority, crisis, consent_declined, answered_topics, is_demo, created_at, unread, consent_b) "
+                              "VALUES (1, 1, 1, 'waiting', 2, false, true, 'kazoku', false, CURRENT_TIMESTAMP, 0, 'not_asked')"))
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = db.make_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            raw = dict(conn.execute(text("SELECT id, intent FROM message")).all())
+        assert raw[1] is None and raw[2].startswith("enc1:")
+        with Session(engine) as s:
+            assert [(m.id, m.intent, m.entry_id) for m in s.exec(select(Message).order_by(Message.id))] == [(1, None, None), (2, "faq", "shuro-shien")]
+            assert s.get(Ticket, 1).answered_topics is None
+    finally:
+        engine.dispose()

@@ -289,7 +289,10 @@ def _purge(dry_run=False, **periods):
     from bot.retention import purge
 
     with db.session_scope() as s:
-        return purge(s, retention_days=periods.get("days", 180), payload_retention_days=periods.get("payload_days", 7), dry_run=dry_run)
+        return purge(
+            s, retention_days=periods.get("days", 180), payload_retention_days=periods.get("payload_days", 7),
+            ticket_max_age_days=periods.get("ticket_days"), dry_run=dry_run,
+        )
 
 
 def _inbox_event(external_id: str, *, state="done", payload=CANARY):
@@ -371,6 +374,37 @@ class TestRetention:
         counts = _purge()
         assert "conversation" not in counts and "ticket" not in counts
         assert tables_holding(CANARY) == {"message.body"}
+
+    def test_an_open_ticket_idle_past_the_maximum_age_closes_and_its_content_then_follows_retention(self, chat, frozen):
+        from handoff.models import Ticket, TicketNote
+
+        some_content(chat)
+        frozen(T0 + timedelta(days=60))
+        assert "ticket.expired" not in _purge(ticket_days=90), "a ticket idle less than the maximum age stays open"
+        frozen(T0 + timedelta(days=100))
+        assert _purge(ticket_days=90).get("ticket.expired") == 1
+        with db.session_scope() as s:
+            (ticket,) = s.exec(select(Ticket)).all()
+            assert ticket.state == "closed" and ticket.outcome == "expired" and ticket.intake
+            (note,) = s.exec(select(TicketNote)).all()
+            assert "90日間" in note.body
+            assert s.get(Conversation, ticket.conversation_id).current_ticket_id is None
+        assert tables_holding(CANARY) == {"message.body"}, "within the retention period the transcript stays"
+        frozen(T0 + timedelta(days=200))
+        _purge(ticket_days=90)
+        assert tables_holding(CANARY) == set(), "past the period it goes, as in any closed case"
+        with db.session_scope() as s:
+            assert s.exec(select(Ticket.intake)).all() == [None]
+
+    def test_the_daily_run_uses_the_maximum_age_setting(self, chat, frozen, monkeypatch):
+        from bot.retention import run_once
+        from core.settings import get_settings
+
+        some_content(chat)
+        monkeypatch.setenv("RISTAPO_TICKET_MAX_AGE_DAYS", "30")
+        get_settings.cache_clear()
+        frozen(T0 + timedelta(days=31))
+        assert run_once(get_settings()).get("ticket.expired") == 1
 
     def test_old_turns_go_while_the_conversation_lives_on(self, consented_chat, frozen):
         chat = consented_chat
@@ -460,6 +494,138 @@ class TestErasure:
                     continue
                 for row in conn.execute(select(*secret).where(link.in_(old))):
                     assert all(v is None for v in row), f"{table.name} still holds content of an erased conversation"
+
+
+    def test_a_staff_reply_not_yet_delivered_is_erased_and_never_sent(self, chat):
+        from handoff import actions
+        from tests.staff_helpers import hand_off
+
+        ticket_id = hand_off(chat)
+        staff = actions.Actor(id=1, name="staff", roles=frozenset({"staff"}), ip=None, audit_writer=lambda *a: None)
+        with db.session_scope() as s:
+            ticket = actions.do_claim_ticket(s, staff, actions.access_ticket_by_id(s, staff, ticket_id))
+            oid = actions.do_reply(s, staff, ticket, f"{CANARY} の件でお返事します")
+        assert "outbox_message.payload" in tables_holding(CANARY)
+
+        chat.say("記録を消して")
+        chat.press("d:y")
+
+        assert tables_holding(CANARY) == set()
+        with db.session_scope() as s:
+            row = s.get(OutboxMessage, oid)
+            assert row.state == "cancelled" and row.payload is None  # the delivery worker will not take it
+
+    def test_every_encrypted_column_is_declared_as_user_text_or_not(self, settings):
+        """A new table or column with encrypted text must say how erasure covers it (handoff/erase.py)."""
+        from handoff.erase import NOT_USER_TEXT, USER_TEXT
+
+        db.import_all_models()
+        columns = {f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns}
+        encrypted = {
+            f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns if isinstance(c.type, EncryptedText)
+        }
+        assert encrypted - set(USER_TEXT) - set(NOT_USER_TEXT) == set(), "declare these in handoff/erase.py"
+        assert (set(USER_TEXT) | set(NOT_USER_TEXT)) - columns == set(), "declared columns that do not exist"
+        assert not set(USER_TEXT) & set(NOT_USER_TEXT)
+
+    def test_erasure_leaves_no_user_text_in_any_declared_column(self, chat):
+        """Every USER_TEXT column, filled through the real flows, holds nothing of the user afterwards."""
+        from handoff import actions
+        from handoff.erase import USER_TEXT
+        from handoff.models import Ticket
+
+        some_content(chat)
+        staff = actions.Actor(id=1, name="staff", roles=frozenset({"staff"}), ip=None, audit_writer=lambda *a: None)
+        with db.session_scope() as s:
+            ticket = s.exec(select(Ticket)).first()
+            ticket = actions.do_claim_ticket(s, staff, ticket)
+            actions.do_add_note(s, staff, ticket, f"メモ {CANARY}")
+            actions.do_reply(s, staff, ticket, f"返事 {CANARY}")
+        with db.session_scope() as s:
+            user_id = s.exec(select(Ticket.user_id)).first()
+        chat.say("記録を消して")
+        chat.press("d:y")
+
+        assert tables_holding(CANARY) == set()
+        db.import_all_models()
+        with db.engine().connect() as conn:
+            conv_ids = list(conn.execute(select(Conversation.id).where(Conversation.user_id == user_id)).scalars())
+            for name in USER_TEXT:
+                table_name, column = name.split(".")
+                if table_name == "inbox_event":
+                    continue  # not used by the chat driver; see TestLine
+                table = SQLModel.metadata.tables[table_name]
+                owner = (
+                    table.c.user_id == user_id if "user_id" in table.c
+                    else table.c.conversation_id.in_(conv_ids) if "conversation_id" in table.c
+                    else None
+                )
+                if owner is None:
+                    continue  # ticket_note: deleted with its ticket's content (tables_holding saw none)
+                values = [v for v in conn.execute(select(table.c[column]).where(owner)).scalars() if v is not None]
+                if table_name == "outbox_message":
+                    # only the confirmation of the erasure itself, sent after it, remains
+                    assert len(values) <= 1 and CANARY not in (values[0] if values else ""), name
+                elif table_name == "conversation":
+                    assert values == [], name
+                else:
+                    assert values == [], name
+
+
+class TestWithoutConsent:
+    """A user who declined consent A: only what the office needs to act on danger is kept."""
+
+    def _declined_user_with_a_ticket(self, chat) -> int:
+        from handoff.models import Ticket
+
+        chat.say("こんにちは")
+        chat.press("c:n")
+        assert any(m.kind == "answer" for m in chat.say("仕事を探したい"))
+        chat.say("死にたい")
+        with db.session_scope() as s:
+            return s.exec(select(Ticket.id)).one()
+
+    def test_no_topic_intent_or_score_is_stored_and_the_crisis_still_is(self, chat):
+        from handoff.models import Ticket
+
+        ticket_id = self._declined_user_with_a_ticket(chat)
+        with db.session_scope() as s:
+            rows = s.exec(select(Message)).all()
+            assert rows and all(m.intent is None and m.entry_id is None and m.score is None for m in rows)
+            ticket = s.get(Ticket, ticket_id)
+            assert ticket.crisis and ticket.priority == 0 and ticket.answered_topics is None
+
+    def test_staff_see_no_topics_of_a_declined_user(self, chat):
+        from handoff import views
+        from handoff.models import Ticket
+
+        ticket_id = self._declined_user_with_a_ticket(chat)
+        with db.session_scope() as s:
+            ticket = s.get(Ticket, ticket_id)
+            ticket.answered_topics = "job-support"  # as an older version stored it
+            detail = views.detail(s, ticket, lambda _i: None, lambda _e: "仕事")
+        assert detail.answered_topics == []
+        assert all(item.entry_id is None for item in detail.transcript)
+        assert detail.ticket.crisis
+
+    def test_the_crisis_log_line_names_no_conversation(self, chat, caplog):
+        import logging
+
+        caplog.set_level(logging.INFO)
+        chat.say("死にたい")
+        (record,) = [r for r in caplog.records if r.getMessage() == "crisis flagged"]
+        assert not hasattr(record, "conversation")
+
+    def test_with_consent_topic_and_intent_are_encrypted_at_rest(self, consented_chat):
+        consented_chat.say("仕事を探したい")
+        with db.engine().connect() as conn:
+            raw = conn.execute(
+                select(type_coerce(Message.__table__.c.intent, Text), type_coerce(Message.__table__.c.entry_id, Text))
+                .where(Message.__table__.c.direction == "in", Message.__table__.c.intent.is_not(None))
+            ).all()
+        assert raw and all(v.startswith("enc1:") for row in raw for v in row if v is not None)
+        with db.session_scope() as s:
+            assert "faq" in {m.intent for m in s.exec(select(Message)).all()}
 
 
 # --------------------------------------------------------------------------- LINE (unsend, erasure of raw events)

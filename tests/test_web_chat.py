@@ -242,3 +242,56 @@ def test_the_bottom_menu_offers_four_buttons_and_the_page_runs_one_script(client
     assert {"m", "h", "x", "d"} <= set(p.actions)
     assert '<div id="announce" class="visually-hidden" aria-live="polite">' in html
     assert html.count("<script") == 1 and 'src="/static/chat.js"' in html
+
+
+# --------------------------------------------------------------------------- flooding
+
+
+def test_an_anonymous_flood_opens_few_tickets_and_every_throttled_answer_has_the_hotlines(app):
+    from bot import texts
+    from core.rate_limit import NEW_CONVERSATIONS_PER_IP
+
+    statuses = []
+    for _ in range(40):
+        client = TestClient(app, follow_redirects=False)  # a new cookie-less visitor each time
+        r = client.post("/chat", data={"text": "死にたい"})
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            assert "crisis" in _Page(r.text).kinds and texts.CRISIS_INTRO in r.text
+    assert statuses.count(303) == NEW_CONVERSATIONS_PER_IP.amount
+    assert len(_rows(Ticket)) == NEW_CONVERSATIONS_PER_IP.amount
+
+
+def test_a_throttled_post_stores_nothing_and_still_names_the_hotlines(client):
+    from bot.web_throttle import THROTTLED
+    from core.models import ChannelUser
+    from core.rate_limit import PER_COOKIE
+
+    post(client, text="こんにちは")  # the first post has no cookie yet: it counts as a new conversation
+    for _ in range(PER_COOKIE.amount):
+        post(client, action="m")
+    before = len(_rows(Message))
+    r = client.post("/chat", data={"text": f"{HOUSING}"})
+    assert r.status_code == 429 and THROTTLED in r.text and "0120-279-338" in r.text
+    assert len(_rows(Message)) == before and len(_rows(ChannelUser)) == 1
+
+
+def test_crisis_hand_offs_of_one_person_join_their_open_ticket(client):
+    from core.models import Conversation
+
+    post(client, text="こんにちは")
+    post(client, action="c:y")
+    post(client, action="h")
+    for _ in range(4):
+        post(client, action="i:skip")
+    (ticket,) = _rows(Ticket)
+    assert not ticket.crisis
+    with db.session_scope() as s:  # their conversation ends (e.g. idle), the ticket is still open
+        conv = s.get(Conversation, ticket.conversation_id)
+        conv.closed = True
+        s.add(conv)
+    post(client, text="死にたい")
+    post(client, text="死にたい")
+    (ticket,) = _rows(Ticket)
+    assert ticket.crisis and ticket.priority == 0 and ticket.unread == 2
+

@@ -22,7 +22,7 @@ from admin.console import AdminPage, NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser
 from admin.params import DbId, DbIdForm, OptionalDbIdForm
-from core import db
+from core import db, rate_limit
 from core.clock import JST
 from core.models import Conversation, Message, OutboxMessage
 from handoff import actions, views
@@ -46,7 +46,10 @@ VIEW_LABELS = {"waiting": "待っている相談", "mine": "わたしの担当",
 CALLBACK_LABELS = {"am": "午前(受付開始〜12時)", "pm": "午後(12時〜受付終了)", "any": "どちらでもよい"}
 CRISIS_OUTCOME_LABELS = {o.name: o.value for o in CrisisOutcome}
 STATE_LABELS = {"waiting": "待ち", "claimed": "対応中", "closed": "終了", "returned_to_bot": "ボットに戻した"}
-DELIVERY_LABELS = {"pending": "送信待ち", "sending": "送信中", "delivered": "届きました", "failed": "届きませんでした", "dead": "届きませんでした"}
+DELIVERY_LABELS = {
+    "pending": "送信待ち", "sending": "送信中", "delivered": "届きました", "failed": "届きませんでした", "dead": "届きませんでした",
+    "unconfirmed": "届いたか確認できません", "cancelled": "送りませんでした(記録の削除)",
+}
 CONSENT_A_LABELS = {"given": "記録に同意あり", "declined": "記録に同意なし(内容は保存していません)", "none": "同意の確認前"}
 CONSENT_B_LABELS = {"not_asked": "未確認", "requested": "返事待ち", "given": "同意あり", "declined": "同意なし"}
 
@@ -128,7 +131,8 @@ def inbox_page(request: Request, session: SessionDep, login: StaffPage, view: st
     counts = _counts(session, actor)
     actor.audit(session, "queue.read", detail=view)
     session.commit()
-    return _render(request, login, "inbox.html", {**_common(view), "tickets": tickets, "counts": counts, "title": "受付箱"})
+    throttling = rate_limit.web_chat.recent()  # a burst on the web chat is being held back
+    return _render(request, login, "inbox.html", {**_common(view), "tickets": tickets, "counts": counts, "title": "受付箱", "throttling": throttling})
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse, summary="Inbox rows (staff, htmx)")

@@ -41,6 +41,9 @@ class SendOutcome(str, enum.Enum):
     retry = "retry"  # transient: 5xx, timeout, 429 — try again later (``retry_after`` if known)
     failed = "failed"  # final: 4xx other than 409/429 — never retried
     user_gone = "user_gone"  # the user blocked/unfollowed the bot: mark inactive, stop
+    # final, not retried: an earlier call may have delivered it and a new one could be a second
+    # copy (LINE: a reply whose answer was lost, token now expired)
+    unconfirmed = "unconfirmed"
 
 
 @dataclass
@@ -51,6 +54,9 @@ class SendResult:
     # a message sent in several calls: how many went out before this failure; the outbox row
     # keeps it, so a retry in any process resumes after them (Telegram has no idempotency key)
     parts_sent: int | None = None
+    # what became of a reply-token call: None = none was made, "failed" = known not delivered
+    # (a push may follow), "unknown" = maybe delivered (only the same token may be tried again)
+    reply: str | None = None
 
 
 class ChannelAdapter(abc.ABC):
@@ -72,8 +78,12 @@ class ChannelAdapter(abc.ABC):
         reply_token: str | None,
         reply_deadline: datetime | None,
         parts_sent: int = 0,
+        reply_retry: bool = False,
     ) -> SendResult:
         """Delivers ``messages``. Must use ``retry_key`` so a retried call is never delivered twice.
 
         ``parts_sent``: calls of this message that an earlier attempt already made (skip them).
+        ``reply_retry``: an earlier attempt may already have used ``reply_token`` (its outcome
+        is unknown); a channel whose reply has no idempotency key must then not send the
+        message any other way.
         """

@@ -317,11 +317,28 @@ class LineAdapter(ChannelAdapter):
         reply_token: str | None,
         reply_deadline: datetime | None,
         parts_sent: int = 0,
+        reply_retry: bool = False,
     ) -> SendResult:
         """Reply while the token is fresh, else push each ≤ 5-message request with its own retry key.
 
         ``parts_sent``: push requests an earlier attempt had LINE accept; they are skipped (a
         repeat would only get 409, their retry keys being the same).
+
+        Why a reply never falls back to a push in the same call, and what ``reply_retry`` does:
+        a reply has no idempotency key, but its token works once. So
+
+        - trying the *same token* again is always safe: if LINE took the first call, the
+          second fails with 400 and nothing is sent twice;
+        - a push after a reply whose outcome is unknown (crash, timeout, 5xx) is what sends
+          an answer twice. A push is therefore made only when the reply is *known* to have
+          failed, and that is recorded in the outbox row (``reply_state = "failed"``, see
+          bot/pipeline.py) before the push is attempted by the next claim.
+
+        With ``reply_retry`` (an earlier attempt may have used the token), a 400 means "this
+        token was already used": the earlier call was accepted, so the message counts as
+        delivered. If that token has expired meanwhile, nothing is sent (``unconfirmed``):
+        LINE most likely has it, and we cannot ask. The one exception is a crisis message:
+        for the hotlines a second copy is better than none, so it is pushed.
         """
         requests = request_messages(messages)
         if not requests:
@@ -329,25 +346,15 @@ class LineAdapter(ChannelAdapter):
         api = self.api()
         # why the unchecked methods: see _unchecked
         reply_message, push_message = _unchecked(api.reply_message_with_http_info), _unchecked(api.push_message_with_http_info)
-        fresh = bool(reply_token and reply_deadline and clock.now() < reply_deadline)
-        # why only for one request: a reply has no idempotency key, so a message that needs
-        # several requests goes entirely by push, where each request is safe to repeat
-        if fresh and len(requests) == 1:
-            try:
-                await reply_message(
-                    _prepared(reply_token, requests[0], reply=True),
-                    _return_http_data_only=True,
-                    _request_timeout=self.timeout,
-                )
-                return SendResult(SendOutcome.delivered)
-            except Exception as exc:
-                result = _classify(exc)
-                # A 5xx/timeout on reply leaves it unknown whether LINE took it; the retry will be
-                # a push (the token is spent), so the user may, rarely, get the answer twice —
-                # chosen over possibly never getting it.
-                if not (result.outcome == SendOutcome.failed and getattr(exc, "status", None) == 400):
-                    return result
-                # 400 on reply is almost always "Invalid reply token": fall through to push
+        # why only for one request: a message that needs several requests goes entirely by push,
+        # where each request is safe to repeat (so an earlier attempt never replied to it)
+        if reply_token and len(requests) == 1:
+            fresh = reply_deadline is not None and clock.now() < reply_deadline
+            if fresh:
+                return await self._reply(reply_message, reply_token, requests[0], reply_retry=reply_retry)
+            if reply_retry and not any(m.kind == "crisis" for m in messages):
+                return SendResult(SendOutcome.unconfirmed, error="reply_unconfirmed")
+            # not retried: the token was never used, so pushing cannot duplicate anything
         for index, chunk in enumerate(requests):
             if index < parts_sent:
                 continue
@@ -364,6 +371,29 @@ class LineAdapter(ChannelAdapter):
                     continue  # why: LINE already accepted this request (same retry key) earlier
                 return replace(_classify(exc), parts_sent=index)
         return SendResult(SendOutcome.delivered)
+
+    async def _reply(self, reply_message, reply_token: str, chunk: list[dict], *, reply_retry: bool) -> SendResult:
+        """One reply call, its outcome told as ``SendResult.reply`` (see :meth:`send`)."""
+        try:
+            await reply_message(
+                _prepared(reply_token, chunk, reply=True),
+                _return_http_data_only=True,
+                _request_timeout=self.timeout,
+            )
+            return SendResult(SendOutcome.delivered)
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            if status == 400 and reply_retry:
+                # the token is fresh, so it is invalid because it was used: by our earlier call
+                return SendResult(SendOutcome.delivered, error="reply_token_used")
+            result = _classify(exc)
+            if status is not None and 400 <= status < 500 and not reply_retry:
+                # LINE answered and refused (400 is almost always "Invalid reply token"): not
+                # delivered. Retried at once; the next attempt pushes with a retry key.
+                return SendResult(SendOutcome.retry, error=f"reply_http_{status}", retry_after=result.retry_after, reply="failed")
+            # 5xx, timeout, connection error: LINE may or may not have taken it (and after an
+            # earlier unknown call, only the same token may be tried again, whatever this says)
+            return replace(result, outcome=SendOutcome.retry, reply="unknown")
 
 
 # --------------------------------------------------------------------- request bodies

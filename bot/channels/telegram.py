@@ -334,6 +334,7 @@ class TelegramAdapter(ChannelAdapter):
         reply_token: str | None = None,
         reply_deadline: datetime | None = None,
         parts_sent: int = 0,
+        reply_retry: bool = False,  # unused: Telegram has no reply tokens
     ) -> SendResult:
         """Sends each part with sendMessage; resumes after the last delivered part on a retry.
 

@@ -3,8 +3,10 @@
 The real ``AsyncMessagingApi`` talks to it through ``RISTAPO_LINE_API_BASE``. It records every
 request (path, headers incl. ``X-Line-Retry-Key``, JSON body) and answers from a queue of
 scripted responses (200/400/409/429/500/slow), else 200. Like LINE, a push whose retry key was
-already accepted gets 409 and is not delivered again; :attr:`FakeLineApi.accepted` lists the
-requests that LINE would have delivered.
+already accepted gets 409 and is not delivered again, and a reply whose token was already
+used gets 400 "Invalid reply token"; :attr:`FakeLineApi.accepted` lists the requests that
+LINE would have delivered. A slow answer (``delay``) is decided, and so accepted, *before*
+the delay: a client killed while waiting has had its message delivered.
 """
 from __future__ import annotations
 
@@ -79,6 +81,7 @@ class FakeLineApi:
         self.max_in_flight = 0  # the most requests it was answering at once (connection limits)
         self.default_status = 200  # e.g. 503 while a test simulates a LINE outage
         self._accepted_keys: set[str] = set()
+        self._used_reply_tokens: set[str] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -160,6 +163,7 @@ class FakeLineApi:
             self.requests.clear()
             self.script.clear()
             self._accepted_keys.clear()
+            self._used_reply_tokens.clear()
             self.max_in_flight = 0
 
     # -- what happened
@@ -198,8 +202,14 @@ class FakeLineApi:
             if path == "/v2/bot/message/push" and key and key in self._accepted_keys:
                 # like LINE: the same retry key is accepted once; repeats get 409
                 status, scripted = 409, None
+            reply_token = (body or {}).get("replyToken") if path == REPLY else None
+            if reply_token and reply_token in self._used_reply_tokens:
+                # like LINE: a reply token works once, whatever became of the first call
+                status, scripted = 400, Scripted(400, body={"message": "Invalid reply token"})
             if 200 <= status < 300 and key:
                 self._accepted_keys.add(key)
+            if 200 <= status < 300 and reply_token:
+                self._used_reply_tokens.add(reply_token)
             rec.status = status
         if scripted and scripted.body is not None:
             payload = scripted.body
