@@ -168,7 +168,9 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
 
     result = _respond(view, ctx, und, action, text)
     if needs_consent_prompt:
-        prompt = _ask_consent(result.view, ctx, greeting=view.state == S.NEW, renewed=view.state != S.NEW)
+        # why not greet twice: when the reply already said こんにちは (a greeting), the prompt doesn't
+        greeted = bool(und and und.intent == "greeting")
+        prompt = _ask_consent(result.view, ctx, greeting=view.state == S.NEW and not greeted, renewed=view.state != S.NEW)
         result.out.extend(prompt.out)
         result.view = prompt.view
     elif view.state == S.AWAIT_CONSENT and not view.consent_declined and result.out:

@@ -171,3 +171,9 @@ def test_new_consent_version_is_asked_again(consented_chat):
         s.add(ConsentText(kind="A", version=3, text="新しい説明", text_hash=text_hash("新しい説明")))
     out = consented_chat.say("仕事を探したい")
     assert out[-1].kind == "consent" and "新しい説明" in out[-1].text
+
+
+def test_a_first_hello_is_greeted_once(chat):
+    out = chat.say("こんにちは")
+    assert "\n".join(m.plain_text() for m in out).count("こんにちは。") == 1
+    assert out[-1].kind == "consent"
