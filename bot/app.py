@@ -105,7 +105,7 @@ def _mount_optional(app: FastAPI, settings: Settings) -> None:
     """Channels, workers and the admin side; each module exposes ``install(app, settings)``."""
     import importlib
 
-    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "bot.retention"):
+    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "admin.admission", "bot.retention"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     retention_days: int = 180  # default; an admin's value in the console (service_setting) wins
     payload_retention_days: int = 7
     run_workers: bool = True
+    # the staff side's share of the server: console/admin API requests running at once, and how
+    # long one may wait for its turn before a 503 (admin/admission.py says why)
+    console_concurrency: int = Field(default=4, ge=1, le=64)
+    console_queue_seconds: float = Field(default=10.0, gt=0, le=120)
     demo: bool = False
 
     @model_validator(mode="after")
