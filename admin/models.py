@@ -18,8 +18,8 @@ from core.crypto import EncryptedText
 
 
 class Role(str, enum.Enum):
-    admin = "admin"  # accounts, settings, audit log, erasure/disclosure
-    staff = "staff"  # the hand-off queue
+    admin = "admin"  # accounts, settings, audit log, erasure by user id (never transcripts)
+    staff = "staff"  # the hand-off queue, transcripts and their disclosure export
     editor = "editor"  # the knowledge base
 
 
