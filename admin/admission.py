@@ -49,7 +49,8 @@ class StaffSideAdmission:
             return
         gate = self._gate()
         try:
-            await asyncio.wait_for(gate.acquire(), self.queue_seconds)
+            async with asyncio.timeout(self.queue_seconds):
+                await gate.acquire()
         except TimeoutError:
             await _busy(send)
             return

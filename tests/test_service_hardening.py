@@ -160,3 +160,33 @@ def test_x_forwarded_for_is_ignored_unless_the_proxy_is_configured(settings):
             except subprocess.TimeoutExpired:
                 proc.kill()
     assert results == {"": "127.0.0.1", "127.0.0.1": "192.0.2.77"}
+
+
+# --- the staff side's admission gate ---------------------------------------------------------------
+
+def test_staff_side_requests_beyond_the_limit_wait_then_get_503_and_others_pass():
+    import asyncio
+
+    from admin.admission import StaffSideAdmission
+
+    async def slow_app(scope, receive, send):
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"cache-control", b"max-age=600")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = StaffSideAdmission(slow_app, limit=2, queue_seconds=0.1)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            staff = [client.get("/console/inbox") for _ in range(3)] + [client.get("/admin/api/tickets")]
+            other = [client.get("/webhooks/line"), client.get("/healthz"), client.get("/console/events")]
+            return await asyncio.gather(*staff), await asyncio.gather(*other)
+
+    staff, other = asyncio.run(scenario())
+    assert sorted(r.status_code for r in staff) == [200, 200, 503, 503]
+    busy = [r for r in staff if r.status_code == 503]
+    assert all(r.headers["retry-after"] == "5" and r.headers["cache-control"] == "no-store" for r in busy)
+    assert all(r.headers["cache-control"] == "no-store" for r in staff)  # the app's own max-age replaced
+    assert [r.status_code for r in other] == [200, 200, 200]  # not counted: webhooks, health, event streams
+    assert [r.headers["cache-control"] for r in other] == ["max-age=600", "max-age=600", "no-store"]
