@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     run_workers: bool = True
     # the staff side's share of the server: console/admin API requests running at once, and how
     # long one may wait for its turn before a 503 (admin/admission.py says why)
-    console_concurrency: int = Field(default=4, ge=1, le=64)
+    console_concurrency: int = Field(default=2, ge=1, le=64)
     console_queue_seconds: float = Field(default=10.0, gt=0, le=120)
     # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ("127.0.0.1", a
     # comma list, or "*"); empty = none: the client address is the TCP peer (docs/security.md)
