@@ -3,8 +3,8 @@
 The audit (issue 16, item 1): about 16 concurrent signed-in requests froze the whole process,
 because the session lookup ran on the event loop and waited there for a pooled connection.
 Here 100 signed-in console and admin API requests are fired at once while the LINE webhook
-and ``/healthz`` are probed; both must keep answering within 200 ms, and every console
-request must still be served.
+and ``/healthz`` are probed; both must keep answering within 200 ms (95th percentile; no
+probe above 1 s), every console request must still be served, and SIGTERM must stop it.
 """
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ from tests.test_line_crash import ROOT, _free_port, _start
 pytestmark = pytest.mark.slow
 CONCURRENT = 100
 LIMIT_MS = 200
+STALL_MS = 1000
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
 def _serve_env(line_api) -> dict:
@@ -65,7 +71,7 @@ def _probe(base: str, done: threading.Event) -> tuple[list[float], list[float], 
     health, webhook, statuses = [], [], []
     with httpx.Client(base_url=base, timeout=30) as client:
         rounds = 0
-        while not done.is_set() or rounds < 5:
+        while not done.is_set() or rounds < 10:
             rounds += 1
             t = time.perf_counter()
             statuses.append(client.get("/healthz").status_code)
@@ -89,7 +95,8 @@ def _warm_up(base: str, token: str, line_api) -> None:
     assert line_api.wait_for(lambda f: len(f.accepted) >= 1, timeout=60), "the bot never answered the warm-up message"
 
 
-def test_hundred_concurrent_console_requests_leave_webhook_and_health_fast(settings, line_api):
+@pytest.mark.postgres
+def test_hundred_concurrent_console_requests_leave_webhook_and_health_fast(settings, line_api, db_backend):
     staff = [make_staff(f"sat-{i}", ["staff"])[0] for i in range(10)]
     tokens = [new_session_token(s) for s in staff]
     port = _free_port()
@@ -117,5 +124,10 @@ def test_hundred_concurrent_console_requests_leave_webhook_and_health_fast(setti
             raise AssertionError("ristapo serve did not stop on SIGTERM")
     assert statuses == [200] * CONCURRENT, sorted(set(statuses))
     assert set(probe_statuses) == {200}
-    assert max(health) < LIMIT_MS, (sorted(health)[-5:], burst_seconds)
-    assert max(webhook) < LIMIT_MS, ([round(x) for x in webhook], burst_seconds)
+    # why p95 and a looser max: on a shared CI machine another process can take the core for a
+    # moment whatever we do (one console user alone saw 260 ms spikes, docs/performance.md);
+    # the old code did not answer at all for as long as the burst lasted
+    for name, values in (("healthz", health), ("webhook", webhook)):
+        assert len(values) >= 10, (name, len(values))
+        assert _p95(values) < LIMIT_MS, (name, [round(x) for x in values], burst_seconds)
+        assert max(values) < STALL_MS, (name, [round(x) for x in values], burst_seconds)
