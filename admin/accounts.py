@@ -22,8 +22,8 @@ from admin.auth import (
     new_totp_secret,
     password_problems,
     qr_svg_data_url,
-    record_attempt,
-    throttle_wait,
+    claim_attempt,
+    settle_attempt,
     totp_step_for,
     totp_uri,
     verify_password,
@@ -145,7 +145,6 @@ def do_set_disabled(session: Session, user: StaffUser, disabled: bool, *, by: st
 def do_reset_totp(session: Session, actor: Actor, user: StaffUser) -> StaffUser:
     """Forgets the TOTP secret (lost phone): the next login enrols a new one."""
     user.totp_secret = None
-    user.totp_pending_secret = None
     session.add(user)
     do_end_all_sessions(session, user.id)
     session.flush()
@@ -182,16 +181,16 @@ def do_login_password(session: Session, *, username: str, password: str, ip: str
     before turning the exception into a response.
     """
     name = username.strip().lower()[:80]
-    wait = throttle_wait(session, username=name, ip=ip)
-    if wait > 0:
+    claim = claim_attempt(session, username=name, ip=ip)
+    if claim.wait > 0:
         audit.record(session, action="login.throttled", actor_name=name if get_by_username(session, name) else None, ip=ip)
-        raise Throttled(wait)
+        raise Throttled(claim.wait)
     user = get_by_username(session, name)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
-        record_attempt(session, username=name, ip=ip, ok=False)
         audit.record(session, action="login.fail", actor_id=user.id if user else None, actor_name=user.username if user else None, ip=ip, detail="password")
         raise LoginFailed()
+    settle_attempt(session, claim, ok=None)  # why not a success yet: the code is still to come
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)
@@ -207,20 +206,24 @@ def _advance(session: Session, row: StaffSession, user: StaffUser, stage: Sessio
     return do_create_session(session, user, stage=stage, ip=ip)
 
 
+def _claim_or_throttle(session: Session, user: StaffUser, ip: str):
+    claim = claim_attempt(session, username=user.username, ip=ip)
+    if claim.wait > 0:
+        audit.record(session, action="login.throttled", actor_id=user.id, actor_name=user.username, ip=ip)
+        raise Throttled(claim.wait)
+    return claim
+
+
 def do_login_totp(session: Session, row: StaffSession, user: StaffUser, code: str, *, ip: str) -> str:
     """Step 2: a TOTP code not used before → a full session. Raises LoginFailed/Throttled."""
     if row.stage != SessionStage.password_ok.value or not user.totp_secret:
         raise ActionError("この手順は今は使えません。最初からログインしてください。", "wrong_step")
-    wait = throttle_wait(session, username=user.username, ip=ip)
-    if wait > 0:
-        audit.record(session, action="login.throttled", actor_id=user.id, actor_name=user.username, ip=ip)
-        raise Throttled(wait)
+    claim = _claim_or_throttle(session, user, ip)
     step = totp_step_for(user.totp_secret, code)
     if step is None or not do_accept_totp_step(session, user, step):
-        record_attempt(session, username=user.username, ip=ip, ok=False)
         audit.record(session, action="login.fail", actor_id=user.id, actor_name=user.username, ip=ip, detail="totp" if step is None else "totp_reused")
         raise LoginFailed()
-    record_attempt(session, username=user.username, ip=ip, ok=True)
+    settle_attempt(session, claim, ok=True)
     audit.record(session, action="login.ok", actor_id=user.id, actor_name=user.username, ip=ip)
     return _advance(session, row, user, SessionStage.full, ip)
 
@@ -259,31 +262,33 @@ def do_change_password(session: Session, actor: Actor, user: StaffUser, current:
 
 
 def do_start_enrolment(session: Session, row: StaffSession, user: StaffUser) -> tuple[str, str, str]:
-    """Creates (or reuses) a pending TOTP secret: (secret, otpauth URI, QR SVG data URL)."""
+    """Creates (or reuses) this session's pending TOTP secret: (secret, otpauth URI, QR SVG data URL).
+
+    The secret belongs to the session that asked for it (see ``StaffSession.totp_pending_secret``).
+    """
     if row.stage != SessionStage.enroll_totp.value:
         raise ActionError("この手順は今は使えません。", "wrong_step")
-    if not user.totp_pending_secret:
-        user.totp_pending_secret = new_totp_secret()
-        session.add(user)
+    if not row.totp_pending_secret:
+        row.totp_pending_secret = new_totp_secret()
+        session.add(row)
         session.flush()
-    uri = totp_uri(user.totp_pending_secret, user.username)
-    return user.totp_pending_secret, uri, qr_svg_data_url(uri)
+    uri = totp_uri(row.totp_pending_secret, user.username)
+    return row.totp_pending_secret, uri, qr_svg_data_url(uri)
 
 
 def do_finish_enrolment(session: Session, row: StaffSession, user: StaffUser, code: str, *, ip: str) -> str:
-    """Confirms the authenticator app with one code → TOTP enrolled, full session."""
-    if row.stage != SessionStage.enroll_totp.value or not user.totp_pending_secret:
+    """Confirms the authenticator app with one code of this session's secret → TOTP enrolled, full session."""
+    if row.stage != SessionStage.enroll_totp.value or not row.totp_pending_secret or user.totp_enrolled:
         raise ActionError("この手順は今は使えません。", "wrong_step")
-    step = totp_step_for(user.totp_pending_secret, code)
+    claim = _claim_or_throttle(session, user, ip)
+    step = totp_step_for(row.totp_pending_secret, code)
     if step is None:
-        record_attempt(session, username=user.username, ip=ip, ok=False)
         audit.record(session, action="login.fail", actor_id=user.id, actor_name=user.username, ip=ip, detail="totp_enrol")
         raise LoginFailed()
-    user.totp_secret = user.totp_pending_secret
-    user.totp_pending_secret = None
+    user.totp_secret = row.totp_pending_secret
     user.totp_last_step = step  # why: the confirming code cannot be replayed for a login
     session.add(user)
-    record_attempt(session, username=user.username, ip=ip, ok=True)
+    settle_attempt(session, claim, ok=True)
     audit.record(session, action="staff.totp_enrolled", actor_id=user.id, actor_name=user.username, target=f"staff:{user.id}", ip=ip)
     audit.record(session, action="login.ok", actor_id=user.id, actor_name=user.username, ip=ip)
     return _advance(session, row, user, SessionStage.full, ip)

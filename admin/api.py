@@ -7,7 +7,6 @@ builds the router from that table only, so a route without a declaration cannot 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from admin import accounts, audit
+from admin import accounts, audit, disclosure
 from admin.accounts import Throttled
 from admin.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for, find_session
 from admin.deps import (
@@ -46,11 +45,10 @@ from admin.models import (
 from admin.params import DbId, DbIdField, OptionalDbIdQuery, PageLimit, PageOffset
 from core import db
 from core.clock import now
-from core.models import ChannelUser, Consent, Conversation, Message
+from core.models import ChannelUser
 from core.settings import Settings
 from handoff import actions, hours, views
 from handoff.events import event_stream, install_webhook
-from handoff.intake import intake_lines
 from handoff.models import (
     CannedReply,
     CannedReplyCreate,
@@ -59,9 +57,6 @@ from handoff.models import (
     OfficeHoursPublic,
     OfficeHoursUpdate,
     Outcome,
-    Referral,
-    Ticket,
-    TicketNote,
 )
 
 PREFIX = "/admin/api"
@@ -614,7 +609,7 @@ def export_audit_csv(session: SessionDep, actor: CurrentActor, f: AuditFilterDep
     )
 
 
-# --- users of the chat: lookup, erasure, disclosure (admin) -----------------------------------
+# --- users of the chat: lookup and erasure (admin), disclosure (staff) -----------------------------------
 
 def _channel_user(session: Session, user_id: int) -> ChannelUser:
     user = session.get(ChannelUser, user_id)
@@ -642,64 +637,11 @@ def erase_user(user_id: DbId, session: SessionDep, actor: CurrentActor) -> OkPub
 
 
 def export_user(user_id: DbId, session: SessionDep, actor: CurrentActor) -> JSONResponse:
-    """Disclosure (開示): everything stored about one chat user, as JSON; audited."""
-    user = _channel_user(session, user_id)
-    data = disclosure(session, user)
-    actor.audit(session, "user.export", f"user:{user.id}")
+    """Disclosure (開示): everything stored about one chat user, as JSON (staff only; audited)."""
+    user = disclosure.access_user_transcripts(session, actor, user_id)
+    data = disclosure.do_export_user(session, actor, user)
     session.commit()
-    return JSONResponse(
-        data,
-        headers={"Content-Disposition": f'attachment; filename="ristapo-user-{user.id}.json"', "Cache-Control": "no-store"},
-    )
-
-
-def disclosure(session: Session, user: ChannelUser) -> dict[str, Any]:
-    """The user's stored data (platform id and its hash excluded: never shown in the console)."""
-
-    def iso(d: datetime | None) -> str | None:
-        return d.isoformat() if d else None
-
-    convs = session.exec(select(Conversation).where(Conversation.user_id == user.id).order_by(Conversation.started_at)).all()
-    conversations = []
-    tickets = []
-    for c in convs:
-        msgs = session.exec(select(Message).where(Message.conversation_id == c.id).order_by(Message.created_at, Message.id)).all()
-        conversations.append(
-            {
-                "id": c.id,
-                "started_at": iso(c.started_at),
-                "closed": c.closed,
-                "messages": [
-                    {"at": iso(m.created_at), "direction": m.direction, "sender": m.sender, "kind": m.kind, "text": m.body, "entry_id": m.entry_id, "entry_version": m.entry_version}
-                    for m in msgs
-                ],
-            }
-        )
-        for t in session.exec(select(Ticket).where(Ticket.conversation_id == c.id)).all():
-            notes = session.exec(select(TicketNote).where(TicketNote.ticket_id == t.id)).all()
-            refs = session.exec(select(Referral).where(Referral.ticket_id == t.id)).all()
-            tickets.append(
-                {
-                    "id": t.id,
-                    "state": t.state,
-                    "created_at": iso(t.created_at),
-                    "closed_at": iso(t.closed_at),
-                    "outcome": t.outcome,
-                    "intake": intake_lines(json.loads(t.intake)) if t.intake else [],
-                    "callback": {"phone": t.callback_phone, "window": t.callback_window} if t.callback_phone else None,
-                    "tags": [x for x in (t.tags or "").split(",") if x],
-                    "notes": [{"at": iso(n.created_at), "text": n.body} for n in notes],
-                    "referrals": [{"organisation": r.organisation, "at": iso(r.created_at)} for r in refs],
-                }
-            )
-    consents = session.exec(select(Consent).where(Consent.user_id == user.id).order_by(Consent.created_at, Consent.id)).all()
-    return {
-        "exported_at": now().isoformat(),
-        "user": {"pseudonym": user.pseudonym, "channel": user.channel, "created_at": iso(user.created_at), "active": user.active},
-        "consents": [{"kind": c.kind, "version": c.version, "choice": c.choice, "at": iso(c.created_at), "ticket_id": c.ticket_id} for c in consents],
-        "conversations": conversations,
-        "tickets": tickets,
-    }
+    return disclosure.attachment(data, user)
 
 
 # --- the route table -----------------------------------------------------------------------------
@@ -767,7 +709,7 @@ ROUTES: list[RouteSpec] = [
     RouteSpec("GET", "/audit.csv", export_audit_csv, ADMIN),
     RouteSpec("GET", "/users", find_users, ADMIN),
     RouteSpec("POST", "/users/{user_id}/erase", erase_user, ADMIN),
-    RouteSpec("GET", "/users/{user_id}/export", export_user, ADMIN),
+    RouteSpec("GET", "/users/{user_id}/export", export_user, STAFF),  # transcripts: staff only
 ]
 
 

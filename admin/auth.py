@@ -16,6 +16,7 @@ import hmac
 import io
 import secrets
 from datetime import datetime, timedelta
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, select
 
 from admin.models import LoginAttempt, SessionStage, StaffSession, StaffUser
@@ -218,8 +219,10 @@ ACCOUNT_SOFT_FAILURES = 20  # per account, any IP: a bounded delay (≤ 60 s), n
 ACCOUNT_MAX_DELAY = 60
 
 
-def _failures(session: Session, *, since: datetime, username: str | None = None, ip: str | None = None) -> list[datetime]:
+def _failures(session: Session, *, since: datetime, username: str | None = None, ip: str | None = None, exclude_id: int | None = None) -> list[datetime]:
     q = select(LoginAttempt.at).where(LoginAttempt.at >= since, LoginAttempt.ok == False)  # noqa: E712
+    if exclude_id is not None:
+        q = q.where(LoginAttempt.id != exclude_id)
     if username is not None:
         q = q.where(LoginAttempt.username == username)
     if ip is not None:
@@ -232,7 +235,7 @@ def _last_success(session: Session, username: str, ip: str) -> datetime | None:
     return session.exec(q).one()
 
 
-def throttle_wait(session: Session, *, username: str, ip: str) -> int:
+def throttle_wait(session: Session, *, username: str, ip: str, exclude_id: int | None = None) -> int:
     """Seconds this (account, IP) must wait before its next login try; 0 = go ahead.
 
     Why three keys: the per account+IP delay stops guessing from one place without locking
@@ -245,14 +248,14 @@ def throttle_wait(session: Session, *, username: str, ip: str) -> int:
     since = at - THROTTLE_WINDOW
     waits = [0.0]
     last_ok = _last_success(session, username, ip)
-    pair = [t for t in _failures(session, since=since, username=username, ip=ip) if last_ok is None or t > last_ok]
+    pair = [t for t in _failures(session, since=since, username=username, ip=ip, exclude_id=exclude_id) if last_ok is None or t > last_ok]
     if len(pair) >= PAIR_FREE_FAILURES:
         delay = min(2 ** (len(pair) - PAIR_FREE_FAILURES + 1), PAIR_MAX_DELAY)
         waits.append((pair[-1] + timedelta(seconds=delay) - at).total_seconds())
-    by_ip = _failures(session, since=since, ip=ip)
+    by_ip = _failures(session, since=since, ip=ip, exclude_id=exclude_id)
     if len(by_ip) >= IP_MAX_FAILURES:
         waits.append((by_ip[-IP_MAX_FAILURES] + THROTTLE_WINDOW - at).total_seconds())
-    by_account = _failures(session, since=since, username=username)
+    by_account = _failures(session, since=since, username=username, exclude_id=exclude_id)
     if len(by_account) >= ACCOUNT_SOFT_FAILURES:
         delay = min(2 ** (len(by_account) - ACCOUNT_SOFT_FAILURES + 1), ACCOUNT_MAX_DELAY)
         waits.append((by_account[-1] + timedelta(seconds=delay) - at).total_seconds())
@@ -260,9 +263,55 @@ def throttle_wait(session: Session, *, username: str, ip: str) -> int:
     return int(wait) + (1 if wait > int(wait) else 0)
 
 
-def record_attempt(session: Session, *, username: str, ip: str, ok: bool) -> None:
-    """Stores one login step outcome and forgets attempts older than a day."""
-    at = now()
-    session.add(LoginAttempt(username=username.lower()[:80], ip=ip, ok=ok, at=at))
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < at - timedelta(days=1)))
-    session.flush()
+@dataclass(frozen=True)
+class AttemptClaim:
+    """One login try, counted before its password or code is checked."""
+
+    id: int | None  # its ledger row (a failure until settled); None when refused
+    wait: int  # seconds to wait; > 0 means refused, and then nothing was counted
+
+
+THROTTLE_LOCK_KEY = 0x7269_7374  # PostgreSQL advisory lock serialising the throttle ledger
+
+
+def claim_attempt(session: Session, *, username: str, ip: str) -> AttemptClaim:
+    """Counts this try before any password or code is checked: (row, wait).
+
+    Why first, and why atomic: fifty parallel wrong passwords used to all read "no failures
+    yet" and then all run argon2 (the audit saw 16 checks for a limit of 5). Now each try
+    writes its row and counts the rows before it inside one short transaction of its own,
+    committed at once, while holding the ledger's write lock (SQLite: the insert takes the
+    database write lock; PostgreSQL: a transaction advisory lock), so no two tries can count
+    the same predecessors. An allowed try stays counted as a failure until settled; a
+    refused one removes its row (refused tries do not extend the wait).
+    """
+    name = username.lower()[:80]
+    with Session(session.get_bind(), expire_on_commit=False) as ledger:
+        if ledger.get_bind().dialect.name == "postgresql":
+            ledger.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": THROTTLE_LOCK_KEY})
+        at = now()
+        row = LoginAttempt(username=name, ip=ip, ok=False, at=at)
+        ledger.add(row)
+        ledger.flush()
+        wait = throttle_wait(ledger, username=name, ip=ip, exclude_id=row.id)
+        if wait > 0:
+            ledger.delete(row)
+        ledger.execute(delete(LoginAttempt).where(LoginAttempt.at < at - timedelta(days=1)))
+        ledger.commit()
+        return AttemptClaim(None if wait > 0 else row.id, wait)
+
+
+def settle_attempt(session: Session, claim: AttemptClaim, *, ok: bool | None) -> None:
+    """The outcome of a claimed try, in the caller's transaction.
+
+    ``ok=False``: it stays a failure. ``ok=True``: a success (a finished login; it resets the
+    account+IP delay). ``ok=None``: not counted at all (a right password still waiting for
+    its code: no failure, and no reset either, so a known password cannot reset the code's
+    delay).
+    """
+    if claim.id is None or ok is False:
+        return
+    if ok:
+        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.id).values(ok=True))
+    else:
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id == claim.id))

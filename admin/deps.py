@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from admin import audit
 from admin.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_ok, find_session, touch_session
@@ -65,6 +66,18 @@ def _forbidden() -> HTTPException:
     return HTTPException(status_code=403, detail="forbidden")
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form body (reading it is I/O on the event loop), so form routes can be sync.
+
+    Why: a sync route runs in the thread pool; an ``async def`` route that awaited the form and
+    then queried the database would block the event loop (every webhook and health check).
+    """
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
+
+
 async def _check_csrf(request: Request, token: str) -> None:
     if request.method in SAFE_METHODS:
         return
@@ -77,23 +90,42 @@ async def _check_csrf(request: Request, token: str) -> None:
         raise HTTPException(status_code=403, detail="csrf")
 
 
-async def signed_in_any_stage(request: Request, session: SessionDep) -> SignedIn:
-    """A live session in any login stage (the login steps themselves use this)."""
+def find_signed_in(request: Request, session: SessionDep) -> SignedIn | None:
+    """The live session of the request's cookie, or None; runs in the thread pool (it queries).
+
+    Why the commit: it keeps the deletion of an expired row and, above all, gives the pooled
+    connection back at once, so a request waiting for its CSRF form or a long event stream
+    never holds one.
+    """
     token = request.cookies.get(SESSION_COOKIE)
     found = find_session(session, token)
-    if found is None:
-        session.commit()  # why: expired rows deleted by find_session stay deleted
-        raise _unauthorized()
-    await _check_csrf(request, token)
+    session.commit()
+    if found is None or token is None:
+        return None
     row, user = found
     return SignedIn(row, user, token)
+
+
+FoundDep = Annotated[SignedIn | None, Depends(find_signed_in)]
+
+
+async def signed_in_any_stage(request: Request, found: FoundDep) -> SignedIn:
+    """A live session in any login stage (the login steps themselves use this).
+
+    Async only to read a form body for the CSRF check; it never touches the database (the
+    lookup is :func:`find_signed_in`, a sync dependency FastAPI runs in its thread pool).
+    """
+    if found is None:
+        raise _unauthorized()
+    await _check_csrf(request, found.token)
+    return found
 
 
 LoginDep = Annotated[SignedIn, Depends(signed_in_any_stage)]
 
 
-async def signed_in(request: Request, session: SessionDep, login: LoginDep) -> SignedIn:
-    """A fully signed-in session (password + TOTP); moves its idle deadline."""
+def signed_in(session: SessionDep, login: LoginDep) -> SignedIn:
+    """A fully signed-in session (password + TOTP); moves its idle deadline (in the thread pool)."""
     if login.row.stage != SessionStage.full.value:
         raise _unauthorized()
     if touch_session(login.row):

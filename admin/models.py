@@ -18,8 +18,8 @@ from core.crypto import EncryptedText
 
 
 class Role(str, enum.Enum):
-    admin = "admin"  # accounts, settings, audit log, erasure/disclosure
-    staff = "staff"  # the hand-off queue
+    admin = "admin"  # accounts, settings, audit log, erasure by user id (never transcripts)
+    staff = "staff"  # the hand-off queue, transcripts and their disclosure export
     editor = "editor"  # the knowledge base
 
 
@@ -51,7 +51,6 @@ class StaffUser(StaffUserBase, table=True):
     password_hash: str
     must_change_password: bool = True
     totp_secret: str | None = Field(default=None, sa_column=Column(EncryptedText))
-    totp_pending_secret: str | None = Field(default=None, sa_column=Column("totp_pending_secret", EncryptedText))
     totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
     disabled: bool = False
     created_at: datetime = Field(default_factory=now)
@@ -140,6 +139,10 @@ class StaffSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now)
     last_seen_at: datetime = Field(default_factory=now)
     ip: str | None = None
+    # why on the session, not the account: the secret offered during enrolment belongs to the
+    # browser that asked for it; another half-signed-in session of the same account (someone
+    # who has the one-time password too) must not see or confirm it
+    totp_pending_secret: str | None = Field(default=None, sa_column=Column("totp_pending_secret", EncryptedText))
 
 
 # --- audit log -------------------------------------------------------------------------------
@@ -172,9 +175,40 @@ class AuditEventPublic(SQLModel):
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(_mapper, _conn, _target):
-    # why: an audit log someone can edit proves nothing; production also grants the app's
-    # database role INSERT/SELECT only on audit_event (docs/security.md).
+    # why: an audit log someone can edit proves nothing; the database refuses it too (triggers
+    # below) and production grants the app's role INSERT/SELECT only (docs/security.md).
     raise PermissionError("audit_event rows are append-only")
+
+
+# The same rule in the database, for anything that bypasses the ORM (raw SQL, a bulk delete, a
+# console on the server). UPDATE is always refused; DELETE only of rows younger than
+# AUDIT_KEEP_DAYS, so a future retention purge of old rows stays possible and nothing else is.
+# Migration 0007 creates the same triggers on migrated databases (keep the two in step).
+AUDIT_KEEP_DAYS = 1095
+AUDIT_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'audit_event rows are append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_event_no_early_delete BEFORE DELETE ON audit_event "
+        f"WHEN OLD.at > datetime('now', '-{AUDIT_KEEP_DAYS} days') "
+        f"BEGIN SELECT RAISE(ABORT, 'audit_event rows are kept {AUDIT_KEEP_DAYS} days'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN IF TG_OP = 'DELETE' AND OLD.at < now() - interval '{AUDIT_KEEP_DAYS} days' THEN RETURN OLD; END IF; "
+        "RAISE EXCEPTION 'audit_event rows are append-only' USING ERRCODE = 'insufficient_privilege'; END $$",
+        "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
+        "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+    ],
+}
+
+
+@event.listens_for(AuditEvent.__table__, "after_create")
+def _audit_triggers(_table, connection, **_kw):
+    """Creates the triggers wherever the table is made by create_all (tests, early dev)."""
+    for statement in AUDIT_TRIGGERS.get(connection.dialect.name, []):
+        connection.exec_driver_sql(statement)
 
 
 # --- login throttling ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from bot import web
 from bot.runtime import get_runtime
 from bot.startup import log_channels, prepare
-from core import db
+from core import db, health
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("ristapo.app")
@@ -84,9 +84,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        ok = db.ping()
-        body = {"status": "ok" if ok else "unhealthy", "database": "ok" if ok else "unreachable", "line": settings.line_enabled, "telegram": settings.telegram_enabled}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        """Database reachable and the data directory writable with room (core/health.py); else 503."""
+        db_ok = db.ping()
+        disk = health.disk_problem(settings.data_dir, settings.health_min_free_mb)
+        ok = db_ok and disk is None
+        body = {
+            "status": "ok" if ok else "unhealthy",
+            "database": "ok" if db_ok else "unreachable",
+            "disk": disk or "ok",
+            "line": settings.line_enabled,
+            "telegram": settings.telegram_enabled,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -105,7 +114,7 @@ def _mount_optional(app: FastAPI, settings: Settings) -> None:
     """Channels, workers and the admin side; each module exposes ``install(app, settings)``."""
     import importlib
 
-    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "bot.retention"):
+    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "admin.admission", "bot.retention"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

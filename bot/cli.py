@@ -25,6 +25,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging()
     if args.demo:
+        if get_settings().env == "production":
+            # why refuse: demo mode creates accounts and prints their one-time passwords
+            print("ristapo: --demo is refused when RISTAPO_ENV=production: demo accounts and their one-time "
+                  "passwords must never exist on a live service. Run the demo with RISTAPO_ENV=dev on a "
+                  "machine without real data.", file=sys.stderr)
+            return 2
         os.environ["RISTAPO_DEMO"] = "1"
         get_settings.cache_clear()
     from bot.app import create_app
@@ -43,7 +49,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # why a bounded graceful shutdown: an open console (server-sent events) or a stuck client
     # would otherwise keep the process alive after SIGTERM; nothing is lost by cutting them,
     # since an unanswered webhook is redelivered and stored events survive the restart
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=_shutdown_grace())
+    proxies = args.forwarded_allow_ips if args.forwarded_allow_ips is not None else settings.forwarded_allow_ips
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=_shutdown_grace(),
+        # why off unless configured: uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, so
+        # any local process (or a proxy that passes the header through) could pick the client IP
+        # that login throttling and the audit log see
+        proxy_headers=bool(proxies.strip()), forwarded_allow_ips=proxies.strip() or None,
+    )
     return 0
 
 
@@ -93,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web service (web chat, webhooks, console, workers)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--demo", action="store_true", help="create demo accounts and clearly marked demo conversations")
+    p.add_argument("--demo", action="store_true", help="create demo accounts and clearly marked demo conversations (refused in production)")
+    p.add_argument("--forwarded-allow-ips", default=None, help="reverse proxies whose X-Forwarded-For is trusted (default: RISTAPO_FORWARDED_ALLOW_IPS, else none)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("chat", help="talk to the bot in the terminal (same engine, same database)")

@@ -1,6 +1,7 @@
 """The one place that opens the database engine (SQLite file by default, PostgreSQL by URL)."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -32,6 +34,19 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _create_private(path: Path) -> None:
+    """Creates the SQLite file readable by its owner only (0600) when it does not exist yet.
+
+    Why: the database holds the consultations (encrypted text, but also who talked when); the
+    process umask would often make it world-readable. SQLite creates its -wal and -shm files
+    with the database file's mode, so they follow.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def init_engine(url: str) -> Engine:

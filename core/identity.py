@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from pathlib import Path
 
@@ -21,9 +22,11 @@ def configure(data_dir: Path, pepper: str | None = None) -> None:
         return
     path = data_dir / "keys" / "id-pepper"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # why os.open with 0o600: write_text then chmod leaves a window where the pepper is readable
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
     _pepper = path.read_text().strip().encode()
 
 

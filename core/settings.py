@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     run_workers: bool = True
     # a message this soon after staff closed a ticket reopens it (never the fallback nobody sees)
     handoff_reopen_hours: int = Field(default=24, ge=0, le=24 * 14)
+    # the staff side's share of the server: console/admin API requests running at once, and how
+    # long one may wait for its turn before a 503 (admin/admission.py says why)
+    console_concurrency: int = Field(default=2, ge=1, le=64)
+    console_queue_seconds: float = Field(default=10.0, gt=0, le=120)
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ("127.0.0.1", a
+    # comma list, or "*"); empty = none: the client address is the TCP peer (docs/security.md)
+    forwarded_allow_ips: str = ""
+    # /healthz answers 503 when the data directory has less free space than this, or cannot be
+    # written: the webhooks would fail on a full disk while the database still answers SELECT 1
+    health_min_free_mb: int = Field(default=200, ge=0)
     demo: bool = False
 
     @model_validator(mode="after")
@@ -69,6 +79,8 @@ class Settings(BaseSettings):
         if self.data_key_file is not None and not self.data_key_file.is_absolute():
             self.data_key_file = self.data_dir / self.data_key_file
         if self.env == "production":
+            if self.demo:
+                raise ValueError("RISTAPO_DEMO is refused when RISTAPO_ENV=production (demo accounts print one-time passwords)")
             for name in ("line_channel_secret", "line_channel_access_token", "telegram_token", "telegram_secret"):
                 value = getattr(self, name)
                 if value is not None and value.strip().lower() in PLACEHOLDERS:

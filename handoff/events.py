@@ -58,7 +58,8 @@ async def event_stream(
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=heartbeat)
             except (asyncio.TimeoutError, TimeoutError):
-                if not still_allowed():
+                # why a thread: it queries the database; on the event loop it would stall webhooks
+                if not await asyncio.to_thread(still_allowed):
                     break
                 yield ": keep-alive\n\n"
                 continue

@@ -396,7 +396,8 @@ def test_staff_and_admin_erasure_and_disclosure_are_audited(app, staff, chat):
 
     found = boss.get("/admin/api/users", params={"pseudonym": user.pseudonym}).json()
     assert [u["id"] for u in found] == [user.id] and "platform_id" not in found[0]
-    export = boss.get(f"/admin/api/users/{user.id}/export")
+    assert boss.get(f"/admin/api/users/{user.id}/export").status_code == 403  # transcripts: staff only
+    export = client.get(f"/admin/api/users/{user.id}/export")
     assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
     data = export.json()
     assert CANARY in json.dumps(data, ensure_ascii=False)

@@ -64,17 +64,28 @@ class ConsoleForbidden(Exception):
         self.message = message
 
 
-async def console_login(request: Request, session: SessionDep) -> SignedIn:
-    """The admin session rules (``admin.deps``), with HTML-friendly failures."""
+def _console_failure(exc: HTTPException) -> Exception:
+    if exc.status_code == 401:
+        return LoginRedirect()
+    if exc.detail == "csrf":
+        return ConsoleForbidden("フォームの確認用トークンがありません(または古くなっています)。画面を読み込み直してから、もう一度操作してください。")
+    return ConsoleForbidden()
+
+
+async def _console_any_stage(request: Request, found: deps.FoundDep) -> SignedIn:
+    """The CSRF step of :func:`console_login` (async for the form body; no database here)."""
     try:
-        login = await deps.signed_in_any_stage(request, session)
-        return await deps.signed_in(request, session, login)
+        return await deps.signed_in_any_stage(request, found)
     except HTTPException as exc:
-        if exc.status_code == 401:
-            raise LoginRedirect() from None
-        if exc.detail == "csrf":
-            raise ConsoleForbidden("フォームの確認用トークンがありません(または古くなっています)。画面を読み込み直してから、もう一度操作してください。") from None
-        raise ConsoleForbidden() from None
+        raise _console_failure(exc) from None
+
+
+def console_login(session: SessionDep, login: Annotated[SignedIn, Depends(_console_any_stage)]) -> SignedIn:
+    """The admin session rules (``admin.deps``), with HTML-friendly failures (sync: it may write)."""
+    try:
+        return deps.signed_in(session, login)
+    except HTTPException as exc:
+        raise _console_failure(exc) from None
 
 
 console_login.console_gate = True

@@ -23,7 +23,7 @@ from admin.audit_labels import action_label
 from admin.console import AdminPage, NavItem, render, templates
 from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
 from admin.console.stats import CHANNEL_LABELS, build_dashboard
-from admin.deps import SessionDep, SignedIn, actor_for, client_ip
+from admin.deps import FormDep, SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
 from admin.params import MAX_DB_ID, MAX_OFFSET, DbId
 from core.clock import JST, now
@@ -279,8 +279,7 @@ def hours_page(request: Request, session: SessionDep, login: AdminPage):
 
 
 @router.post("/hours", response_class=HTMLResponse)
-async def save_hours(request: Request, session: SessionDep, login: AdminPage):
-    form = await request.form()
+def save_hours(request: Request, session: SessionDep, login: AdminPage, form: FormDep):
     raw = {
         "weekly": {str(i): str(form.get(f"day{i}", "")) for i in range(7)},
         "closed_days": str(form.get("closed_days", "")),

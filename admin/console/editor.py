@@ -17,7 +17,7 @@ from admin import deps
 from admin import kb_workflow as wf
 from admin.kb_readable import readable
 from admin.console import EditorPage, NavItem, page_roles, render
-from admin.deps import SessionDep, SignedIn
+from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
@@ -178,7 +178,7 @@ def new_entry_form(request: Request, login: EditorPage):
 
 
 @router.post("/new")
-async def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
+def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
     """Starts a draft for a new entry."""
     entry_id = entry_id.strip()
     fields = wf.EntryFields(title=title.strip()[:120], answer="", questions=wf.split_lines(questions)[:200])
@@ -275,12 +275,11 @@ def version_page(request: Request, session: SessionDep, login: KbReaderPage, ver
 
 
 @router.post("/v/{version_id}/save")
-async def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
+def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, form: FormDep):
     """Saves the draft as typed, then shows what still has to be fixed before review."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    form = await request.form()
     fields = fields_from_form(form)
     try:
         wf.check_edit(login.user, row)
@@ -390,12 +389,12 @@ def rollback(request: Request, session: SessionDep, login: EditorPage, version_i
 
 
 @router.post("/v/{version_id}/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
+def preview(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, form: FormDep):
     """The preview of the form as typed (not saved), for htmx."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    fields = fields_from_form(await request.form())
+    fields = fields_from_form(form)
     try:
         entry = parse_entry(wf.entry_text(row.entry_id, row.version, fields))
     except EntryFormatError:
@@ -464,9 +463,8 @@ def _unanswered_page(request: Request, session, login, *, error: str | None = No
 
 
 @router.post("/unanswered/new")
-async def unanswered_new(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form("")):
+def unanswered_new(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form(""), title: str = Form("")):
     """Starts a new entry whose questions are the cluster's texts."""
-    form = await request.form()
     ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
     try:
@@ -480,9 +478,8 @@ async def unanswered_new(request: Request, session: SessionDep, login: EditorPag
 
 
 @router.post("/unanswered/paraphrase")
-async def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form("")):
+def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form("")):
     """Adds the cluster's texts to an entry's questions, in a draft."""
-    form = await request.form()
     ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
     files = _files(request)

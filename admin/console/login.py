@@ -30,10 +30,13 @@ STEP_URL = {
 }
 
 
-async def login_step(request: Request, session: SessionDep) -> SignedIn:
-    """A session in any login stage (CSRF checked on POST), else back to the login form."""
+async def login_step(request: Request, found: deps.FoundDep) -> SignedIn:
+    """A session in any login stage (CSRF checked on POST), else back to the login form.
+
+    Async only to read the form for the CSRF check; the lookup ran in the thread pool.
+    """
     try:
-        return await deps.signed_in_any_stage(request, session)
+        return await deps.signed_in_any_stage(request, found)
     except HTTPException as exc:
         if exc.status_code == 401:
             raise LoginRedirect() from None

@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
-from admin import accounts, canned_text
+from admin import accounts, canned_text, disclosure
 from admin.auth import find_session
-from admin.console import AdminPage, NavItem, StaffPage, render, templates
+from admin.console import NavItem, StaffPage, render, templates
 from admin.deps import SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser
 from admin.params import DbId, DbIdForm, OptionalDbIdForm
@@ -233,7 +233,6 @@ def _ticket_page(request: Request, login: SignedIn, session: Session, actor: Act
         "error": error,
         "draft": draft,
         "done": request.query_params.get("done"),
-        "is_admin": "admin" in actor.roles,
     }
     return _render(request, login, "ticket.html", ctx, status=error.status if error else 200)
 
@@ -313,25 +312,18 @@ def erase_user(request: Request, ticket_id: DbId, session: SessionDep, login: St
     return RedirectResponse("/console/inbox?view=closed_today", status_code=303)
 
 
-@router.get("/tickets/{ticket_id}/export", summary="Disclosure export of the ticket's user (admin)")
-def export_user(request: Request, ticket_id: DbId, session: SessionDep, login: AdminPage):
+@router.get("/tickets/{ticket_id}/export", summary="Disclosure export of the ticket's user (staff)")
+def export_user(request: Request, ticket_id: DbId, session: SessionDep, login: StaffPage):
     """開示: everything stored about the ticket's user as a JSON file; audited like the API export."""
-    from admin.api import disclosure
-    from core.models import ChannelUser
-    from handoff.models import Ticket
-
     actor = _actor(request, login)
-    ticket = session.get(Ticket, ticket_id)
-    user = session.get(ChannelUser, ticket.user_id) if ticket is not None else None
-    if user is None:
+    try:
+        ticket = actions.access_ticket_by_id(session, actor, ticket_id)
+        user = disclosure.access_user_transcripts(session, actor, ticket.user_id)
+    except ActionError:
         return HTMLResponse("", status_code=404)
-    data = disclosure(session, user)
-    actor.audit(session, "user.export", f"user:{user.id}", detail=f"ticket:{ticket.id}")
+    data = disclosure.do_export_user(session, actor, user, via=f"ticket:{ticket.id}")
     session.commit()
-    return JSONResponse(
-        data,
-        headers={"Content-Disposition": f'attachment; filename="ristapo-user-{user.id}.json"', "Cache-Control": "no-store"},
-    )
+    return disclosure.attachment(data, user)
 
 
 @router.post("/tickets/{ticket_id}/release", summary="Release (staff)")
