@@ -8,19 +8,19 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_support import shots_dir
-from tests.test_browser_chat import PHONE, _submit, browser_page, server  # noqa: F401  (fixtures)
+from tests.test_browser_chat import PHONE, _consent, _phone, browser, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = shots_dir() / "crisis-reply.png"
 
 
-def test_the_crisis_reply_fits_one_phone_screen(server, browser_page):  # noqa: F811
-    page = browser_page
-    page.goto(server + "/chat")
-    _submit(page, page.locator('[data-kind="consent"]').get_by_role("button", name="同意する"))
+def test_the_crisis_reply_fits_one_phone_screen(server, browser):  # noqa: F811
+    page = _phone(browser)
+    page.goto(server["url"] + "/chat")
+    _consent(page)
     page.get_by_label("メッセージ").fill("もう死にたい")
-    _submit(page, page.get_by_role("button", name="送る"))
+    page.get_by_role("button", name="送る").click()
 
     reply = page.locator('[data-kind="crisis"]').last
     reply.wait_for(state="visible")
