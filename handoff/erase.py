@@ -38,7 +38,7 @@ USER_TEXT: dict[str, str] = {
 NOT_USER_TEXT: dict[str, str] = {
     "channel_user.platform_id": "the address to send to; the user row stays so the next message asks consent again",
     "staff_user.totp_secret": "a staff account's second factor",
-    "staff_user.totp_pending_secret": "a staff account's second factor being enrolled",
+    "staff_session.totp_pending_secret": "a staff account's second factor being enrolled, bound to its session",
 }
 
 

@@ -50,6 +50,14 @@ class PhraseItem:
     unless: tuple[str, ...]  # situation groups (contexts) that cancel this phrase
 
 
+# Context groups of crisis_situations.yaml that cancel an alarm when they light up.
+CANCELLING_CONTEXTS = (
+    "past-over", "fiction", "grief", "game-sport", "prevention", "coping", "denied", "law-question",
+    "hypothetical", "everyday-use", "medicine-routine", "tool-use", "idiom", "work-task", "animal",
+    "cared-for", "online",
+)
+
+
 @dataclass(frozen=True)
 class CrisisLexicon:
     exclude: re.Pattern[str] | None
@@ -83,6 +91,18 @@ class CrisisLexicon:
                 if rule is not None:
                     return CrisisResult(True, rule.id, rule.tier)
         return possible or CrisisResult(False)
+
+    def cancelled(self, text: str, *, normalized: str | None = None) -> bool:
+        """True when the message carries a context that cancels an alarm (fiction, a past that
+        is over, prevention work, online, everyday use ...): the learned danger signal, which
+        only adds to these rules, must respect the same contexts."""
+        if self.situations is None:
+            return False
+        norm = normalized if normalized is not None else normalize(text)
+        if not norm:
+            return False
+        lit = self.situations.lit(read(norm, question="?" in text or "？" in text))
+        return any(name in lit for name in CANCELLING_CONTEXTS if name in self.situations.groups)
 
     def tier_of(self, crisis_id: str | None) -> str | None:
         """The tier of a phrase item or rule id (each id has one tier), e.g. for the engine."""

@@ -108,7 +108,8 @@ class Understander:
         if not norm:
             return Understanding("none", None, 0.0, [])
         feats = features(analyze(text))
-        if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD:
+        if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD \
+                and not self.lexicon.cancelled(text or "", normalized=norm):
             # The learned signal only adds: a message no rule flagged but that reads like danger
             # gets the safety reply and a check question, never silence.
             return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")

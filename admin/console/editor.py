@@ -403,7 +403,7 @@ def preview(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/try", response_class=HTMLResponse)
-async def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
+def try_it(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, form: FormDep):
     """Which entry the live matcher and the draft matcher choose for a question.
 
     With the edit form's fields (htmx sends them along), the draft is the text on screen, saved
@@ -412,7 +412,6 @@ async def try_it(request: Request, session: SessionDep, login: EditorPage, versi
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    form = await request.form()
     question = str(form.get("question") or "").strip()[:500]
     knowledge = _live(request)
     text = row.text
