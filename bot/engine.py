@@ -30,6 +30,7 @@ from core.messages import (
     A_DELETE_NO,
     A_DELETE_YES,
     A_EMERGENCY,
+    A_FURIGANA,
     A_ENTRY,
     A_HANDOFF,
     A_INTAKE,
@@ -39,6 +40,7 @@ from core.messages import (
     OutMessage,
 )
 from bot.states import DialogueState as S
+from knowledge.furigana import as_parentheses
 from knowledge.kb import Entry, KnowledgeBase
 from knowledge.places import find_place, format_offices, office_request, offices_for
 from knowledge.understand import Understander, Understanding
@@ -193,6 +195,8 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
             return _answer(view, entry, None, None)
     if action.startswith(A_CHOICE):
         return _choice_taken(view, ctx, action[len(A_CHOICE):])
+    if action == A_FURIGANA:
+        return _with_readings(view, ctx)
     if und is None:
         return TurnResult(view, [_menu()], [], und)
     if view.pending.get("place_for"):
@@ -253,6 +257,21 @@ def _choice_taken(view: ConversationView, ctx: EngineContext, entry_id: str) -> 
     return result
 
 
+def _with_readings(view: ConversationView, ctx: EngineContext) -> TurnResult:
+    """The last answer again with readings: 更生緊急保護(こうせいきんきゅうほご).
+
+    Why: many people read kanji with difficulty, and the words they must say at a counter are
+    the hardest ones; the reading goes right after the word so that it works on every channel.
+    """
+    entry = ctx.kb.get(view.pending.get("last_entry") or "")
+    if entry is None:
+        return TurnResult(view, [OutMessage("text", texts.FURIGANA_NOTHING, quick_replies=texts.common_quick_replies())], [])
+    readings = getattr(entry, "readings", None) or {}
+    out = OutMessage("answer", as_parentheses(entry.answer, readings), title=as_parentheses(entry.title, readings),
+                     quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
+    return TurnResult(view, [out], [Event("intent", {"intent": "furigana"})])
+
+
 def _answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None) -> TurnResult:
     related = [Button(_short(e), A_ENTRY + e) for e in entry.related[:3]]
     facet = (getattr(entry, "facets", None) or {}).get(und.facet) if und and und.facet else None
@@ -270,7 +289,8 @@ def _answer(view: ConversationView, entry: Entry, und: Understanding | None, tex
             entry_version=entry.version,
         )
     ]
-    pending = dict(view.pending)
+    pending = {**view.pending, "last_entry": entry.id}
+    out[0].quick_replies = [Button(texts.FURIGANA_LABEL, A_FURIGANA)] + out[0].quick_replies
     if entry.needs_place:
         place = find_place(text or "")
         if place is not None:

@@ -155,3 +155,8 @@ ASK_BACK_NONE = (
     "ごめんなさい、うまく答えられませんでした。\n"
     "ほかの言い方で書いてみるか、「人と話したい」と送ってください。職員が読みます。"
 )
+
+
+# Readings for the last answer (issue 18): a quick reply on every channel.
+FURIGANA_LABEL = "ふりがな"
+FURIGANA_NOTHING = "ふりがなをつける答えが、まだありません。知りたいことを送ってください。"

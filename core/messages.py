@@ -64,6 +64,7 @@ A_DELETE = "d"
 A_DELETE_YES = "d:y"
 A_DELETE_NO = "d:n"
 A_ENTRY = "e:"  # + entry id
+A_FURIGANA = "f"  # the last answer again, with readings after the kanji words
 A_CHOICE = "q:"  # + entry id, or "q:none": the answer to the bot's question back
 A_INTAKE = "i:"  # + step:value, or "i:skip"
 A_CALLBACK = "cb:"  # + am | pm | any | none: the call-back window after 「電話がいい」

@@ -82,3 +82,18 @@ def test_third_party_askers_get_an_answer_for_their_side(consented_chat, text, e
     assert answers, "a third party's question must not fall to the menu"
     if entry_id:
         assert answers[0].entry_id == entry_id
+
+
+def test_furigana_sends_the_last_answer_again_with_readings(consented_chat):
+    out = consented_chat.say("出所したけど泊まるところがない")
+    answer = next(m for m in out if m.kind == "answer")
+    assert any(b.action == "f" and b.label == "ふりがな" for b in answer.quick_replies)
+    again = consented_chat.press("f")
+    assert again[0].kind == "answer" and again[0].entry_id == answer.entry_id
+    assert "住(す)む" in again[0].text or "住む(すむ)" in again[0].text
+    assert again[0].text.count("(") > answer.text.count("(")
+
+
+def test_furigana_before_any_answer_says_so(consented_chat):
+    out = consented_chat.press("f")
+    assert "まだありません" in out[0].text
