@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge import topic_model  # noqa: E402
+from knowledge.evaluate import is_right  # noqa: E402
 from knowledge.kb import KnowledgeBase, load_kb  # noqa: E402
 from knowledge.normalize import analyze  # noqa: E402
 from knowledge.understand import Understander, Understanding  # noqa: E402
@@ -68,14 +69,7 @@ def load(path: Path) -> list[dict]:
 
 
 def right(row: dict, u: Understanding) -> bool:
-    kind, expect = row["kind"], row["expect"]
-    if kind == "faq":
-        return u.intent == "faq" and u.topic in expect
-    if kind == "intent":
-        return any(u.intent == e.removeprefix("intent:") for e in expect)
-    if kind == "control":
-        return u.intent != "crisis"
-    return u.intent == "none"
+    return is_right(row["kind"], row["expect"], u)
 
 
 class Naive:
