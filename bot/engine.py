@@ -237,7 +237,7 @@ def _ask_back(view: ConversationView, ctx: EngineContext, und: Understanding) ->
     pending = {**view.pending, "clarify": choices}
     return TurnResult(
         replace(view, pending=pending),
-        [OutMessage("text", texts.ASK_BACK, buttons=buttons, quick_replies=buttons)],
+        [OutMessage("text", texts.ASK_BACK, buttons=buttons, quick_replies=texts.common_quick_replies())],
         [Event("clarify_asked", {"candidates": choices})],
         replace(und, intent="clarify"),
     )

@@ -97,3 +97,9 @@ def test_furigana_sends_the_last_answer_again_with_readings(consented_chat):
 def test_furigana_before_any_answer_says_so(consented_chat):
     out = consented_chat.press("f")
     assert "まだありません" in out[0].text
+
+
+def test_the_choices_are_offered_once(consented_chat, tied):
+    out = consented_chat.say("施設に入りたい")
+    choice_actions = [b.action for b in out[0].buttons + out[0].quick_replies if b.action.startswith(A_CHOICE)]
+    assert len(choice_actions) == len(set(choice_actions)) == 3  # not once as buttons and again as quick replies
