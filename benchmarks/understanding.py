@@ -54,12 +54,14 @@ SETS = [
     ROOT / "benchmarks" / "understanding_blind.jsonl",
     ROOT / "benchmarks" / "new_entries_blind.jsonl",
     ROOT / "benchmarks" / "crisis_blind.jsonl",
+    ROOT / "benchmarks" / "crisis_blind2.jsonl",
     SHARED / "dev2.jsonl",
     SHARED / "crisis_dev.jsonl",
     SHARED / "dev.jsonl",
     ROOT / "benchmarks" / "heldout.jsonl",
 ]
-BLIND = {"understanding_blind.jsonl", "new_entries_blind.jsonl", "crisis_blind.jsonl"}
+BLIND = {"understanding_blind.jsonl", "new_entries_blind.jsonl", "crisis_blind.jsonl", "crisis_blind2.jsonl",
+         "understanding_blind2.jsonl"}
 KINDS = ("faq", "intent", "none", "control")
 BASELINE_CUTOFF = 50.0
 
