@@ -51,6 +51,7 @@ from knowledge.understand import Understander, Understanding  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = [
+    ROOT / "benchmarks" / "understanding_blind2.jsonl",
     ROOT / "benchmarks" / "understanding_blind.jsonl",
     ROOT / "benchmarks" / "new_entries_blind.jsonl",
     ROOT / "benchmarks" / "crisis_blind.jsonl",
