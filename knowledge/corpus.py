@@ -55,9 +55,12 @@ def load_corpus(directory: Path | None = None) -> list[Example]:
     return examples
 
 
-def fingerprint(examples: list[Example]) -> str:
-    """A hash of the examples, so that a model trained on the same lines can be reused."""
+def fingerprint(examples: list[Example], settings: str = "") -> str:
+    """A hash of the examples and the model's settings, so that a model trained on the same lines
+    the same way can be reused (and one trained with other features or parameters is not)."""
     h = hashlib.sha256()
+    h.update(settings.encode())
+    h.update(b"\0")
     for ex in examples:
         h.update(ex.label.encode())
         h.update(b"\t")

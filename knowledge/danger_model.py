@@ -27,13 +27,19 @@ from sklearn.linear_model import LogisticRegression
 from . import model_cache
 from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
 from .linear_fast import FastLinear
-from .normalize import Analysis, analyze
-from .topic_model import features, identity, line_features
+from .lexical import analyze_message
+from .normalize import Analysis
+from .topic_model import FEATURES_VERSION, features, identity, line_features
 
-DANGER_FILE = CORPUS_DIR / "danger.jsonl"
+DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: danger_<writer>.jsonl
 THRESHOLD = 0.90
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
+
+
+def danger_files(directory: Path | None = None) -> list[Path]:
+    """Every writer's file of danger lines (``danger.jsonl``, ``danger_<writer>.jsonl``), in order."""
+    return sorted((directory or CORPUS_DIR).glob("danger*.jsonl"))
 
 
 def load_danger_lines(path: Path | None = None) -> list[Example]:
@@ -61,10 +67,11 @@ class DangerModel:
     def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> "DangerModel | None":
         """Train on ``examples`` (default: the danger lines plus the topic corpus as harmless)."""
         if examples is None:
-            examples = load_danger_lines() + [Example(ex.text, "safe") for ex in load_corpus()]
+            examples = [ex for path in danger_files() for ex in load_danger_lines(path)]
+            examples += [Example(ex.text, "safe") for ex in load_corpus()]
         if not any(ex.label == "danger" for ex in examples):
             return None
-        key = fingerprint(examples)
+        key = fingerprint(examples, f"{FEATURES_VERSION} C={C}")
         with _LOCK:
             cached = _CACHE.get(key)
         if cached is None and cache_dir is not None:
@@ -83,7 +90,7 @@ class DangerModel:
         return cached
 
     def probability(self, text: str, analysis: Analysis | None = None) -> float:
-        a = analysis if analysis is not None else analyze(text)
+        a = analysis if analysis is not None else analyze_message(text)
         return self.probability_features(features(a)) if a.norm else 0.0
 
     def probability_features(self, feats: list[str]) -> float:

@@ -26,7 +26,7 @@ import yaml
 from rapidfuzz import fuzz
 
 from .kb import KnowledgeBase
-from .normalize import analyze, normalize
+from .normalize import Analysis, analyze, normalize
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yaml")
 
@@ -133,7 +133,7 @@ class LexicalMatcher:
 
     def __init__(self, kb: KnowledgeBase, *, synonyms: Synonyms | None = None) -> None:
         self.kb = kb
-        self.synonyms = synonyms or _default_synonyms()
+        self.synonyms = synonyms or default_synonyms()
         self.ids: list[str] = []
         self.docs: list[_Doc] = []
         entry_forms: list[dict[str, float]] = []  # form -> best field strength, per entry
@@ -259,13 +259,16 @@ class LexicalMatcher:
         # storytelling around a question; numbers say nothing about the topic.
         return self.oov_idf * OOV_POS_FACTOR.get(pos, 0.4)
 
-    def rank(self, text: str) -> list[tuple[str, float]]:
+    def rank(self, text: str, analysis: Analysis | None = None) -> list[tuple[str, float]]:
         """Entries ordered by score (0..1), best first; only entries sharing something."""
-        return [(self.ids[e], s) for e, s, _ in self.explain(text)]
+        return [(self.ids[e], s) for e, s, _ in self.explain(text, analysis)]
 
-    def explain(self, text: str) -> list[tuple[int, float, tuple[float, float, float, float]]]:
-        """Ranked ``(entry index, score, (query cover, doc cover, reading, fuzz))``."""
-        a = self.synonyms.analyze(text)
+    def explain(self, text: str, analysis: Analysis | None = None) -> list[tuple[int, float, tuple[float, float, float, float]]]:
+        """Ranked ``(entry index, score, (query cover, doc cover, reading, fuzz))``.
+
+        ``analysis``: this matcher's own ``synonyms.analyze(text)``, when the caller has it already.
+        """
+        a = analysis if analysis is not None else self.synonyms.analyze(text)
         if not a.norm:
             return []
         units, poses = self._query_units(a)
@@ -345,7 +348,17 @@ class LexicalMatcher:
 _SYN_CACHE: list[Synonyms] = []
 
 
-def _default_synonyms() -> Synonyms:
+def default_synonyms() -> Synonyms:
     if not _SYN_CACHE:
         _SYN_CACHE.append(Synonyms.load())
     return _SYN_CACHE[0]
+
+
+def analyze_message(text: str) -> Analysis:
+    """The one SudachiPy pass a message gets: the lexical matcher's view (synonym words kept,
+    kana terms such as りすたぽ protected), which the learned models' features use too.
+
+    Why one pass: tokenising each message once for the matcher and again for the models was
+    the largest avoidable cost of classify on long messages.
+    """
+    return default_synonyms().analyze(text)

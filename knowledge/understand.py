@@ -25,8 +25,8 @@ from .danger_model import THRESHOLD as DANGER_THRESHOLD
 from .facets import detect_facet
 from .intents import asks_legal_advice, looks_like_question, match_intent
 from .kb import KnowledgeBase
-from .lexical import LexicalMatcher, Synonyms
-from .normalize import analyze, normalize
+from .lexical import LexicalMatcher, Synonyms, analyze_message, default_synonyms
+from .normalize import Analysis, normalize
 from .topic_model import TopicModel, features
 
 INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
@@ -107,14 +107,15 @@ class Understander:
                                  crisis_tier=getattr(crisis, "tier", None) or "now")
         if not norm:
             return Understanding("none", None, 0.0, [])
-        feats = features(analyze(text))
+        analysis = analyze_message(text)
+        feats = features(analysis)
         if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD \
                 and not self.lexicon.cancelled(text or "", normalized=norm):
             # The learned signal only adds: a message no rule flagged but that reads like danger
             # gets the safety reply and a check question, never silence.
             return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")
         model = self.model.rank_features(feats)
-        topics = self._topic_scores(text, model)
+        topics = self._topic_scores(text, model, analysis)
         best_topic, best = topics[0] if topics else (None, 0.0)
         rule = match_intent(norm)
         if rule is not None:
@@ -136,9 +137,13 @@ class Understander:
             return Understanding("none", None, round(best, 3), [t for t, _ in topics[:N_CANDIDATES]])
         return self._faq(topics, norm)
 
-    def _topic_scores(self, text: str, model: list[tuple[str, float, float]]) -> list[tuple[str, float]]:
+    def _topic_scores(self, text: str, model: list[tuple[str, float, float]],
+                      analysis: Analysis) -> list[tuple[str, float]]:
         """Entries by combined confidence: the model's probability and the lexical score."""
-        lexical = dict(self.lexical.rank(text))
+        # The shared analysis is the default synonyms' view; a matcher built with other synonyms
+        # analyses for itself.
+        shared = analysis if self.lexical.synonyms is default_synonyms() else None
+        lexical = dict(self.lexical.rank(text, shared))
         combined = []
         for label, p, _ in model:
             if label == NONE or label.startswith(INTENT_PREFIX):

@@ -162,7 +162,7 @@ def test_danger_lines_must_say_whether_they_are_danger(tmp_path):
 def test_fast_inference_gives_sklearns_numbers(understander):
     import numpy as np
 
-    from knowledge.normalize import analyze
+    from knowledge.lexical import analyze_message as analyze  # the analysis the models are fed
     from knowledge.topic_model import features
 
     for text in ("すむところがない", "ｼｬﾌﾞやめたい", "人と話したい", "", "zzz"):
