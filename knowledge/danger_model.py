@@ -1,17 +1,21 @@
-"""A learned danger signal that can only ADD to the crisis rules, never remove a rule hit.
+"""A learned danger signal beside the reviewed crisis rules: it adds what they miss, and it
+tells an idiom from an alarm.
 
 Why: the reviewed rules (:mod:`knowledge.crisis`) are exact and explainable, but strangers
-describe danger in ways no rule anticipates. A linear model over the same features as the
-topic model (:func:`knowledge.topic_model.features`), trained on labelled danger lines and
-harmless lines that share their words, catches some of those. A message it flags that no rule
-flagged is treated as *possible* danger: the person still gets the safety reply at once, and
-the bot asks one yes/no check question (the engine's "possible" tier).
+describe danger in ways no rule anticipates, and use the rules' words for other things
+(恥ずかしすぎて死にたいw, 昔は死にたかったけど今は幸せ, a student asking about リスカ). A
+logistic regression over the topic model's features (:func:`knowledge.topic_model.features`),
+trained on danger lines and harmless look-alikes from several writers, reads both kinds:
 
-Training lines: ``knowledge/corpus/danger.jsonl`` (``{"text", "danger": true|false}``, danger
-and look-alike controls written across registers) plus every line of the topic corpus as a
-harmless example. The threshold was chosen by 5-fold cross-validation on those lines: at
-0.90 the model alone flagged 1.5 % of the held-out harmless look-alikes (13 of 848) (the issue allows
-3 % false alarms in all), and was not chosen on any evaluation set.
+- no rule matched and the probability is at least ``THRESHOLD``: *possible* danger — the person
+  gets the safety reply at once and one yes/no check question (the engine's "possible" tier);
+- a rule matched but the probability is below ``HARMLESS_BELOW``: no alarm, and the answer
+  carries a short safety note (110/119 and a 24-hour line), so a person who did mean it still
+  sees where help is. Everything in between stays a crisis.
+
+Training lines: ``knowledge/corpus/danger*.jsonl`` (``{"text", "danger": true|false}``, one file
+per writer) plus every line of the topic corpus as harmless. The two cut-offs were chosen by
+holding out one writer at a time (``benchmarks/tune_danger.py``), never on an evaluation set.
 """
 from __future__ import annotations
 
@@ -32,7 +36,13 @@ from .normalize import Analysis
 from .topic_model import FEATURES_VERSION, features, identity, line_features
 
 DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: danger_<writer>.jsonl
-THRESHOLD = 0.90
+# Chosen with benchmarks/tune_danger.py, holding out each writer in turn (2026-12-02). On the
+# two writers the rules were not written from, the rules alone recognised 378/600 danger lines
+# (63 %) with 35/600 false alarms (5.8 %); with the model at 0.7 and harmless-below 0.2, 519
+# (86.5 %) with 22 (3.7 %). 0.5 caught 23 more but flagged short everyday lines (電話できない) and
+# idioms; the harmless cut removed 20 false alarms for one danger line.
+THRESHOLD = 0.70  # no rule matched: at or above this the message is treated as possible danger
+HARMLESS_BELOW = 0.20  # a rule matched: below this the message is read as harmless (safety note only)
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
 
