@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge import danger_model  # noqa: E402
-from knowledge.corpus import Example, load_corpus  # noqa: E402
+from knowledge.corpus import load_corpus  # noqa: E402
 from knowledge.crisis import default_lexicon  # noqa: E402
-from knowledge.danger_model import DangerModel, danger_files, load_danger_lines  # noqa: E402
+from knowledge.danger_model import DangerModel, danger_files, load_danger_lines, training_examples  # noqa: E402
 from knowledge.normalize import normalize  # noqa: E402
 from knowledge.topic_model import features  # noqa: E402
-from knowledge.normalize import analyze  # noqa: E402
+from knowledge.lexical import analyze_message  # noqa: E402
 
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def main(argv: list[str]) -> int:
@@ -36,44 +36,44 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--c", type=float, action="append", help="inverse regularisation to try (repeatable)")
     args = parser.parse_args(argv[1:])
     writers = {path.stem: load_danger_lines(path) for path in danger_files()}
-    harmless = [Example(ex.text, "safe") for ex in load_corpus()]
+    corpus = load_corpus()
     lexicon = default_lexicon()
-    rule_hit = {}
-    for lines in writers.values():
-        for ex in lines:
-            rule_hit[ex.text] = lexicon.check(ex.text, normalized=normalize(ex.text)).is_crisis
-    print(f"writers: {', '.join(f'{w} ({len(v)})' for w, v in writers.items())}; harmless corpus {len(harmless)}")
+    print(f"writers: {', '.join(f'{w} ({len(v)})' for w, v in writers.items())}; topic corpus {len(corpus)}")
     for c in args.c or [danger_model.C]:
         danger_model.C = c
         for held, test in writers.items():
-            totals = defaultdict(lambda: [0, 0, 0, 0])  # threshold -> tp, danger, fp, safe
-            rules_only = [0, 0, 0, 0]
-            train = [ex for w, lines in writers.items() if w != held for ex in lines] + harmless
+            train = training_examples([ex for w, lines in writers.items() if w != held for ex in lines], corpus)
             model = DangerModel.train(train)
             danger_model._CACHE.clear()
-            for ex in test:
-                is_danger = ex.label == "danger"
-                text = ex.text
-                norm = normalize(text)
-                rule = rule_hit[text]
-                p = model.probability_features(features(analyze(text))) if not rule else 1.0
-                cancelled = lexicon.cancelled(text, normalized=norm)
-                rules_only[0 if is_danger else 2] += rule
-                rules_only[1 if is_danger else 3] += 1
-                for t in THRESHOLDS:
-                    hit = rule or (p >= t and not cancelled)
-                    row = totals[t]
-                    row[0 if is_danger else 2] += hit
-                    row[1 if is_danger else 3] += 1
-            _print(c, held, rules_only, totals)
+            readings = [_reading(lexicon, model, ex) for ex in test]
+            _print(c, held, readings)
     return 0
 
 
-def _print(c: float, held: str, rules_only: list[int], totals: dict) -> None:
-    tp, n, fp, m = rules_only
-    print(f"\nC={c}, held out {held}: rules alone: recall {tp}/{n} ({100 * tp / n:.1f} %), false alarms {fp}/{m} ({100 * fp / m:.1f} %)")
+def _reading(lexicon, model: DangerModel, ex) -> tuple[bool, bool, float, bool]:
+    """(is danger, a rule matched, the model's probability, a cancelling context)."""
+    norm = normalize(ex.text)
+    rule = lexicon.check(ex.text, normalized=norm).is_crisis
+    p = model.probability_features(features(analyze_message(ex.text)))
+    return ex.label == "danger", rule, p, lexicon.cancelled(ex.text, normalized=norm)
+
+
+def _floor(reading: tuple[bool, bool, float, bool], threshold: float) -> bool:
+    """The crisis floor's decision, as knowledge.understand makes it: a rule hit, or the model."""
+    _, rule, p, cancelled = reading
+    return rule or (p >= threshold and not cancelled)
+
+
+def _print(c: float, held: str, readings: list) -> None:
+    n = sum(r[0] for r in readings)
+    m = len(readings) - n
+    tp = sum(r[1] for r in readings if r[0])
+    fp = sum(r[1] for r in readings if not r[0])
+    print(f"\nC={c}, held out {held}: rules alone: recall {tp}/{n} ({100 * tp / n:.1f} %), "
+          f"false alarms {fp}/{m} ({100 * fp / m:.1f} %)")
     for t in THRESHOLDS:
-        tp, n, fp, m = totals[t]
+        tp = sum(_floor(r, t) for r in readings if r[0])
+        fp = sum(_floor(r, t) for r in readings if not r[0])
         print(f"  rules or model ≥ {t:.2f}: recall {tp}/{n} ({100 * tp / n:.1f} %), "
               f"false alarms {fp}/{m} ({100 * fp / m:.1f} %)")
 

@@ -108,18 +108,7 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
     text = (inbound.text or "").strip()
     action = inbound.action or ""
     und: Understanding | None = ctx.understander.classify(text) if inbound.kind == "text" and text else None
-    result = _route(view, inbound, ctx, text, action, und)
-    if und is not None and und.safety_note and result.out:
-        # why: crisis words that read as harmless (an idiom, a past that is over) raise no
-        # alarm, but the person who did mean them still sees where help is, under the answer
-        note = OutMessage("text", texts.safety_note(), quick_replies=result.out[-1].quick_replies)
-        result.out[-1].quick_replies = []
-        result.out.append(note)
-    return result
 
-
-def _route(view: ConversationView, inbound: Inbound, ctx: EngineContext, text: str, action: str,
-           und: Understanding | None) -> TurnResult:
     # why first: danger to life outranks consent, staff ownership and any FAQ match.
     if und and und.intent == "crisis":
         result = _crisis(view, ctx, und, text=text, by_button=False)

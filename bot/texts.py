@@ -160,11 +160,3 @@ ASK_BACK_NONE = (
 # Readings for the last answer (issue 18): a quick reply on every channel.
 FURIGANA_LABEL = "ふりがな"
 FURIGANA_NOTHING = "ふりがなをつける答えが、まだありません。知りたいことを送ってください。"
-
-
-def safety_note() -> str:
-    """A short line under an answer whose words can signal danger but were read as harmless."""
-    from knowledge.hotlines import hotline_text
-
-    return ("もし、いま命や体が危ないときは、110番(警察)・119番(救急)へ。話を聞いてくれる電話もあります。\n"
-            + hotline_text(("0120-279-338",)))

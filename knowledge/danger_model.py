@@ -1,26 +1,28 @@
-"""A learned danger signal beside the reviewed crisis rules: it adds what they miss, and it
-tells an idiom from an alarm.
+"""A learned danger signal that can only ADD to the crisis rules, never remove a rule hit.
 
 Why: the reviewed rules (:mod:`knowledge.crisis`) are exact and explainable, but strangers
-describe danger in ways no rule anticipates, and use the rules' words for other things
-(恥ずかしすぎて死にたいw, 昔は死にたかったけど今は幸せ, a student asking about リスカ). A
-logistic regression over the topic model's features (:func:`knowledge.topic_model.features`),
-trained on danger lines and harmless look-alikes from several writers, reads both kinds:
-
-- no rule matched and the probability is at least ``THRESHOLD``: *possible* danger — the person
-  gets the safety reply at once and one yes/no check question (the engine's "possible" tier);
-- a rule matched but the probability is below ``HARMLESS_BELOW``: no alarm, and the answer
-  carries a short safety note (110/119 and a 24-hour line), so a person who did mean it still
-  sees where help is. Everything in between stays a crisis.
+describe danger in ways no rule anticipates. A logistic regression over the topic model's
+features (:func:`knowledge.topic_model.features`), trained on danger lines and harmless
+look-alikes from several writers, catches many of those. A message it flags that no rule
+flagged is treated as *possible* danger: the person still gets the safety reply at once, and
+the bot asks one yes/no check question (the engine's "possible" tier).
 
 Training lines: ``knowledge/corpus/danger*.jsonl`` (``{"text", "danger": true|false}``, one file
-per writer) plus every line of the topic corpus as harmless. The two cut-offs were chosen by
-holding out one writer at a time (``benchmarks/tune_danger.py``), never on an evaluation set.
+per writer), every line of the topic corpus as harmless, and danger lines joined to a question
+(:func:`training_examples`). The threshold was chosen by holding out one writer at a time
+(``benchmarks/tune_danger.py``), never on an evaluation set.
+
+Tried and dropped (2026-12-02): letting a very low probability overrule a rule hit (an idiom, a
+past that is over). It removed a third of the rules' false alarms on two held-out writers, but
+on the writer the rules were written from it overruled 54 of 739 real danger lines at 0.2 and
+10 at 0.05, and it silenced 「死にたいけど、相談ってお金かかりますか」-style messages. A rule hit
+stays a crisis.
 """
 from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -29,20 +31,19 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from . import model_cache
-from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
+from .corpus import CORPUS_DIR, INTENT_PREFIX, NONE, Example, fingerprint, load_corpus
 from .linear_fast import FastLinear
 from .lexical import analyze_message
 from .normalize import Analysis
 from .topic_model import FEATURES_VERSION, features, identity, line_features
 
 DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: danger_<writer>.jsonl
-# Chosen with benchmarks/tune_danger.py, holding out each writer in turn (2026-12-02). On the
-# two writers the rules were not written from, the rules alone recognised 378/600 danger lines
-# (63 %) with 35/600 false alarms (5.8 %); with the model at 0.7 and harmless-below 0.2, 519
-# (86.5 %) with 22 (3.7 %). 0.5 caught 23 more but flagged short everyday lines (電話できない) and
-# idioms; the harmless cut removed 20 false alarms for one danger line.
-THRESHOLD = 0.70  # no rule matched: at or above this the message is treated as possible danger
-HARMLESS_BELOW = 0.20  # a rule matched: below this the message is read as harmless (safety note only)
+# Chosen with benchmarks/tune_danger.py (2026-12-02), holding out each writer in turn. On the two
+# writers the rules were not written from, the rules alone recognised 378/600 danger lines (63 %)
+# with 35/600 false alarms (5.8 %); rules or model ≥ 0.7: 535 (89.2 %) with 48 (8.0 %); ≥ 0.8:
+# 522 with 43; ≥ 0.5: 559 with 63. 0.7: a missed danger costs more than a check question.
+THRESHOLD = 0.70
+MIX_SEED = 20261202
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
 
@@ -68,6 +69,32 @@ def load_danger_lines(path: Path | None = None) -> list[Example]:
     return out
 
 
+def training_examples(danger_lines: list[Example] | None = None, corpus: list[Example] | None = None) -> list[Example]:
+    """The writers' lines, the topic corpus as harmless, and danger lines that also ask a question.
+
+    Why the mixed lines: the policy says a crisis message is a crisis even when it also asks
+    something (「死にたいけど、相談ってお金かかる？」), but the look-alikes teach the model that
+    questions to the office are harmless; without examples of both together, a question beside
+    a wish to die pulled the probability down. Each danger line is joined once to an FAQ line of
+    the corpus (chosen with a fixed seed, in either order) and kept as danger.
+    """
+    if danger_lines is None:
+        danger_lines = [ex for path in danger_files() for ex in load_danger_lines(path)]
+    if corpus is None:
+        corpus = load_corpus()
+    questions = [ex.text for ex in corpus if ex.label not in (NONE,) and not ex.label.startswith(INTENT_PREFIX)]
+    mixed = []
+    if questions:
+        rng = random.Random(MIX_SEED)
+        for ex in danger_lines:
+            if ex.label != "danger":
+                continue
+            question = rng.choice(questions)
+            text = f"{ex.text} {question}" if rng.random() < 0.5 else f"{question} {ex.text}"
+            mixed.append(Example(text, "danger"))
+    return list(danger_lines) + [Example(ex.text, "safe") for ex in corpus] + mixed
+
+
 @dataclass
 class DangerModel:
     vectorizer: TfidfVectorizer
@@ -75,10 +102,9 @@ class DangerModel:
 
     @classmethod
     def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> "DangerModel | None":
-        """Train on ``examples`` (default: the danger lines plus the topic corpus as harmless)."""
+        """Train on ``examples`` (default: :func:`training_examples`)."""
         if examples is None:
-            examples = [ex for path in danger_files() for ex in load_danger_lines(path)]
-            examples += [Example(ex.text, "safe") for ex in load_corpus()]
+            examples = training_examples()
         if not any(ex.label == "danger" for ex in examples):
             return None
         key = fingerprint(examples, f"{FEATURES_VERSION} C={C}")

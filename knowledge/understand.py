@@ -15,13 +15,12 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .corpus import INTENT_PREFIX, NONE, Example, load_corpus
 from .crisis import CrisisLexicon, default_lexicon
 from .danger_model import LEARNED_ID, DangerModel
-from .danger_model import HARMLESS_BELOW as DANGER_HARMLESS_BELOW
 from .danger_model import THRESHOLD as DANGER_THRESHOLD
 from .facets import detect_facet
 from .intents import asks_legal_advice, looks_like_question, match_intent
@@ -60,11 +59,6 @@ class Understanding:
     # What part of the entry the message asks for (period, cost, who, record, where, how),
     # so that an entry's matching facet is answered first; None for a general question.
     facet: str | None = None
-    # A crisis rule matched but the learned signal reads the message as clearly harmless (an
-    # idiom, a past that is over, a student's question): no alarm, but the answer carries a
-    # short safety note, so a person who did mean it still sees where help is. The rule's id
-    # is kept in ``crisis_id`` for the log.
-    safety_note: bool = False
 
 
 def training_examples(kb: KnowledgeBase, corpus: list[Example] | None = None) -> list[Example]:
@@ -106,28 +100,20 @@ class Understander:
         """Decide what ``text`` is: crisis, an intent, an FAQ entry, or none."""
         norm = normalize(text or "")
         crisis = self.lexicon.check(text or "", normalized=norm)
-        if not norm:
-            return Understanding("none", None, 0.0, [])
-        analysis = analyze_message(text)
-        feats = features(analysis)
-        danger = self.danger.probability_features(feats) if self.danger is not None else None
-        if crisis.is_crisis and (danger is None or danger >= DANGER_HARMLESS_BELOW):
+        if crisis.is_crisis:
             # Why first and final: a person in danger must get the hotlines even if the same
             # message also quotes an FAQ title or says thank you.
             return Understanding("crisis", None, 1.0, [], crisis.crisis_id,
                                  crisis_tier=getattr(crisis, "tier", None) or "now")
-        if not crisis.is_crisis and danger is not None and danger >= DANGER_THRESHOLD \
+        if not norm:
+            return Understanding("none", None, 0.0, [])
+        analysis = analyze_message(text)
+        feats = features(analysis)
+        if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD \
                 and not self.lexicon.cancelled(text or "", normalized=norm):
-            # A message no rule flagged but that reads like danger gets the safety reply and a
-            # check question, never silence.
+            # The learned signal only adds: a message no rule flagged but that reads like danger
+            # gets the safety reply and a check question, never silence.
             return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")
-        understood = self._understand(text, norm, analysis, feats)
-        if crisis.is_crisis:
-            return replace(understood, crisis_id=crisis.crisis_id, safety_note=True)
-        return understood
-
-    def _understand(self, text: str, norm: str, analysis: Analysis, feats: list[str]) -> Understanding:
-        """Intents, FAQ entries or none, for a message that is not a crisis."""
         model = self.model.rank_features(feats)
         topics = self._topic_scores(text, model, analysis)
         best_topic, best = topics[0] if topics else (None, 0.0)
