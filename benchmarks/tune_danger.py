@@ -13,6 +13,7 @@ the held-out lines at several thresholds. No blind set is read here.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge import danger_model  # noqa: E402
-from knowledge.corpus import load_corpus  # noqa: E402
+from knowledge.corpus import Example, load_corpus  # noqa: E402
 from knowledge.crisis import default_lexicon  # noqa: E402
 from knowledge.danger_model import DangerModel, danger_files, load_danger_lines, training_examples  # noqa: E402
 from knowledge.normalize import normalize  # noqa: E402
@@ -47,7 +48,23 @@ def main(argv: list[str]) -> int:
             danger_model._CACHE.clear()
             readings = [_reading(lexicon, model, ex) for ex in test]
             _print(c, held, readings)
+            everyday = [_reading(lexicon, model, ex) for ex in _everyday()]
+            print("  on everyday messages (dev sets, no danger): "
+                  + ", ".join(f"≥ {t:.2f}: {sum(_floor(r, t) for r in everyday)}/{len(everyday)} flagged" for t in THRESHOLDS))
     return 0
+
+
+def _everyday() -> list[Example]:
+    """The dev sets' lines that are not danger: how often ordinary questions get an alarm."""
+    out = []
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        path = ROOT.parent / "shared" / "eval" / name
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line) if line.strip() else None
+                if row and "intent:crisis" not in row["expect"]:
+                    out.append(Example(row["text"], "safe"))
+    return out
 
 
 def _reading(lexicon, model: DangerModel, ex) -> tuple[bool, bool, float, bool]:

@@ -8,21 +8,21 @@ flagged is treated as *possible* danger: the person still gets the safety reply 
 the bot asks one yes/no check question (the engine's "possible" tier).
 
 Training lines: ``knowledge/corpus/danger*.jsonl`` (``{"text", "danger": true|false}``, one file
-per writer), every line of the topic corpus as harmless, and danger lines joined to a question
-(:func:`training_examples`). The threshold was chosen by holding out one writer at a time
+per writer) and every line of the topic corpus as harmless. The threshold was chosen by holding out one writer at a time
 (``benchmarks/tune_danger.py``), never on an evaluation set.
 
 Tried and dropped (2026-12-02): letting a very low probability overrule a rule hit (an idiom, a
 past that is over). It removed a third of the rules' false alarms on two held-out writers, but
 on the writer the rules were written from it overruled 54 of 739 real danger lines at 0.2 and
 10 at 0.05, and it silenced 「死にたいけど、相談ってお金かかりますか」-style messages. A rule hit
-stays a crisis.
+stays a crisis. Also dropped: training on danger lines joined to FAQ questions (so that a
+question beside a wish to die keeps its weight): it caught 13 more held-out danger lines in 600
+but flagged 5 in 516 ordinary dev-set messages instead of 1.
 """
 from __future__ import annotations
 
 import json
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from . import model_cache
-from .corpus import CORPUS_DIR, INTENT_PREFIX, NONE, Example, fingerprint, load_corpus
+from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
 from .linear_fast import FastLinear
 from .lexical import analyze_message
 from .normalize import Analysis
@@ -40,10 +40,10 @@ from .topic_model import FEATURES_VERSION, features, identity, line_features
 DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: danger_<writer>.jsonl
 # Chosen with benchmarks/tune_danger.py (2026-12-02), holding out each writer in turn. On the two
 # writers the rules were not written from, the rules alone recognised 378/600 danger lines (63 %)
-# with 35/600 false alarms (5.8 %); rules or model ≥ 0.7: 535 (89.2 %) with 48 (8.0 %); ≥ 0.8:
-# 522 with 43; ≥ 0.5: 559 with 63. 0.7: a missed danger costs more than a check question.
+# with 35/600 false alarms (5.8 %); rules or model ≥ 0.7: 520 (86.7 %) with 42 (7.0 %), and at
+# most 1 of 516 ordinary dev-set messages flagged; ≥ 0.5 caught 22 more but flagged short
+# everyday lines (電話できない) and idioms; ≥ 0.9 (the earlier setting) caught 452.
 THRESHOLD = 0.70
-MIX_SEED = 20261202
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
 
@@ -70,29 +70,12 @@ def load_danger_lines(path: Path | None = None) -> list[Example]:
 
 
 def training_examples(danger_lines: list[Example] | None = None, corpus: list[Example] | None = None) -> list[Example]:
-    """The writers' lines, the topic corpus as harmless, and danger lines that also ask a question.
-
-    Why the mixed lines: the policy says a crisis message is a crisis even when it also asks
-    something (「死にたいけど、相談ってお金かかる？」), but the look-alikes teach the model that
-    questions to the office are harmless; without examples of both together, a question beside
-    a wish to die pulled the probability down. Each danger line is joined once to an FAQ line of
-    the corpus (chosen with a fixed seed, in either order) and kept as danger.
-    """
+    """The writers' danger lines and look-alikes, plus every topic-corpus line as harmless."""
     if danger_lines is None:
         danger_lines = [ex for path in danger_files() for ex in load_danger_lines(path)]
     if corpus is None:
         corpus = load_corpus()
-    questions = [ex.text for ex in corpus if ex.label not in (NONE,) and not ex.label.startswith(INTENT_PREFIX)]
-    mixed = []
-    if questions:
-        rng = random.Random(MIX_SEED)
-        for ex in danger_lines:
-            if ex.label != "danger":
-                continue
-            question = rng.choice(questions)
-            text = f"{ex.text} {question}" if rng.random() < 0.5 else f"{question} {ex.text}"
-            mixed.append(Example(text, "danger"))
-    return list(danger_lines) + [Example(ex.text, "safe") for ex in corpus] + mixed
+    return list(danger_lines) + [Example(ex.text, "safe") for ex in corpus]
 
 
 @dataclass

@@ -174,17 +174,3 @@ def test_fast_inference_gives_sklearns_numbers(understander):
         expected_p = d.classifier.predict_proba(d.vectorizer.transform([f]))[0][1]
         assert abs(d.probability(text) - expected_p) < 1e-9 or not analyze(text).norm
 
-
-def test_danger_training_joins_each_danger_line_to_a_question_and_keeps_it_danger():
-    from knowledge.corpus import Example
-    from knowledge.danger_model import training_examples
-
-    danger = [Example("くすり全部のんだ", "danger"), Example("昔はつらかったけど今は元気", "safe")]
-    corpus = [Example("更生保護施設ってなに", "kousei-hogo-shisetsu"), Example("人と話したい", "intent:handoff"),
-              Example("明日の天気", "none")]
-    examples = training_examples(danger, corpus)
-    mixed = [ex for ex in examples if "くすり全部のんだ" in ex.text and ex.text != "くすり全部のんだ"]
-    assert len(mixed) == 1 and mixed[0].label == "danger" and "更生保護施設ってなに" in mixed[0].text
-    assert not any("今は元気" in ex.text and ex.text != "昔はつらかったけど今は元気" for ex in examples)
-    assert {ex.label for ex in examples if ex.text in ("人と話したい", "明日の天気", "更生保護施設ってなに")} == {"safe"}
-    assert training_examples(danger, corpus) == examples  # the same lines every time (a fixed seed)
