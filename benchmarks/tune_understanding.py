@@ -42,13 +42,13 @@ def accuracy(u: und.Understander, rows: list[dict]) -> float:
 
 def cached(u: und.Understander) -> None:
     """Memoise the model and lexical rankings: only the decision constants change."""
-    model_rank, lex_rank, analyze = u.model.rank_features, u.lexical.rank, und.analyze
+    model_rank, lex_rank, analyze = u.model.rank_features, u.lexical.rank, und.analyze_message
     m_cache: dict = {}
     l_cache: dict = {}
     a_cache: dict = {}
     u.model.rank_features = lambda f: m_cache[k] if (k := tuple(f)) in m_cache else m_cache.setdefault(k, model_rank(f))  # type: ignore[method-assign]
-    u.lexical.rank = lambda t: l_cache[t] if t in l_cache else l_cache.setdefault(t, lex_rank(t))  # type: ignore[method-assign]
-    und.analyze = lambda t: a_cache[t] if t in a_cache else a_cache.setdefault(t, analyze(t))
+    u.lexical.rank = lambda t, a=None: l_cache[t] if t in l_cache else l_cache.setdefault(t, lex_rank(t, a))  # type: ignore[method-assign]
+    und.analyze_message = lambda t: a_cache[t] if t in a_cache else a_cache.setdefault(t, analyze(t))
 
 
 def main() -> None:
