@@ -153,7 +153,8 @@ def _update_for(request: Request, token: str | None, after: int, *, everything: 
     with db.session_scope() as session:
         user = _find_user(session, token) if token else None
         items = transcript(session, user) if user is not None else []
-        consent_text = None if items else current_consent_text(session).text
+        # why rendered: the consent text holds {retention_days}, as on the page itself
+        consent_text = None if items else render_answer(current_consent_text(session).text, answer_values(session))
     return items_update(with_readings(items, request), after, consent_text, furigana=furigana_on(request), everything=everything)
 
 

@@ -132,3 +132,11 @@ def test_a_staff_reply_with_markup_is_escaped_with_readings(client):
     assert "<script>alert(1)" not in html and "<img" not in staff_bubble
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in staff_bubble
     assert "<ruby>山本<rt>やまもと</rt></ruby>&amp;<ruby>更生<rt>こうせい</rt></ruby>&lt;img" in staff_bubble
+
+
+def test_a_newcomer_s_page_rendered_again_keeps_the_welcome_and_a_filled_in_consent(client):
+    client.cookies.set("ristapo_furigana", "1")
+    update = client.get("/chat/items?after=0&all=1").json()
+    assert update["reset"] is True and update["count"] == 0
+    assert _Page(update["html"]).kinds[:2] == ["welcome", "consent"]
+    assert "{retention_days}" not in update["html"] and "180<ruby>日<rt>にち</rt></ruby>" in update["html"]
