@@ -9,7 +9,6 @@ ever appears in a URL.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -17,16 +16,16 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from bot import web_throttle
+from bot.web_text import said, tel_links  # noqa: F401 — tel_links is used by the directory tests too
 from bot.runtime import current_consent_text
 from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound
 from core import db, identity
 from core.clock import now
-from core.messages import Inbound, OutMessage
+from core.messages import A_FURIGANA, Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 
 COOKIE = "ristapo_chat"
@@ -35,6 +34,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 router = APIRouter()
 MAX_TEXT = 2000
 COOKIE_DAYS = 180
+# The 「ふりがな」 switch: a plain preference (not HttpOnly: the page's script writes it too).
+FURIGANA_COOKIE = "ristapo_furigana"
 
 # why these headers: the page is public and talks about offences; keep it out of frames,
 # caches, referrers and search engines, and let it load nothing but its own files.
@@ -46,27 +47,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
 
-# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, 110(無料), 189, #7110).
-_TEL = re.compile(
-    r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])"
-    r"|(?<![\d#,.-])(110|119|189)(?=番|\s|$|[()（）、。])",
-    re.MULTILINE,
-)
-
-
-def tel_links(text: str | None) -> Markup:
-    """Escapes ``text`` and wraps phone numbers in ``tel:`` links."""
-    escaped = str(escape(text or ""))
-
-    def link(m: re.Match) -> str:
-        number = m.group(0)
-        target = number.replace("-", "").replace("#", "%23")
-        return f'<a class="tel" href="tel:{target}">{number}</a>'
-
-    return Markup(_TEL.sub(link, escaped))
-
-
 templates.env.filters["tel"] = tel_links
+templates.env.filters["said"] = said
+templates.env.globals["A_FURIGANA"] = A_FURIGANA
 
 
 def _token(request: Request) -> str | None:
@@ -103,6 +86,42 @@ def transcript(session: Session, user: ChannelUser) -> list[dict]:
     return [d for _t, _i, d in items]
 
 
+def _furigana_asked(value: str | None) -> bool | None:
+    """``1`` / ``0`` from the switch (a form field or ``?furigana=``); anything else: not asked."""
+    return {"1": True, "0": False}.get(value or "")
+
+
+def furigana_on(request: Request) -> bool:
+    """Readings over kanji for this page: ``?furigana=1|0`` first, else the remembered cookie."""
+    asked = _furigana_asked(request.query_params.get("furigana"))
+    return asked if asked is not None else request.cookies.get(FURIGANA_COOKIE) == "1"
+
+
+def _secure(request: Request) -> bool:
+    """Secure cookies whenever the service is served over https."""
+    settings = getattr(request.app.state, "settings", None)
+    return request.url.scheme == "https" or bool(settings and str(settings.public_base_url).startswith("https://"))
+
+
+def _remember_furigana(response: Response, on: bool, request: Request) -> None:
+    response.set_cookie(FURIGANA_COOKIE, "1" if on else "0", max_age=60 * 60 * 24 * COOKIE_DAYS, path="/",
+                        samesite="lax", secure=_secure(request))
+
+
+def with_readings(items: list[dict], request: Request) -> list[dict]:
+    """Adds each answer's own ``readings`` (front matter) so the names it gets right stay right."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        return items
+    kb = runtime.knowledge.kb
+    for it in items:
+        msg = it.get("msg")
+        entry = kb.get(msg.entry_id) if msg is not None and msg.entry_id else None
+        if entry is not None and entry.readings:
+            it["readings"] = entry.readings
+    return items
+
+
 def wants_json(request: Request) -> bool:
     """The page's script asks for JSON; a plain form post (no JavaScript) gets the redirect."""
     return "application/json" in request.headers.get("accept", "")
@@ -114,33 +133,37 @@ def _after(request: Request) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
 
 
-def items_update(items: list[dict], after: int, consent_text: str | None) -> dict:
+def items_update(items: list[dict], after: int, consent_text: str | None, *, furigana: bool = False, everything: bool = False) -> dict:
     """What the page must change: the bubbles after the ``after`` it shows, or all of them.
 
     ``reset`` means "replace the whole conversation": the page still shows the welcome (it had
-    no items), or the transcript got shorter (records deleted, a new conversation began).
+    no items), the transcript got shorter (records deleted, a new conversation began), or the
+    page asked for ``everything`` (the 「ふりがな」 switch was turned on: re-rendered with readings).
     """
-    reset = after > len(items) or (after == 0 and bool(items))
+    reset = everything or after > len(items) or (after == 0 and bool(items))
     if reset:
-        html = templates.get_template("chat_items.html").render(items=items, consent_text=consent_text, max_text=MAX_TEXT)
+        html = templates.get_template("chat_items.html").render(items=items, consent_text=consent_text, max_text=MAX_TEXT, furigana=furigana)
     else:
         bubble = templates.get_template("_bubble.html")
-        html = "".join(bubble.render(it=it) for it in items[after:])
+        html = "".join(bubble.render(it=it, furigana=furigana) for it in items[after:])
     return {"count": len(items), "reset": reset, "html": html}
 
 
-def _update_for(token: str | None, after: int) -> dict:
+def _update_for(request: Request, token: str | None, after: int, *, everything: bool = False) -> dict:
     with db.session_scope() as session:
         user = _find_user(session, token) if token else None
         items = transcript(session, user) if user is not None else []
-        consent_text = None if items else current_consent_text(session).text
-    return items_update(items, after, consent_text)
+        # why rendered: the consent text holds {retention_days}, as on the page itself
+        consent_text = None if items else render_answer(current_consent_text(session).text, answer_values(session))
+    return items_update(with_readings(items, request), after, consent_text, furigana=furigana_on(request), everything=everything)
 
 
 @router.get("/chat/items", include_in_schema=False)
 def chat_items(request: Request) -> Response:
-    """New bubbles since ``?after=N`` as JSON (the page polls this so staff replies appear)."""
-    response = JSONResponse(_update_for(_token(request), _after(request)))
+    """New bubbles since ``?after=N`` as JSON (the page polls this so staff replies appear);
+    ``?all=1``: the whole conversation again (the 「ふりがな」 switch re-renders it)."""
+    everything = request.query_params.get("all") == "1"
+    response = JSONResponse(_update_for(request, _token(request), _after(request), everything=everything))
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -157,7 +180,11 @@ def chat_page(request: Request):
             items = transcript(session, user)
         if not items:
             consent_text = render_answer(current_consent_text(session).text, answer_values(session))
-    return _page(request, items, consent_text=consent_text)
+    response = _page(request, with_readings(items, request), consent_text=consent_text)
+    asked = _furigana_asked(request.query_params.get("furigana"))
+    if asked is not None:  # ?furigana=1 (a link, or no cookies yet): remembered from now on
+        _remember_furigana(response, asked, request)
+    return response
 
 
 def _page(request: Request, items: list[dict], *, consent_text: str | None = None, status_code: int = 200) -> HTMLResponse:
@@ -165,7 +192,7 @@ def _page(request: Request, items: list[dict], *, consent_text: str | None = Non
     response = templates.TemplateResponse(
         request,
         "chat_items.html" if partial else "chat.html",
-        {"items": items, "max_text": MAX_TEXT, "consent_text": consent_text},
+        {"items": items, "max_text": MAX_TEXT, "consent_text": consent_text, "furigana": furigana_on(request)},
         status_code=status_code,
     )
     response.headers.update(SECURITY_HEADERS)
@@ -173,10 +200,19 @@ def _page(request: Request, items: list[dict], *, consent_text: str | None = Non
 
 
 @router.post("/chat", include_in_schema=False)
-def chat_post(request: Request, text: str = Form(""), action: str = Form("")) -> Response:
-    """Runs one turn; redirects back to the page (post/redirect/get, no JS) or returns the new bubbles."""
+def chat_post(request: Request, text: str = Form(""), action: str = Form(""), furigana: str = Form("")) -> Response:
+    """Runs one turn; redirects back to the page (post/redirect/get, no JS) or returns the new bubbles.
+
+    The 「ふりがな」 switch without JavaScript posts ``furigana=1|0`` here: remembered, no turn.
+    """
     text = text.strip()[:MAX_TEXT]
     action = action.strip()[:64]
+    switched = _furigana_asked(furigana)
+    if switched is not None and not (text or action):
+        response = RedirectResponse("/chat#bottom", status_code=303)
+        _remember_furigana(response, switched, request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
     if (text or action) and not web_throttle.allow(request, _token(request)):
         # why no turn: a flood must not open tickets; the answer still gives the hotlines
         return _page(request, [{"who": "bot", "msg": m} for m in web_throttle.throttled_reply(text, action)], status_code=429)
@@ -186,11 +222,9 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form("")) ->
         with db.session_scope() as session:
             handle_inbound(session, request.app.state.runtime, channel="web", platform_id=token, inbound=inbound)
     if wants_json(request):  # the page's script: the new bubbles, no reload
-        response: Response = JSONResponse(_update_for(token, _after(request)))
+        response: Response = JSONResponse(_update_for(request, token, _after(request)))
     else:
         response = RedirectResponse("/chat#bottom", status_code=303)
-    settings = getattr(request.app.state, "settings", None)
-    public_https = bool(settings and str(settings.public_base_url).startswith("https://"))
     # why HttpOnly + SameSite=Lax: page scripts never need the token, and another site's form
     # cannot post into someone's conversation; Secure whenever the service is served over https
     response.set_cookie(
@@ -198,7 +232,7 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form("")) ->
         token,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https" or public_https,
+        secure=_secure(request),
         max_age=60 * 60 * 24 * COOKIE_DAYS,
         path="/",
     )

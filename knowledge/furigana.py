@@ -134,18 +134,25 @@ def _drop_written_readings(segments: list[Segment]) -> list[Segment]:
 def with_readings(text: str, overrides: dict[str, str] | None = None) -> list[Segment]:
     """``text`` cut into (surface, reading) pieces; reading is hiragana, or None (kana, marks,
     digits, or a kanji word the dictionary does not know — see :func:`missing_readings`)."""
+    return _merge_plain(_drop_written_readings(_read_all(text, overrides)))
+
+
+def _read_all(text: str, overrides: dict[str, str] | None) -> list[Segment]:
     segments: list[Segment] = []
     for piece, reading, fixed in _split_overrides(text, overrides or {}):
         if fixed:
             segments.append((piece, reading))
         else:
             segments.extend(_read_plain(piece))
-    return _merge_plain(_drop_written_readings(_merge_plain(segments)))
+    return _merge_plain(segments)
 
 
 def missing_readings(text: str, overrides: dict[str, str] | None = None) -> list[str]:
-    """Kanji words that get no reading (add them to the entry's ``readings``)."""
-    return [s for s, r in with_readings(text, overrides) if r is None and has_kanji(s)]
+    """Kanji words that get no reading (add them to the entry's ``readings``).
+
+    Why before dropping written readings: 遵守事項（じゅんしゅじこう） is read, only not twice.
+    """
+    return [s for s, r in _read_all(text, overrides) if r is None and has_kanji(s)]
 
 
 def as_parentheses(text: str, overrides: dict[str, str] | None = None) -> str:

@@ -14,6 +14,7 @@ File format (``knowledge/entries/<id>.md``)::
       - name: 法務省「更生保護施設」
         url: https://www.moj.go.jp/...
         quote: "..."
+        read: 2026-12-02   # optional: when the page was read
     as_of: 令和5年4月1日現在
     version: 1
     needs_place: false     # true: the answer lists local offices for the user's prefecture
@@ -80,6 +81,7 @@ class Source:
     url: str | None = None
     quote: str | None = None
     label: str | None = None  # short name for the 出典 line; name/url/quote are the full citation
+    read: str | None = None  # the date the page at ``url`` was read (2026-12-02): a web page changes
 
     def short_label(self) -> str | None:
         """What users see in the 出典 line: the label, else a seed's short name, else the name."""
@@ -155,7 +157,9 @@ def parse_entry(text: str, path: Path | None = None) -> Entry:
     for s in meta.get("sources") or []:
         if not isinstance(s, dict):
             raise EntryFormatError(f"{where}: each source must be a mapping")
-        sources.append(Source(seed=s.get("seed"), name=s.get("name"), url=s.get("url"), quote=s.get("quote"), label=s.get("label")))
+        read = s.get("read")
+        sources.append(Source(seed=s.get("seed"), name=s.get("name"), url=s.get("url"), quote=s.get("quote"), label=s.get("label"),
+                              read=str(read) if read else None))
 
     def strs(key: str) -> tuple[str, ...]:
         value = meta.get(key) or []

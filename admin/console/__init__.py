@@ -175,13 +175,15 @@ def console_home(request: Request, login: ConsoleLogin):
 
 
 def _share_chat_filters() -> None:
-    """The web chat partial (used for previews) needs the chat's own Jinja filters (e.g. ``tel``)."""
+    """The web chat partial (used for previews) needs the chat's own Jinja filters and globals (``tel``, ``said``, ``A_FURIGANA``)."""
     try:
         from bot import web
     except ModuleNotFoundError:
         return
     for name, func in web.templates.env.filters.items():
         templates.env.filters.setdefault(name, func)
+    for name, value in web.templates.env.globals.items():
+        templates.env.globals.setdefault(name, value)
 
 
 def _guarded(dependant) -> bool:

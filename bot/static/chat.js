@@ -4,7 +4,9 @@
 //    focus stays in the input, new bot and staff messages are read out (#announce);
 //  - Enter sends on a desktop (Shift+Enter: new line); on a phone (coarse pointer) Enter is a
 //    new line and the 送る button sends;
-//  - every few seconds /chat/items is asked for new bubbles, so staff replies appear.
+//  - every few seconds /chat/items is asked for new bubbles, so staff replies appear;
+//  - the 「ふりがな」 switch shows or hides readings over kanji in place (remembered in
+//    localStorage and in a cookie, so the server renders new bubbles the same way).
 (function () {
   "use strict";
   var log = document.getElementById("log");
@@ -21,13 +23,20 @@
 
   function say(message) { if (statusLine) statusLine.textContent = message || ""; }
 
+  // The words without their readings: a screen reader says 保護司 once, not 保護司ほごし.
+  function spoken(el) {
+    var copy = el.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll("rt, rp"), function (r) { r.parentNode.removeChild(r); });
+    return copy.textContent;
+  }
+
   function readOut(bubbles) {
     if (!announcer || !bubbles.length) return;
     var parts = bubbles.map(function (b) {
       var who = b.dataset.who === "staff" ? "職員より: " : "";
       var title = b.querySelector("h2");
       var body = b.querySelector(".body");
-      return who + (title ? title.textContent + "。" : "") + (body ? body.textContent : "");
+      return who + (title ? spoken(title) + "。" : "") + (body ? spoken(body) : "");
     });
     announcer.textContent = "";
     // why a tick apart: a screen reader announces a change, not the same text set twice
@@ -114,10 +123,79 @@
       .then(function () { sending = false; log.removeAttribute("aria-busy"); next(); });
   }
 
+  // 「ふりがな」: the <html> class shows or hides the <rt> readings; a page rendered without
+  // them (the switch was off) is rendered again once with them, in place, keeping the place.
+  var FURIGANA_KEY = "ristapo-furigana";
+  var root = document.documentElement;
+  var furiganaButton = document.querySelector("form.furigana-switch button");
+
+  function furiganaOn() { return root.classList.contains("furigana"); }
+
+  function remembered() {
+    try { return window.localStorage.getItem(FURIGANA_KEY); } catch (e) { return null; }
+  }
+
+  function firstVisible() {
+    var bubbles = log.querySelectorAll(".bubble");
+    for (var i = 0; i < bubbles.length; i++) {
+      var box = bubbles[i].getBoundingClientRect();
+      if (box.bottom > 0) return { index: i, top: box.top };
+    }
+    return null;
+  }
+
+  function withReadings(tries) {
+    var after = shown();
+    fetch("/chat/items?all=1&after=" + after, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (update) {
+        if (!update || !furiganaOn()) return;
+        if (sending || after !== shown()) {  // a turn got there first: once more, a moment later
+          if (tries > 0) setTimeout(function () { withReadings(tries - 1); }, 500);
+          return;
+        }
+        var place = firstVisible();
+        log.innerHTML = update.html;
+        log.dataset.count = String(update.count);
+        log.dataset.ruby = "1";  // asked with the cookie on: rendered with readings
+        if (place) {
+          var same = log.querySelectorAll(".bubble")[place.index];
+          if (same) window.scrollBy(0, same.getBoundingClientRect().top - place.top);
+        }
+      })
+      .catch(function () {});
+  }
+
+  function setFurigana(on) {
+    root.classList.toggle("furigana", on);
+    if (furiganaButton) {
+      furiganaButton.setAttribute("aria-pressed", on ? "true" : "false");
+      furiganaButton.value = on ? "0" : "1";  // what a plain post would ask for next
+      var state = furiganaButton.querySelector(".state");
+      if (state) state.textContent = on ? "オン" : "オフ";
+    }
+    try { window.localStorage.setItem(FURIGANA_KEY, on ? "1" : "0"); } catch (e) { /* private mode: the cookie still remembers */ }
+    document.cookie = "ristapo_furigana=" + (on ? "1" : "0") + "; path=/; max-age=15552000; samesite=lax" +
+      (window.location.protocol === "https:" ? "; secure" : "");
+    if (!on) log.dataset.ruby = "0";  // bubbles that come while off have no readings
+    else if (log.dataset.ruby !== "1") withReadings(3);
+  }
+
+  var stored = remembered();
+  if (stored === "1" || stored === "0") {
+    if ((stored === "1") !== furiganaOn()) setFurigana(stored === "1");  // this phone's choice wins
+  } else if (furiganaOn()) {
+    setFurigana(true);  // switched on without JavaScript before: remember it here too
+  }
+
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form || form.getAttribute("action") !== "/chat") return;
     e.preventDefault();
+    if (form.classList.contains("furigana-switch")) {
+      setFurigana(!furiganaOn());
+      return;
+    }
     send(form, e.submitter || document.activeElement);
   });
 
