@@ -140,38 +140,7 @@ class LexicalMatcher:
         gram_df: dict[str, int] = defaultdict(int)
         for idx, entry in enumerate(kb):
             self.ids.append(entry.id)
-            forms: dict[str, float] = {}
-            fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
-            fields += [(q, STRONG) for q in entry.questions]
-            # Keywords widen the vocabulary (strongly) but are not docs: a one-word "doc" would
-            # be fully covered by any message that happens to contain that word.
-            for k in entry.keywords:
-                a = self.synonyms.analyze(k)
-                for unit in self.synonyms.units(a.tokens, a.surfaces):
-                    for form in unit:
-                        forms[form] = STRONG
-                for comp in a.compounds:
-                    forms["cmp:" + comp] = STRONG
-            grams_entry: set[str] = set()
-            for text, strength in fields:
-                doc = self._make_doc(idx, text, strength)
-                if doc is None:
-                    continue
-                self.docs.append(doc)
-                for unit in doc.units:
-                    for form in unit:
-                        forms[form] = max(forms.get(form, 0.0), strength)
-                for comp in doc.compounds:
-                    forms["cmp:" + comp] = max(forms.get("cmp:" + comp, 0.0), strength)
-                grams_entry |= doc.grams
-            # The answer widens the vocabulary (weakly) but is never a doc to match against.
-            for para in entry.answer.split("\n"):
-                a = self.synonyms.analyze(para)
-                for unit in self.synonyms.units(a.tokens, a.surfaces):
-                    for form in unit:
-                        forms.setdefault(form, WEAK)
-                for comp in a.compounds:
-                    forms.setdefault("cmp:" + comp, WEAK)
+            forms, grams_entry = self._index_entry(idx, entry)
             entry_forms.append(forms)
             for g in grams_entry:
                 gram_df[g] += 1
@@ -185,7 +154,52 @@ class LexicalMatcher:
         self.gram_idf = {g: math.log(1 + n / d) for g, d in gram_df.items()}
         self.oov_gram_idf = math.log(1 + n / 0.5)
         self.entry_forms = entry_forms
-        # Inverted indexes: form -> [(entry, strength)], bigram -> [doc index].
+        self._build_postings(entry_forms)
+        self._build_vocab_readings()
+        self.docs_by_entry: list[list[int]] = [[] for _ in self.ids]
+        for d, doc in enumerate(self.docs):
+            self.docs_by_entry[doc.entry].append(d)
+
+    def _add_forms(self, forms: dict[str, float], text: str, strength: float, *, weak: bool = False) -> None:
+        """Record the forms (and known compounds) of ``text``: keywords set them strong; answer
+        paragraphs only add forms not seen yet, weakly."""
+        a = self.synonyms.analyze(text)
+        keys = [form for unit in self.synonyms.units(a.tokens, a.surfaces) for form in unit]
+        keys += ["cmp:" + comp for comp in a.compounds]
+        for key in keys:
+            if weak:
+                forms.setdefault(key, strength)
+            else:
+                forms[key] = strength
+
+    def _index_entry(self, idx: int, entry) -> tuple[dict[str, float], set[str]]:
+        """One entry's forms (form -> strength) and reading bigrams; its docs join ``self.docs``."""
+        forms: dict[str, float] = {}
+        fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
+        fields += [(q, STRONG) for q in entry.questions]
+        # Keywords widen the vocabulary (strongly) but are not docs: a one-word "doc" would
+        # be fully covered by any message that happens to contain that word.
+        for k in entry.keywords:
+            self._add_forms(forms, k, STRONG)
+        grams_entry: set[str] = set()
+        for text, strength in fields:
+            doc = self._make_doc(idx, text, strength)
+            if doc is None:
+                continue
+            self.docs.append(doc)
+            for unit in doc.units:
+                for form in unit:
+                    forms[form] = max(forms.get(form, 0.0), strength)
+            for comp in doc.compounds:
+                forms["cmp:" + comp] = max(forms.get("cmp:" + comp, 0.0), strength)
+            grams_entry |= doc.grams
+        # The answer widens the vocabulary (weakly) but is never a doc to match against.
+        for para in entry.answer.split("\n"):
+            self._add_forms(forms, para, WEAK, weak=True)
+        return forms, grams_entry
+
+    def _build_postings(self, entry_forms: list[dict[str, float]]) -> None:
+        """Inverted indexes: form -> [(entry, strength)], bigram -> [doc], form -> [(doc, unit)]."""
         self.form_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for e, forms in enumerate(entry_forms):
             for form, strength in forms.items():
@@ -202,7 +216,9 @@ class LexicalMatcher:
             doc.gram_mass = sum(self.gram_idf.get(g, 0.0) for g in doc.grams) or 1.0
             for g in doc.grams:
                 self.gram_postings[g].append(d)
-        # Kana-typed words (こうきんけい, ｺｳｾｲﾎｺﾞｼｾﾂ): readings of the vocabulary, for recovery.
+
+    def _build_vocab_readings(self) -> None:
+        """Kana-typed words (こうきんけい, ｺｳｾｲﾎｺﾞｼｾﾂ): readings of the vocabulary, for recovery."""
         self.vocab_reading: dict[str, str] = {}
         for form in self.idf:
             if form.startswith("syn:") or _KANA_ONLY.fullmatch(form):
@@ -211,9 +227,6 @@ class LexicalMatcher:
             if len(r) >= 2 and _KANA_ONLY.fullmatch(r):
                 self.vocab_reading.setdefault(r, form)
         self.max_reading = max((len(r) for r in self.vocab_reading), default=0)
-        self.docs_by_entry: list[list[int]] = [[] for _ in self.ids]
-        for d, doc in enumerate(self.docs):
-            self.docs_by_entry[doc.entry].append(d)
 
     def _make_doc(self, entry: int, text: str, strength: float) -> _Doc | None:
         a = self.synonyms.analyze(text)
@@ -259,6 +272,54 @@ class LexicalMatcher:
         # storytelling around a question; numbers say nothing about the topic.
         return self.oov_idf * OOV_POS_FACTOR.get(pos, 0.4)
 
+    def _query_cover(self, units: list[set[str]], weights: list[float]) -> dict[int, float]:
+        """Entry → Σ over the message's units of weight × the best strength of its forms there."""
+        q_cover: dict[int, float] = defaultdict(float)
+        for unit, w in zip(units, weights):
+            best: dict[int, float] = {}
+            for form in unit:
+                for e, strength in self.form_postings.get(form, ()):
+                    if strength > best.get(e, 0.0):
+                        best[e] = strength
+            for e, strength in best.items():
+                q_cover[e] += w * strength
+        return q_cover
+
+    def _gram_hits(self, q_grams: set[str]) -> dict[int, float]:
+        """Doc → IDF mass of the message's reading bigrams it contains."""
+        doc_gram_hit: dict[int, float] = defaultdict(float)
+        for g in q_grams:
+            idf = self.gram_idf.get(g)
+            if idf is None:
+                continue
+            for d in self.gram_postings[g]:
+                doc_gram_hit[d] += idf
+        return doc_gram_hit
+
+    def _best_doc_cover(self, units: list[set[str]], q_mass: float) -> dict[int, tuple[float, _Doc]]:
+        """Per entry, its best doc by doc cover (the first doc wins a tie).
+
+        Only docs that share a unit with the message can score above 0, so only those are
+        visited (same values, same tie-break as a scan over every doc). Symmetric overlap: a
+        short question fully inside a long off-topic message must not count as a full match,
+        nor a long question hit by one word.
+        """
+        all_forms = set().union(*units) if units else set()
+        unit_hits: dict[int, set[int]] = defaultdict(set)
+        for form in all_forms:
+            for d, i in self.unit_postings.get(form, ()):
+                unit_hits[d].add(i)
+        best_dc: dict[int, tuple[float, _Doc]] = {}
+        for d in sorted(unit_hits):
+            doc = self.docs[d]
+            weights = doc.unit_weights
+            hit = sum([weights[i] for i in sorted(unit_hits[d])])  # unit order, as a full scan adds
+            dc_d = hit / max(doc.unit_mass, q_mass)
+            got = best_dc.get(doc.entry)
+            if dc_d > (got[0] if got is not None else 0.0):
+                best_dc[doc.entry] = (dc_d, doc)
+        return best_dc
+
     def rank(self, text: str, analysis: Analysis | None = None) -> list[tuple[str, float]]:
         """Entries ordered by score (0..1), best first; only entries sharing something."""
         return [(self.ids[e], s) for e, s, _ in self.explain(text, analysis)]
@@ -281,47 +342,15 @@ class LexicalMatcher:
                 units.append({key})
                 weights.append(self.idf[key])
         q_mass = sum(weights)
-        q_cover: dict[int, float] = defaultdict(float)
-        for unit, w in zip(units, weights):
-            best: dict[int, float] = {}
-            for form in unit:
-                for e, strength in self.form_postings.get(form, ()):
-                    if strength > best.get(e, 0.0):
-                        best[e] = strength
-            for e, strength in best.items():
-                q_cover[e] += w * strength
+        q_cover = self._query_cover(units, weights)
         q_grams = _bigrams(a.reading)
-        doc_gram_hit: dict[int, float] = defaultdict(float)
-        for g in q_grams:
-            idf = self.gram_idf.get(g)
-            if idf is None:
-                continue
-            for d in self.gram_postings[g]:
-                doc_gram_hit[d] += idf
+        doc_gram_hit = self._gram_hits(q_grams)
         candidates = set(q_cover) | {self.docs[d].entry for d in doc_gram_hit}
         if not candidates:
             return []
-        all_forms = set().union(*units) if units else set()
-        # Per entry, its best doc by doc cover (the first doc wins a tie) and its best reading
-        # overlap. Only docs that share a unit or a bigram with the message can score above 0,
-        # so only those are visited (same values, same tie-break as a scan over every doc).
-        unit_hits: dict[int, set[int]] = defaultdict(set)
-        for form in all_forms:
-            for d, i in self.unit_postings.get(form, ()):
-                unit_hits[d].add(i)
         qnorm = a.norm.replace(" ", "")
+        best_dc = self._best_doc_cover(units, q_mass)
         q_gram_mass = sum(self.gram_idf.get(g, self.oov_gram_idf) for g in q_grams) or 1.0
-        # Symmetric overlaps: a short question fully inside a long off-topic message
-        # must not count as a full match, nor a long question hit by one word.
-        best_dc: dict[int, tuple[float, _Doc]] = {}
-        for d in sorted(unit_hits):
-            doc = self.docs[d]
-            weights = doc.unit_weights
-            hit = sum([weights[i] for i in sorted(unit_hits[d])])  # unit order, as a full scan adds
-            dc_d = hit / max(doc.unit_mass, q_mass)
-            got = best_dc.get(doc.entry)
-            if dc_d > (got[0] if got is not None else 0.0):
-                best_dc[doc.entry] = (dc_d, doc)
         best_rd: dict[int, float] = {}
         for d, g_hit in doc_gram_hit.items():
             doc = self.docs[d]

@@ -173,73 +173,85 @@ def analyze(text: str, *, keep: frozenset[str] = frozenset(), protect: re.Patter
     cleaned = clean(text)
     if not cleaned:
         return Analysis("", (), "")
-    # Segments to tokenise: protected kana terms become single tokens as they are.
-    segments: list[tuple[str, bool]] = []
-    if protect is not None:
-        folded = fold_kana(cleaned)  # same length as cleaned: folding is char for char
-        pos_ = 0
-        for m in protect.finditer(folded):
-            if m.start() > pos_:
-                segments.append((cleaned[pos_:m.start()], False))
-            segments.append((m.group(), True))
-            pos_ = m.end()
-        if pos_ < len(cleaned):
-            segments.append((cleaned[pos_:], False))
-    else:
-        segments.append((cleaned, False))
-    tokens: list[str] = []
-    surfaces: list[str] = []
-    poses: list[str] = []
-    reading: list[str] = []
-    compounds: list[str] = []
-    run: list[str] = []
-
-    def end_run() -> None:
-        if len(run) >= 2:
-            compounds.append("".join(run))
-        run.clear()
-
-    for segment, protected in segments:
+    acc = _Accumulator()
+    for segment, protected in _segments(cleaned, protect):
         if protected:
-            end_run()
-            tokens.append(segment)
-            surfaces.append(segment)
-            poses.append("名詞")
-            reading.append(segment)
+            acc.end_run()
+            acc.add(segment, segment, "名詞", segment)
             continue
         for m in _tokenizer().tokenize(segment, _MODE):
-            pos = m.part_of_speech()[0]
-            if pos == "空白":
-                end_run()
-                reading.append(" ")
-                continue
-            surface = m.surface()
-            if pos in ("名詞", "接尾辞", "接頭辞") and m.part_of_speech()[1] not in ("数詞", "代名詞"):
-                run.append(_fold_token(surface))
-            else:
-                end_run()
-            form = _fold_token(m.normalized_form())
-            if pos in ("補助記号", "記号"):
-                continue
-            # Reading: kana for Japanese words, the surface for latin/digits (reading_form of
-            # latin words is often キゴウ).
-            if re.search(r"[a-z0-9]", surface):
-                reading.append(surface)
-            else:
-                reading.append(fold_kana(m.reading_form()))
-            folded_surface = _fold_token(surface)
-            if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS
-                                                           and m.part_of_speech()[1] not in _GRAMMAR_POS2):
-                tokens.append(form)
-                surfaces.append(folded_surface)
-                detail = m.part_of_speech()
-                poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
-                             "固有名詞" if detail[1] == "固有名詞" else pos)
-    end_run()
+            acc.morpheme(m, keep)
+    acc.end_run()
     return Analysis(
-        fold_kana(cleaned), tuple(tokens), _RE_SPACES.sub(" ", "".join(reading)).strip(),
-        tuple(surfaces), tuple(poses), tuple(compounds),
+        fold_kana(cleaned), tuple(acc.tokens), _RE_SPACES.sub(" ", "".join(acc.reading)).strip(),
+        tuple(acc.surfaces), tuple(acc.poses), tuple(acc.compounds),
     )
+
+
+def _segments(cleaned: str, protect: re.Pattern[str] | None) -> list[tuple[str, bool]]:
+    """Segments to tokenise: protected kana terms become single tokens as they are."""
+    if protect is None:
+        return [(cleaned, False)]
+    segments: list[tuple[str, bool]] = []
+    folded = fold_kana(cleaned)  # same length as cleaned: folding is char for char
+    pos_ = 0
+    for m in protect.finditer(folded):
+        if m.start() > pos_:
+            segments.append((cleaned[pos_:m.start()], False))
+        segments.append((m.group(), True))
+        pos_ = m.end()
+    if pos_ < len(cleaned):
+        segments.append((cleaned[pos_:], False))
+    return segments
+
+
+class _Accumulator:
+    """The parallel lists an :class:`Analysis` is built from, filled morpheme by morpheme."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        self.surfaces: list[str] = []
+        self.poses: list[str] = []
+        self.reading: list[str] = []
+        self.compounds: list[str] = []
+        self.run: list[str] = []
+
+    def end_run(self) -> None:
+        if len(self.run) >= 2:
+            self.compounds.append("".join(self.run))
+        self.run.clear()
+
+    def add(self, token: str, surface: str, pos: str, reading: str) -> None:
+        self.tokens.append(token)
+        self.surfaces.append(surface)
+        self.poses.append(pos)
+        self.reading.append(reading)
+
+    def morpheme(self, m, keep: frozenset[str]) -> None:
+        detail = m.part_of_speech()
+        pos = detail[0]
+        if pos == "空白":
+            self.end_run()
+            self.reading.append(" ")
+            return
+        surface = m.surface()
+        if pos in ("名詞", "接尾辞", "接頭辞") and detail[1] not in ("数詞", "代名詞"):
+            self.run.append(_fold_token(surface))
+        else:
+            self.end_run()
+        form = _fold_token(m.normalized_form())
+        if pos in ("補助記号", "記号"):
+            return
+        # Reading: kana for Japanese words, the surface for latin/digits (reading_form of
+        # latin words is often キゴウ).
+        self.reading.append(surface if re.search(r"[a-z0-9]", surface) else fold_kana(m.reading_form()))
+        folded_surface = _fold_token(surface)
+        if form in keep or folded_surface in keep or (pos in _CONTENT_POS and form not in STOPWORDS
+                                                       and detail[1] not in _GRAMMAR_POS2):
+            self.tokens.append(form)
+            self.surfaces.append(folded_surface)
+            self.poses.append("数詞" if detail[1] == "数詞" or surface.isdigit() else
+                              "固有名詞" if detail[1] == "固有名詞" else pos)
 
 
 def content_tokens(text: str) -> list[str]:
