@@ -12,119 +12,64 @@ console hands us a small value with the staff id, roles, IP and its audit writer
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from core.clock import now
-from core.settings import get_settings
 from core.messages import Button, OutMessage
-from core.models import ChannelUser, Consent, Conversation, Message
-from core.outbox import enqueue
+from core.models import Conversation
+from core.settings import get_settings
 from handoff import notify
+from handoff.consent_b import (
+    A_CONSENT_B,
+    CONSENT_B_DECLINED,
+    CONSENT_B_STALE,
+    CONSENT_B_TEXT,
+    CONSENT_B_THANKS,
+    CONSENT_B_VERSION,
+    check_refer_ticket,
+    check_request_consent_b,
+    consent_b_text,
+    do_answer_consent_b,
+    do_refer_ticket,
+    do_request_consent_b,
+    is_consent_b_action,
+    latest_consent_b,
+)
 from handoff.erase import do_erase_user
-from handoff.models import ConsentB, CrisisOutcome, Outcome, Referral, Ticket, TicketNote, TicketState
+from handoff.models import CrisisOutcome, Outcome, Ticket, TicketNote, TicketState
+from handoff.ticket_access import (
+    STAFF_ROLE,
+    ActionError,
+    Actor,
+    AuditWriter,
+    TicketConflict,
+    TicketNotFound,
+    access_ticket_by_id,
+    require_assignee,
+    send_to_user,
+    target_of,
+    user_of,
+)
 
-STAFF_ROLE = "staff"
+# Re-exported: the console, the API and the bot import the errors, Actor and the consent-B
+# actions from here, the one module of "what staff do with tickets".
+REEXPORTED = (
+    STAFF_ROLE, ActionError, Actor, AuditWriter, TicketConflict, TicketNotFound, access_ticket_by_id,
+    require_assignee, send_to_user, target_of, user_of, A_CONSENT_B, CONSENT_B_DECLINED, CONSENT_B_STALE,
+    CONSENT_B_TEXT, CONSENT_B_THANKS, CONSENT_B_VERSION, check_refer_ticket, check_request_consent_b,
+    consent_b_text, do_answer_consent_b, do_refer_ticket, do_request_consent_b, is_consent_b_action,
+    latest_consent_b,
+)
 MAX_TAGS = 10
 TAG_RE = re.compile(r"^[\w\u3000-\u30ff\u4e00-\u9fff・ー-]{1,20}$")
 
-CONSENT_B_VERSION = 1
-A_CONSENT_B = "b:"  # postback: "b:y:<ticket id>:<question id>" / "b:n:<ticket id>:<question id>"
-CONSENT_B_TEXT = (
-    "担当の職員から、お願いがあります。\n"
-    "あなたの相談を「{org}」に伝えて、いっしょに支援を考えたいと思っています。"
-    "伝えるのは、相談の内容のうち支援に必要なことだけです。\n"
-    "伝えてよいですか?(断っても、ここでの相談はこのまま続けられます)"
-)
-CONSENT_B_THANKS = "ありがとうございます。「{org}」に伝えてよいと、職員に知らせました。"
-CONSENT_B_DECLINED = "わかりました。「{org}」には伝えません。ここでの相談はこのまま続けられます。"
-CONSENT_B_STALE = "このボタンの質問は、もう使えません。いちばん新しい質問のボタンを押してください。何も伝えていません。"
 CLOSED_TEXT = "職員との相談は、いったん終わりました。また困ったら、いつでもこのチャットに送ってください。よくある質問には自動で答えます。"
 RETURNED_TEXT = "このあとは自動の案内が答えます。職員と話したいときは「人と話したい」を押してください。"
-
-
-class ActionError(Exception):
-    """A refused action: ``status`` for HTTP, ``code`` for programs, ``message`` safe to show."""
-
-    status = 400
-    code = "refused"
-
-    def __init__(self, message: str = "", code: str | None = None):
-        super().__init__(message or self.code)
-        self.message = message or self.code
-        if code:
-            self.code = code
-
-
-class TicketNotFound(ActionError):
-    status = 404
-    code = "not_found"
-
-    def __init__(self):
-        super().__init__("見つかりません。")
-
-
-class TicketConflict(ActionError):
-    status = 409
-    code = "conflict"
-
-
-AuditWriter = Callable[[Session, "Actor", str, "str | None", "str | None"], None]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A staff member as the queue sees them; built by admin/deps.py from a live session."""
-
-    id: int
-    name: str
-    roles: frozenset[str]
-    ip: str | None
-    audit_writer: AuditWriter
-
-    def audit(self, session: Session, action: str, target: str | None = None, detail: str | None = None) -> None:
-        self.audit_writer(session, self, action, target, detail)
-
-
-# --- the gatekeeper ---------------------------------------------------------------------------
-
-def access_ticket_by_id(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    """The only way the console gets a ticket. Never reveals whether a ticket exists.
-
-    Staff work as one office team (two-person practice, colleagues cover each other), so any
-    staff member may read any ticket; changing one needs the claim (see ``_require_assignee``).
-    """
-    if STAFF_ROLE not in actor.roles:
-        raise TicketNotFound()
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise TicketNotFound()
-    return ticket
-
-
-def _require_assignee(actor: Actor, ticket: Ticket) -> None:
-    if ticket.state != TicketState.claimed.value:
-        raise TicketConflict("この相談は、いま担当中ではありません。", "not_claimed")
-    if ticket.assignee_id != actor.id:
-        raise TicketConflict("この相談は、ほかの職員が担当しています。", "not_assignee")
-
-
-def _target(ticket: Ticket) -> str:
-    return f"ticket:{ticket.id}"
-
-
-def _user_of(session: Session, ticket: Ticket) -> ChannelUser:
-    user = session.get(ChannelUser, ticket.user_id)
-    assert user is not None
-    return user
 
 
 def _back_to_bot(session: Session, ticket: Ticket, *, reopenable: bool = False) -> None:
@@ -145,27 +90,6 @@ def _back_to_bot(session: Session, ticket: Ticket, *, reopenable: bool = False) 
             pending["reopen"] = {"ticket": ticket.id, "until": until.isoformat()}
         conv.context = json.dumps(pending, ensure_ascii=False) if pending else None
         session.add(conv)
-
-
-def _send(session: Session, ticket: Ticket, msg: OutMessage, *, staff_id: int | None, store_as: str) -> str:
-    """Outbox row for the user's channel + transcript row (text kept only with consent A)."""
-    user = _user_of(session, ticket)
-    conv = session.get(Conversation, ticket.conversation_id)
-    row = enqueue(session, user=user, messages=[msg], sender=store_as, staff_id=staff_id)
-    consented = conv is not None and conv.consent_version is not None and not conv.closed
-    session.add(
-        Message(
-            conversation_id=ticket.conversation_id,
-            direction="out",
-            sender=store_as,
-            staff_id=staff_id,
-            kind=msg.kind,
-            # why: without consent A the user still gets the reply, but we keep no copy
-            body=msg.plain_text() if consented else None,
-            outbox_id=row.id,
-        )
-    )
-    return row.id
 
 
 # --- claim / release / transfer ----------------------------------------------------------------
@@ -194,14 +118,14 @@ def do_claim_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     if result.rowcount != 1:
         raise TicketConflict("この相談は、すでにほかの職員が担当しています。", "already_claimed")
     session.refresh(ticket)
-    actor.audit(session, "ticket.claim", _target(ticket))
+    actor.audit(session, "ticket.claim", target_of(ticket))
     notify.publish(session, "ticket_claimed", ticket_id=ticket.id, staff_id=actor.id)
     return ticket
 
 
 def do_release_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     """Puts a ticket the actor holds back in the queue (waiting, nobody assigned)."""
-    _require_assignee(actor, ticket)
+    require_assignee(actor, ticket)
     result = session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.assignee_id == actor.id, Ticket.state == TicketState.claimed.value)
@@ -211,7 +135,7 @@ def do_release_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     if result.rowcount != 1:
         raise TicketConflict("この相談は、いまあなたの担当ではありません。", "not_assignee")
     session.refresh(ticket)
-    actor.audit(session, "ticket.release", _target(ticket))
+    actor.audit(session, "ticket.release", target_of(ticket))
     notify.publish(session, "ticket_released", ticket_id=ticket.id, urgent=ticket.priority <= 1)
     return ticket
 
@@ -219,7 +143,7 @@ def do_release_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
 def check_transfer_ticket(session: Session, actor: Actor, ticket_id: int, colleague: Actor | None) -> Ticket:
     """``colleague`` is an enabled staff account looked up by the console (None = no such staff)."""
     ticket = access_ticket_by_id(session, actor, ticket_id)
-    _require_assignee(actor, ticket)
+    require_assignee(actor, ticket)
     if colleague is None or STAFF_ROLE not in colleague.roles:
         raise ActionError("引き継ぎ先の職員が見つかりません。", "no_such_colleague")
     if colleague.id == actor.id:
@@ -238,7 +162,7 @@ def do_transfer_ticket(session: Session, actor: Actor, ticket: Ticket, colleague
     if result.rowcount != 1:
         raise TicketConflict("この相談は、いまあなたの担当ではありません。", "not_assignee")
     session.refresh(ticket)
-    actor.audit(session, "ticket.transfer", _target(ticket), detail=f"to:staff:{colleague.id}")
+    actor.audit(session, "ticket.transfer", target_of(ticket), detail=f"to:staff:{colleague.id}")
     notify.publish(session, "ticket_transferred", ticket_id=ticket.id, staff_id=colleague.id)
     return ticket
 
@@ -262,7 +186,7 @@ def release_all_of(session: Session, staff_id: int) -> list[int]:
 
 def check_reply(session: Session, actor: Actor, ticket_id: int, text: str) -> Ticket:
     ticket = access_ticket_by_id(session, actor, ticket_id)
-    _require_assignee(actor, ticket)
+    require_assignee(actor, ticket)
     if not text.strip():
         raise ActionError("返事が空です。", "empty")
     return ticket
@@ -273,13 +197,13 @@ def do_reply(session: Session, actor: Actor, ticket: Ticket, text: str) -> str:
 
     Precondition: :func:`check_reply` (the actor holds the ticket).
     """
-    outbox_id = _send(session, ticket, OutMessage("staff", text.strip()), staff_id=actor.id, store_as="staff")
+    outbox_id = send_to_user(session, ticket, OutMessage("staff", text.strip()), staff_id=actor.id, store_as="staff")
     ticket.last_staff_reply_at = now()
     ticket.first_staff_reply_at = ticket.first_staff_reply_at or ticket.last_staff_reply_at
     ticket.unread = 0
     session.add(ticket)
     session.flush()
-    actor.audit(session, "ticket.reply", _target(ticket))
+    actor.audit(session, "ticket.reply", target_of(ticket))
     notify.publish(session, "staff_replied", ticket_id=ticket.id, staff_id=actor.id)
     return outbox_id
 
@@ -291,7 +215,7 @@ def do_add_note(session: Session, actor: Actor, ticket: Ticket, body: str) -> Ti
     note = TicketNote(ticket_id=ticket.id, staff_id=actor.id, body=body.strip())
     session.add(note)
     session.flush()
-    actor.audit(session, "ticket.note", _target(ticket))
+    actor.audit(session, "ticket.note", target_of(ticket))
     return note
 
 
@@ -310,7 +234,7 @@ def do_set_tags(session: Session, actor: Actor, ticket: Ticket, tags: list[str])
     ticket.tags = ",".join(normalise_tags(tags)) or None
     session.add(ticket)
     session.flush()
-    actor.audit(session, "ticket.tags", _target(ticket))
+    actor.audit(session, "ticket.tags", target_of(ticket))
     return ticket
 
 
@@ -325,7 +249,7 @@ def mark_read(session: Session, actor: Actor, ticket: Ticket) -> None:
 
 def check_close_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     ticket = access_ticket_by_id(session, actor, ticket_id)
-    _require_assignee(actor, ticket)
+    require_assignee(actor, ticket)
     return ticket
 
 
@@ -341,9 +265,9 @@ def do_close_ticket(session: Session, actor: Actor, ticket: Ticket, outcome: Out
     session.add(ticket)
     _back_to_bot(session, ticket, reopenable=True)
     if tell_user:
-        _send(session, ticket, OutMessage("text", CLOSED_TEXT), staff_id=actor.id, store_as="bot")
+        send_to_user(session, ticket, OutMessage("text", CLOSED_TEXT), staff_id=actor.id, store_as="bot")
     session.flush()
-    actor.audit(session, "ticket.close", _target(ticket), detail=ticket.outcome)
+    actor.audit(session, "ticket.close", target_of(ticket), detail=ticket.outcome)
     notify.publish(session, "ticket_closed", ticket_id=ticket.id)
     return ticket
 
@@ -353,7 +277,7 @@ def check_return_to_bot(session: Session, actor: Actor, ticket_id: int) -> Ticke
     ticket = access_ticket_by_id(session, actor, ticket_id)
     if ticket.state == TicketState.waiting.value:
         return ticket
-    _require_assignee(actor, ticket)
+    require_assignee(actor, ticket)
     return ticket
 
 
@@ -371,105 +295,11 @@ def do_return_to_bot(session: Session, actor: Actor, ticket: Ticket, *, tell_use
     session.refresh(ticket)
     _back_to_bot(session, ticket)
     if tell_user:
-        _send(session, ticket, OutMessage("text", RETURNED_TEXT, quick_replies=[Button("人と話したい", "h")]), staff_id=actor.id, store_as="bot")
+        send_to_user(session, ticket, OutMessage("text", RETURNED_TEXT, quick_replies=[Button("人と話したい", "h")]), staff_id=actor.id, store_as="bot")
     session.flush()
-    actor.audit(session, "ticket.return_to_bot", _target(ticket))
+    actor.audit(session, "ticket.return_to_bot", target_of(ticket))
     notify.publish(session, "ticket_closed", ticket_id=ticket.id)
     return ticket
-
-
-# --- consent B and referral --------------------------------------------------------------------
-
-def consent_b_text(org: str) -> str:
-    return CONSENT_B_TEXT.format(org=org)
-
-
-def _consent_b_hash(org: str) -> str:
-    return hashlib.sha256(consent_b_text(org).encode("utf-8")).hexdigest()
-
-
-def check_request_consent_b(session: Session, actor: Actor, ticket_id: int, organisation: str) -> Ticket:
-    ticket = access_ticket_by_id(session, actor, ticket_id)
-    _require_assignee(actor, ticket)
-    if not organisation.strip():
-        raise ActionError("機関の名前が空です。", "empty")
-    return ticket
-
-
-def do_request_consent_b(session: Session, actor: Actor, ticket: Ticket, organisation: str) -> Ticket:
-    """Asks the user, through the bot, whether their case may be shared with ``organisation``."""
-    org = organisation.strip()
-    # why a question id: two questions on one ticket must not share a button (a tap under the
-    # first would authorise the second organisation)
-    question = secrets.token_hex(4)
-    buttons = [Button("伝えてよい", f"{A_CONSENT_B}y:{ticket.id}:{question}"), Button("伝えないで", f"{A_CONSENT_B}n:{ticket.id}:{question}")]
-    _send(session, ticket, OutMessage("consent", consent_b_text(org), title="ほかの機関に伝えることについて", buttons=buttons), staff_id=actor.id, store_as="bot")
-    ticket.consent_b = ConsentB.requested.value
-    ticket.consent_b_org = org
-    ticket.consent_b_question = question
-    ticket.consent_b_at = now()
-    session.add(ticket)
-    session.flush()
-    actor.audit(session, "ticket.consent_b_request", _target(ticket))
-    return ticket
-
-
-def is_consent_b_action(action: str | None) -> bool:
-    return bool(action) and action.startswith(A_CONSENT_B)
-
-
-def do_answer_consent_b(session: Session, *, user: ChannelUser, action: str) -> list[OutMessage]:
-    """Records the user's consent-B answer (append-only Consent row, per ticket); the bot's reply.
-
-    Called by bot/service.py for ``b:y:<id>:<question>`` / ``b:n:<id>:<question>`` postbacks. A
-    button for another user's ticket is ignored (no reply, nothing recorded); a button of an
-    earlier question on this ticket answers that it no longer applies (nothing recorded).
-    """
-    choice, _, rest = action[len(A_CONSENT_B):].partition(":")
-    raw_id, _, question = rest.partition(":")
-    ticket = session.get(Ticket, int(raw_id)) if raw_id.isdigit() else None
-    if ticket is None or ticket.user_id != user.id or choice not in ("y", "n") or not ticket.consent_b_org:
-        return []
-    if not question or question != ticket.consent_b_question:
-        return [OutMessage("text", CONSENT_B_STALE)]
-    org = ticket.consent_b_org
-    yes = choice == "y"
-    session.add(
-        Consent(user_id=user.id, kind="B", version=CONSENT_B_VERSION, text_hash=_consent_b_hash(org), choice="given" if yes else "declined", channel=user.channel, ticket_id=ticket.id)
-    )
-    ticket.consent_b = (ConsentB.given if yes else ConsentB.declined).value
-    ticket.consent_b_at = now()
-    session.add(ticket)
-    session.flush()
-    notify.publish(session, "consent_b_answered", ticket_id=ticket.id)
-    return [OutMessage("text", (CONSENT_B_THANKS if yes else CONSENT_B_DECLINED).format(org=org))]
-
-
-def latest_consent_b(session: Session, ticket: Ticket) -> Consent | None:
-    return session.exec(
-        select(Consent).where(Consent.ticket_id == ticket.id, Consent.kind == "B").order_by(Consent.created_at.desc(), Consent.id.desc())
-    ).first()
-
-
-def check_refer_ticket(session: Session, actor: Actor, ticket_id: int, organisation: str) -> tuple[Ticket, Consent]:
-    """Refuses a referral unless the user gave consent B for this ticket and this organisation."""
-    ticket = access_ticket_by_id(session, actor, ticket_id)
-    _require_assignee(actor, ticket)
-    consent = latest_consent_b(session, ticket)
-    org = organisation.strip()
-    # why the text hash too: the grant must be for exactly the question that named this organisation
-    if consent is None or consent.choice != "given" or ticket.consent_b_org != org or consent.text_hash != _consent_b_hash(org):
-        raise TicketConflict("この機関に伝える同意(同意B)がありません。先にボットから同意をたずねてください。", "consent_b_missing")
-    return ticket, consent
-
-
-def do_refer_ticket(session: Session, actor: Actor, ticket: Ticket, consent: Consent, organisation: str) -> Referral:
-    """Records that the case was passed to ``organisation``. Precondition: :func:`check_refer_ticket`."""
-    ref = Referral(ticket_id=ticket.id, organisation=organisation.strip(), staff_id=actor.id, consent_id=consent.id)
-    session.add(ref)
-    session.flush()
-    actor.audit(session, "ticket.refer", _target(ticket), detail=f"consent:{consent.id}")
-    return ref
 
 
 # --- crisis outcome ----------------------------------------------------------------------------
@@ -490,7 +320,7 @@ def do_record_crisis_outcome(session: Session, actor: Actor, ticket: Ticket, out
     ticket.crisis_outcome_at = now()
     session.add(ticket)
     session.flush()
-    actor.audit(session, "ticket.crisis_outcome", _target(ticket), detail=outcome)
+    actor.audit(session, "ticket.crisis_outcome", target_of(ticket), detail=outcome)
     return ticket
 
 
@@ -500,13 +330,13 @@ def check_erase_ticket_user(session: Session, actor: Actor, ticket_id: int) -> T
     """A claimed ticket's user may be erased only by its holder; otherwise by any staff member."""
     ticket = access_ticket_by_id(session, actor, ticket_id)
     if ticket.state == TicketState.claimed.value:
-        _require_assignee(actor, ticket)
+        require_assignee(actor, ticket)
     return ticket
 
 
 def do_erase_ticket_user(session: Session, actor: Actor, ticket: Ticket) -> None:
     """Erases the content of the ticket's user on their request (e.g. asked by phone); audited."""
-    user = _user_of(session, ticket)
+    user = user_of(session, ticket)
     do_erase_user(session, user)
-    actor.audit(session, "user.erase", f"user:{user.id}", detail=_target(ticket))
+    actor.audit(session, "user.erase", f"user:{user.id}", detail=target_of(ticket))
     notify.publish(session, "ticket_closed", ticket_id=ticket.id)
