@@ -18,7 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from admin import api, audit
+from admin import audit
+from admin.api import audit as audit_api
+from admin.api import settings as settings_api
+from admin.api import staff as staff_api
 from admin.audit_labels import action_label
 from admin.console import AdminPage, NavItem, render, templates
 from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
@@ -169,7 +172,7 @@ def create_account(request: Request, session: SessionDep, login: AdminPage, user
     form = {"username": username, "display_name": display_name, "roles": roles}
     try:
         body = StaffUserCreate(username=username.strip(), display_name=display_name.strip(), roles=roles)
-        created = api.create_staff(body, request, session, _actor(request, login))
+        created = staff_api.create_staff(body, request, session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _accounts_page(request, session, login, status=422, error=_errors(exc), form=form)
@@ -184,7 +187,7 @@ def set_roles(request: Request, staff_id: DbId, session: SessionDep, login: Admi
     """Changes roles (and the display name); the account's sessions end so new rights apply."""
     try:
         body = StaffUserUpdate(roles=roles, display_name=display_name.strip() or None)
-        api.update_staff(staff_id, body, session, _actor(request, login))
+        staff_api.update_staff(staff_id, body, session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _accounts_page(request, session, login, status=422, error=_errors(exc))
@@ -208,22 +211,22 @@ def _account_action(request: Request, session: Session, login: SignedIn, staff_i
 
 @router.post("/accounts/{staff_id}/disable", response_class=HTMLResponse)
 def disable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
-    return _account_action(request, session, login, staff_id, lambda: api.disable_staff(staff_id, request, session, _actor(request, login)), "disabled")
+    return _account_action(request, session, login, staff_id, lambda: staff_api.disable_staff(staff_id, request, session, _actor(request, login)), "disabled")
 
 
 @router.post("/accounts/{staff_id}/enable", response_class=HTMLResponse)
 def enable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
-    return _account_action(request, session, login, staff_id, lambda: api.enable_staff(staff_id, request, session, _actor(request, login)), "enabled")
+    return _account_action(request, session, login, staff_id, lambda: staff_api.enable_staff(staff_id, request, session, _actor(request, login)), "enabled")
 
 
 @router.post("/accounts/{staff_id}/reset-totp", response_class=HTMLResponse)
 def reset_totp(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
-    return _account_action(request, session, login, staff_id, lambda: api.reset_staff_totp(staff_id, session, _actor(request, login)), "totp")
+    return _account_action(request, session, login, staff_id, lambda: staff_api.reset_staff_totp(staff_id, session, _actor(request, login)), "totp")
 
 
 @router.post("/accounts/{staff_id}/reset-password", response_class=HTMLResponse)
 def reset_password(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
-    return _account_action(request, session, login, staff_id, lambda: api.reset_staff_password(staff_id, session, _actor(request, login)), "password")
+    return _account_action(request, session, login, staff_id, lambda: staff_api.reset_staff_password(staff_id, session, _actor(request, login)), "password")
 
 
 # --- office hours ----------------------------------------------------------------------------------
@@ -298,7 +301,7 @@ def save_hours(request: Request, session: SessionDep, login: AdminPage, form: Fo
             minutes_per_ticket=int(raw["minutes_per_ticket"] or 20),
             phone_callbacks=raw["phone_callbacks"],
         )
-        api.update_hours(body, session, _actor(request, login))
+        settings_api.update_hours(body, session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _hours_page(request, session, login, status=422, error=_errors(exc), form=raw)
@@ -333,7 +336,7 @@ def canned_page(request: Request, session: SessionDep, login: AdminPage):
 @router.post("/canned", response_class=HTMLResponse)
 def create_canned(request: Request, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
     try:
-        api.create_canned_reply(CannedReplyCreate(title=title.strip(), body=body.strip()), session, _actor(request, login))
+        settings_api.create_canned_reply(CannedReplyCreate(title=title.strip(), body=body.strip()), session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _canned_page(request, session, login, status=422, error=_errors(exc), form={"title": title, "body": body})
@@ -346,7 +349,7 @@ def create_canned(request: Request, session: SessionDep, login: AdminPage, title
 @router.post("/canned/{reply_id}", response_class=HTMLResponse)
 def update_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
     try:
-        api.update_canned_reply(reply_id, CannedReplyUpdate(title=title.strip(), body=body.strip()), session, _actor(request, login))
+        settings_api.update_canned_reply(reply_id, CannedReplyUpdate(title=title.strip(), body=body.strip()), session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _canned_page(request, session, login, status=422, error=_errors(exc))
@@ -359,7 +362,7 @@ def update_canned(request: Request, reply_id: DbId, session: SessionDep, login: 
 @router.post("/canned/{reply_id}/delete", response_class=HTMLResponse)
 def delete_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage):
     try:
-        api.delete_canned_reply(reply_id, session, _actor(request, login))
+        settings_api.delete_canned_reply(reply_id, session, _actor(request, login))
     except ActionError as exc:
         session.rollback()
         return _canned_page(request, session, login, status=exc.status, error=exc.message)
@@ -492,11 +495,11 @@ def _id_param(value: str) -> int | None:
     return number if 1 <= number <= MAX_DB_ID else None
 
 
-def _audit_filter(request: Request) -> tuple[api.AuditFilter, dict]:
+def _audit_filter(request: Request) -> tuple[audit_api.AuditFilter, dict]:
     q = request.query_params
     actor_id = q.get("actor_id", "")
     raw = {"actor_id": actor_id, "action": q.get("action", "")[:60], "target": q.get("target", "").strip()[:80], "since": q.get("since", ""), "until": q.get("until", "")}
-    f = api.AuditFilter(
+    f = audit_api.AuditFilter(
         actor_id=_id_param(actor_id),
         action=raw["action"] or None,
         target=raw["target"] or None,
@@ -522,4 +525,4 @@ def audit_page(request: Request, session: SessionDep, login: AdminPage, page: Au
 def audit_csv(request: Request, session: SessionDep, login: AdminPage) -> Response:
     """The filtered audit log as CSV (the export itself is audited by the API function)."""
     f, _raw = _audit_filter(request)
-    return api.export_audit_csv(session, _actor(request, login), f)
+    return audit_api.export_audit_csv(session, _actor(request, login), f)
