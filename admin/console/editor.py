@@ -1,7 +1,7 @@
 """Editor pages: the knowledge-base list, drafts, preview, try-it, review, history, unanswered questions.
 
-Routes parse the form, call one ``check_*`` then one ``do_*`` from :mod:`admin.kb_workflow`
-and commit; a :class:`~admin.kb_workflow.WorkflowError` becomes a message on the page.
+Routes parse the form, call one ``check_*`` then one ``do_*`` from :mod:`admin.kb`
+and commit; a :class:`~admin.kb.WorkflowError` becomes a message on the page.
 """
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from admin import deps
-from admin import kb_workflow as wf
-from admin.kb_readable import readable
+from admin import kb as wf
 from admin.console import EditorPage, NavItem, page_roles, render
 from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
 from core.messages import Button, OutMessage
+from knowledge.editorial.clusters import cluster_questions
+from knowledge.editorial.diff import diff_lines, readable
+from knowledge.editorial.entries import ENTRY_ID, EntryFields, KbFiles, entry_text, split_lines
+from knowledge.editorial.validation import validate_text
 from knowledge.kb import REVIEW_KINDS, Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
 from knowledge.understand import Understander
 
@@ -54,8 +57,8 @@ def done_message(request: Request, **values) -> str | None:
         return None
 
 
-def _files(request: Request) -> wf.KbFiles:
-    return wf.KbFiles.default(request.app.state.runtime.entries_dir)
+def _files(request: Request) -> KbFiles:
+    return KbFiles.default(request.app.state.runtime.entries_dir)
 
 
 def _live(request: Request):
@@ -68,7 +71,7 @@ def _not_found(request: Request, login) -> HTMLResponse:
 
 # --- form <-> fields ----------------------------------------------------------------------------
 
-def fields_from_form(form: FormData) -> wf.EntryFields:
+def fields_from_form(form: FormData) -> EntryFields:
     """The edit form's values as EntryFields (textareas: one item per line)."""
     sources = []
     seeds, names, urls, quotes = (form.getlist(k) for k in ("src_seed", "src_name", "src_url", "src_quote"))
@@ -78,12 +81,12 @@ def fields_from_form(form: FormData) -> wf.EntryFields:
 
         quote = at(quotes)
         sources.append(Source(seed=at(seeds), name=at(names), url=at(urls), quote=" ".join(quote.split()) if quote else None))
-    return wf.EntryFields(
+    return EntryFields(
         title=str(form.get("title") or "").strip()[:120],
         answer=str(form.get("answer") or "")[:4000],
-        questions=wf.split_lines(str(form.get("questions") or ""))[:200],
-        keywords=wf.split_lines(str(form.get("keywords") or "").replace("、", "\n").replace(",", "\n"))[:100],
-        related=wf.split_lines(str(form.get("related") or "").replace(",", "\n"))[:10],
+        questions=split_lines(str(form.get("questions") or ""))[:200],
+        keywords=split_lines(str(form.get("keywords") or "").replace("、", "\n").replace(",", "\n"))[:100],
+        related=split_lines(str(form.get("related") or "").replace(",", "\n"))[:10],
         sources=[s for s in sources if s.seed or s.name or s.url or s.quote],
         as_of=str(form.get("as_of") or "").strip()[:120],
         needs_place=form.get("needs_place") == "1",
@@ -181,7 +184,7 @@ def new_entry_form(request: Request, login: EditorPage):
 def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
     """Starts a draft for a new entry."""
     entry_id = entry_id.strip()
-    fields = wf.EntryFields(title=title.strip()[:120], answer="", questions=wf.split_lines(questions)[:200])
+    fields = EntryFields(title=title.strip()[:120], answer="", questions=split_lines(questions)[:200])
     try:
         wf.check_new_entry(session, login.user, _files(request), entry_id)
     except wf.WorkflowError as exc:
@@ -198,7 +201,7 @@ def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id
 def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry_id: str):
     """The published entry: its preview, its open version and its history."""
     files = _files(request)
-    text = files.read(entry_id) if wf.ENTRY_ID.match(entry_id) else None
+    text = files.read(entry_id) if ENTRY_ID.match(entry_id) else None
     if text is None:
         return _not_found(request, login)
     entry = parse_entry(text)
@@ -239,17 +242,17 @@ def _entry_error(request, session, login, entry_id, exc: wf.WorkflowError):
 # --- one version ------------------------------------------------------------------------------
 
 def _version_page(request: Request, session, login, row: EntryVersion, *, status_code: int = 200, flash: str | None = None,
-                  flash_kind: str = "ok", problems: list[str] | None = None, fields: wf.EntryFields | None = None):
+                  flash_kind: str = "ok", problems: list[str] | None = None, fields: EntryFields | None = None):
     files = _files(request)
     live = _live(request).kb
     entry = parse_version(row)
     is_editor = "editor" in login.user.role_set
     editable = is_editor and row.status == "draft" and row.author_id == login.user.id
     if problems is None and row.status in ("draft", "review"):
-        problems = wf.validate_text(row.text, row.entry_id, files, live)
+        problems = validate_text(row.text, row.entry_id, files, live)
     base = wf.published_version(session, row.entry_id) if row.status in ("draft", "review") else wf.previous_published(session, row)
-    diff = wf.diff_lines(readable(base.text) if base else "", readable(row.text))
-    fields = fields or (wf.EntryFields.of(entry) if entry else None)
+    diff = diff_lines(readable(base.text) if base else "", readable(row.text))
+    fields = fields or (EntryFields.of(entry) if entry else None)
     return render(
         request, "console/kb/version.html", login, status_code=status_code, title=f"{row.entry_id} v{row.version}",
         row=row, entry=entry, fields=fields, editable=editable, problems=problems or [], diff=diff, base=base,
@@ -396,7 +399,7 @@ def preview(request: Request, session: SessionDep, login: EditorPage, version_id
         return _not_found(request, login)
     fields = fields_from_form(form)
     try:
-        entry = parse_entry(wf.entry_text(row.entry_id, row.version, fields))
+        entry = parse_entry(entry_text(row.entry_id, row.version, fields))
     except EntryFormatError:
         return HTMLResponse('<p class="flash error">タイトルを入れるとプレビューできます。</p>')
     return render(request, "console/kb/_preview.html", login, **preview_context(entry, draft_kb(_live(request).kb, entry)))
@@ -417,7 +420,7 @@ def try_it(request: Request, session: SessionDep, login: EditorPage, version_id:
     text = row.text
     if form.get("title") is not None:
         try:
-            text = wf.entry_text(row.entry_id, row.version, fields_from_form(form))
+            text = entry_text(row.entry_id, row.version, fields_from_form(form))
         except (ValueError, TypeError):
             text = row.text
     try:
@@ -442,7 +445,7 @@ def diff_page(request: Request, session: SessionDep, login: KbReaderPage, versio
     if other is not None and other.entry_id != row.entry_id:
         other = None
     return render(request, "console/kb/diff.html", login, title=f"{row.entry_id} v{row.version} の差分", row=row, other=other,
-                  diff=wf.diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)
+                  diff=diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)
 
 
 # --- unanswered questions ---------------------------------------------------------------------
@@ -454,7 +457,7 @@ def unanswered(request: Request, session: SessionDep, login: EditorPage):
 
 
 def _unanswered_page(request: Request, session, login, *, error: str | None = None):
-    clusters, hidden = wf.cluster_questions(wf.unanswered_questions(session))
+    clusters, hidden = cluster_questions(wf.unanswered_questions(session))
     live = _live(request).kb
     return render(request, "console/kb/unanswered.html", login, status_code=409 if error else 200, title="答えられなかった質問",
                   clusters=clusters[:100], hidden=hidden, entries=sorted(live, key=lambda e: e.title),
@@ -470,7 +473,7 @@ def unanswered_new(request: Request, session: SessionDep, login: EditorPage, for
         wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
     except wf.WorkflowError as exc:
         return _unanswered_page(request, session, login, error=exc.message)
-    fields = wf.EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
+    fields = EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
     row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=from_cluster", status_code=303)
