@@ -24,10 +24,11 @@ from bot import web_throttle
 from bot.runtime import current_consent_text
 from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound
-from core import db, identity
+from core import db
 from core.clock import now
 from core.messages import Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.users import find_user
 
 COOKIE = "ristapo_chat"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -75,9 +76,7 @@ def _token(request: Request) -> str | None:
 
 
 def _find_user(session: Session, token: str) -> ChannelUser | None:
-    return session.exec(
-        select(ChannelUser).where(ChannelUser.channel == "web", ChannelUser.user_hash == identity.user_hash("web", token))
-    ).first()
+    return find_user(session, "web", token)
 
 
 def transcript(session: Session, user: ChannelUser) -> list[dict]:

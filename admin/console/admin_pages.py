@@ -25,6 +25,7 @@ from admin.api import staff as staff_api
 from admin.audit_labels import action_label
 from admin.console import AdminPage, NavItem, render, templates
 from admin.console.charts import PALETTE, Series, horizontal_bars, stacked_bars
+from admin.console.refusals import refused_with
 from admin.console.stats import CHANNEL_LABELS, build_dashboard
 from admin.deps import FormDep, SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
@@ -160,6 +161,19 @@ def _accounts_page(request: Request, session: Session, login: SignedIn, *, statu
                  last_logins=logins, unused=unused, unused_days=UNUSED_DAYS)
 
 
+def _accounts_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, **_route) -> HTMLResponse:
+    """The refusal page of the account actions: the accounts again, with the reason."""
+    session.rollback()
+    return _accounts_page(request, session, login, status=exc.status, error=exc.message)
+
+
+def _create_account_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, username: str, display_name: str, roles: list[str]) -> HTMLResponse:
+    """As :func:`_accounts_refused`, keeping the new account's form as typed."""
+    session.rollback()
+    form = {"username": username, "display_name": display_name, "roles": roles}
+    return _accounts_page(request, session, login, status=exc.status, error=exc.message, form=form)
+
+
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request, session: SessionDep, login: AdminPage):
     """Every console account, its roles and state; a form to add one."""
@@ -167,6 +181,7 @@ def accounts_page(request: Request, session: SessionDep, login: AdminPage):
 
 
 @router.post("/accounts", response_class=HTMLResponse)
+@refused_with(_create_account_refused)
 def create_account(request: Request, session: SessionDep, login: AdminPage, username: str = Form(""), display_name: str = Form(""), roles: list[str] = Form([])):
     """Creates an account and shows its one-time password once."""
     form = {"username": username, "display_name": display_name, "roles": roles}
@@ -176,13 +191,11 @@ def create_account(request: Request, session: SessionDep, login: AdminPage, user
     except ValidationError as exc:
         session.rollback()
         return _accounts_page(request, session, login, status=422, error=_errors(exc), form=form)
-    except ActionError as exc:
-        session.rollback()
-        return _accounts_page(request, session, login, status=exc.status, error=exc.message, form=form)
     return _accounts_page(request, session, login, one_time=(created.user.username, created.one_time_password))
 
 
 @router.post("/accounts/{staff_id}/roles", response_class=HTMLResponse)
+@refused_with(_accounts_refused)
 def set_roles(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage, roles: list[str] = Form([]), display_name: str = Form("")):
     """Changes roles (and the display name); the account's sessions end so new rights apply."""
     try:
@@ -191,18 +204,11 @@ def set_roles(request: Request, staff_id: DbId, session: SessionDep, login: Admi
     except ValidationError as exc:
         session.rollback()
         return _accounts_page(request, session, login, status=422, error=_errors(exc))
-    except ActionError as exc:
-        session.rollback()
-        return _accounts_page(request, session, login, status=exc.status, error=exc.message)
     return _redirect("/console/admin/accounts", "saved")
 
 
 def _account_action(request: Request, session: Session, login: SignedIn, staff_id: int, fn, flash: str):
-    try:
-        result = fn()
-    except ActionError as exc:
-        session.rollback()
-        return _accounts_page(request, session, login, status=exc.status, error=exc.message)
+    result = fn()
     if flash == "password":
         user = session.get(StaffUser, staff_id)
         return _accounts_page(request, session, login, one_time=(user.username, result.one_time_password))
@@ -210,21 +216,25 @@ def _account_action(request: Request, session: Session, login: SignedIn, staff_i
 
 
 @router.post("/accounts/{staff_id}/disable", response_class=HTMLResponse)
+@refused_with(_accounts_refused)
 def disable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: staff_api.disable_staff(staff_id, request, session, _actor(request, login)), "disabled")
 
 
 @router.post("/accounts/{staff_id}/enable", response_class=HTMLResponse)
+@refused_with(_accounts_refused)
 def enable_account(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: staff_api.enable_staff(staff_id, request, session, _actor(request, login)), "enabled")
 
 
 @router.post("/accounts/{staff_id}/reset-totp", response_class=HTMLResponse)
+@refused_with(_accounts_refused)
 def reset_totp(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: staff_api.reset_staff_totp(staff_id, session, _actor(request, login)), "totp")
 
 
 @router.post("/accounts/{staff_id}/reset-password", response_class=HTMLResponse)
+@refused_with(_accounts_refused)
 def reset_password(request: Request, staff_id: DbId, session: SessionDep, login: AdminPage):
     return _account_action(request, session, login, staff_id, lambda: staff_api.reset_staff_password(staff_id, session, _actor(request, login)), "password")
 
@@ -327,6 +337,16 @@ def _canned_page(request: Request, session: Session, login: SignedIn, *, status:
                  office_phone=request.app.state.settings.office_phone)
 
 
+def _canned_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, **_route) -> HTMLResponse:
+    session.rollback()
+    return _canned_page(request, session, login, status=exc.status, error=exc.message)
+
+
+def _canned_form_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, title: str, body: str) -> HTMLResponse:
+    session.rollback()
+    return _canned_page(request, session, login, status=exc.status, error=exc.message, form={"title": title, "body": body})
+
+
 @router.get("/canned", response_class=HTMLResponse)
 def canned_page(request: Request, session: SessionDep, login: AdminPage):
     """The canned replies (定型文) staff insert into their replies."""
@@ -334,38 +354,31 @@ def canned_page(request: Request, session: SessionDep, login: AdminPage):
 
 
 @router.post("/canned", response_class=HTMLResponse)
+@refused_with(_canned_form_refused)
 def create_canned(request: Request, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
     try:
         settings_api.create_canned_reply(CannedReplyCreate(title=title.strip(), body=body.strip()), session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _canned_page(request, session, login, status=422, error=_errors(exc), form={"title": title, "body": body})
-    except ActionError as exc:
-        session.rollback()
-        return _canned_page(request, session, login, status=exc.status, error=exc.message, form={"title": title, "body": body})
     return _redirect("/console/admin/canned", "created")
 
 
 @router.post("/canned/{reply_id}", response_class=HTMLResponse)
+@refused_with(_canned_refused)
 def update_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage, title: str = Form(""), body: str = Form("")):
     try:
         settings_api.update_canned_reply(reply_id, CannedReplyUpdate(title=title.strip(), body=body.strip()), session, _actor(request, login))
     except ValidationError as exc:
         session.rollback()
         return _canned_page(request, session, login, status=422, error=_errors(exc))
-    except ActionError as exc:
-        session.rollback()
-        return _canned_page(request, session, login, status=exc.status, error=exc.message)
     return _redirect("/console/admin/canned", "saved")
 
 
 @router.post("/canned/{reply_id}/delete", response_class=HTMLResponse)
+@refused_with(_canned_refused)
 def delete_canned(request: Request, reply_id: DbId, session: SessionDep, login: AdminPage):
-    try:
-        settings_api.delete_canned_reply(reply_id, session, _actor(request, login))
-    except ActionError as exc:
-        session.rollback()
-        return _canned_page(request, session, login, status=exc.status, error=exc.message)
+    settings_api.delete_canned_reply(reply_id, session, _actor(request, login))
     return _redirect("/console/admin/canned", "deleted")
 
 
@@ -406,6 +419,11 @@ def _consent_page(request: Request, session: Session, login: SignedIn, *, status
                  draft=draft if draft is not None else latest.text, error=error, ok=_flash(request))
 
 
+def _consent_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, text: str, **_route) -> HTMLResponse:
+    session.rollback()
+    return _consent_page(request, session, login, status=exc.status, error=exc.message, draft=text)
+
+
 @router.get("/consent", response_class=HTMLResponse)
 def consent_page(request: Request, session: SessionDep, login: AdminPage):
     """The consent text users are asked to agree to, with its published versions."""
@@ -413,15 +431,12 @@ def consent_page(request: Request, session: SessionDep, login: AdminPage):
 
 
 @router.post("/consent", response_class=HTMLResponse)
+@refused_with(_consent_refused)
 def publish_consent(request: Request, session: SessionDep, login: AdminPage, text: str = Form(""), confirm: str | None = Form(None)):
-    try:
-        if confirm is None:
-            raise ActionError("「公開すると利用者にもう一度たずねる」ことを確認して、チェックを入れてください。", "confirm")
-        do_publish_consent_text(session, _actor(request, login), text)
-        session.commit()
-    except ActionError as exc:
-        session.rollback()
-        return _consent_page(request, session, login, status=exc.status, error=exc.message, draft=text)
+    if confirm is None:
+        raise ActionError("「公開すると利用者にもう一度たずねる」ことを確認して、チェックを入れてください。", "confirm")
+    do_publish_consent_text(session, _actor(request, login), text)
+    session.commit()
     return _redirect("/console/admin/consent", "published")
 
 
@@ -446,6 +461,11 @@ def _retention_page(request: Request, session: Session, login: SignedIn, *, stat
                  minimum=RETENTION_MIN, maximum=RETENTION_MAX, error=error, ok=_flash(request))
 
 
+def _retention_refused(exc: ActionError, *, request: Request, session: Session, login: SignedIn, **_route) -> HTMLResponse:
+    session.rollback()
+    return _retention_page(request, session, login, status=exc.status, error=exc.message)
+
+
 @router.get("/retention", response_class=HTMLResponse)
 def retention_page(request: Request, session: SessionDep, login: AdminPage):
     """How long conversations are kept after they end (the daily purge deletes older ones)."""
@@ -453,20 +473,17 @@ def retention_page(request: Request, session: SessionDep, login: AdminPage):
 
 
 @router.post("/retention", response_class=HTMLResponse)
+@refused_with(_retention_refused)
 def save_retention(request: Request, session: SessionDep, login: AdminPage, days: str = Form(""), confirm: str | None = Form(None)):
-    try:
-        if not days.strip().isdigit():
-            raise ActionError("日数を数字で入れてください。", "not_a_number")
-        # why only when shortening: a longer period deletes nothing, so asking would only teach
-        # admins to tick the box without reading it
-        shorter = int(days) < service_settings.retention_days(session, request.app.state.settings)
-        if shorter and confirm is None:
-            raise ActionError("短くすると古い記録が次の削除で消えます。確認のチェックを入れてください。", "confirm")
-        do_set_retention(request.app.state.settings, session, _actor(request, login), int(days))
-        session.commit()
-    except ActionError as exc:
-        session.rollback()
-        return _retention_page(request, session, login, status=exc.status, error=exc.message)
+    if not days.strip().isdigit():
+        raise ActionError("日数を数字で入れてください。", "not_a_number")
+    # why only when shortening: a longer period deletes nothing, so asking would only teach
+    # admins to tick the box without reading it
+    shorter = int(days) < service_settings.retention_days(session, request.app.state.settings)
+    if shorter and confirm is None:
+        raise ActionError("短くすると古い記録が次の削除で消えます。確認のチェックを入れてください。", "confirm")
+    do_set_retention(request.app.state.settings, session, _actor(request, login), int(days))
+    session.commit()
     return _redirect("/console/admin/retention", "saved")
 
 

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from admin import deps
 from admin import kb as wf
 from admin.console import EditorPage, NavItem, page_roles, render
+from admin.console.refusals import refused_with
 from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
@@ -67,6 +68,41 @@ def _live(request: Request):
 
 def _not_found(request: Request, login) -> HTMLResponse:
     return render(request, "console/message.html", login, status_code=404, title="見つかりません", message="その項目・版は見つかりません。")
+
+
+# --- refusal pages: what a route shows when the workflow refuses (admin.console.refusals) -------
+
+def _version_refused(status_code: int, *, problems: bool = False):
+    """The version page again with the reason (and, for submit and publish, the problems found)."""
+
+    def page(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int, **_form) -> HTMLResponse:
+        row = wf.get_version(session, version_id)
+        found = {"problems": exc.problems} if problems else {}
+        return _version_page(request, session, login, row, status_code=status_code, flash=exc.message, flash_kind="error", **found)
+
+    return page
+
+
+def _entry_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, entry_id: str) -> HTMLResponse:
+    return _entry_error(request, session, login, entry_id, exc)
+
+
+def _rollback_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int) -> HTMLResponse:
+    return _entry_error(request, session, login, wf.get_version(session, version_id).entry_id, exc)
+
+
+def _new_entry_refused(exc: wf.WorkflowError, *, request: Request, login: SignedIn, entry_id: str, title: str, questions: str, **_route) -> HTMLResponse:
+    return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
+                  entry_id=entry_id.strip(), entry_title=title, questions=questions)
+
+
+def _unanswered_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, **_form) -> HTMLResponse:
+    return _unanswered_page(request, session, login, error=exc.message)
+
+
+def _paraphrase_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, **_form) -> HTMLResponse:
+    session.rollback()
+    return _unanswered_page(request, session, login, error=exc.message)
 
 
 # --- form <-> fields ----------------------------------------------------------------------------
@@ -181,15 +217,12 @@ def new_entry_form(request: Request, login: EditorPage):
 
 
 @router.post("/new")
+@refused_with(_new_entry_refused)
 def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
     """Starts a draft for a new entry."""
     entry_id = entry_id.strip()
     fields = EntryFields(title=title.strip()[:120], answer="", questions=split_lines(questions)[:200])
-    try:
-        wf.check_new_entry(session, login.user, _files(request), entry_id)
-    except wf.WorkflowError as exc:
-        return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
-                      entry_id=entry_id, entry_title=title, questions=questions)
+    wf.check_new_entry(session, login.user, _files(request), entry_id)
     row = wf.do_new_entry(session, login.user, entry_id, fields)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}", status_code=303)
@@ -214,13 +247,11 @@ def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry
 
 
 @router.post("/e/{entry_id}/draft")
+@refused_with(_entry_refused)
 def start_draft(request: Request, session: SessionDep, login: EditorPage, entry_id: str):
     """Opens the editor's draft of an entry (starting one from the published file if needed)."""
     files = _files(request)
-    try:
-        row = wf.check_start_draft(session, login.user, files, entry_id)
-    except wf.WorkflowError as exc:
-        return _entry_error(request, session, login, entry_id, exc)
+    row = wf.check_start_draft(session, login.user, files, entry_id)
     if row is None:
         row = wf.do_start_draft(session, login.user, files, entry_id)
     session.commit()
@@ -278,66 +309,55 @@ def version_page(request: Request, session: SessionDep, login: KbReaderPage, ver
 
 
 @router.post("/v/{version_id}/save")
+@refused_with(_version_refused(409))
 def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, form: FormDep):
     """Saves the draft as typed, then shows what still has to be fixed before review."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
     fields = fields_from_form(form)
-    try:
-        wf.check_edit(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_edit(login.user, row)
     wf.do_save_draft(session, login.user, row, fields)
     session.commit()
     if form.get("then") == "submit":
-        return _submit(request, session, login, row)
+        # why through the route: a refused submit shows its own page (422, with the problems)
+        return submit(request=request, session=session, login=login, version_id=version_id)
     return RedirectResponse(f"/console/kb/v/{row.id}?done=saved", status_code=303)
 
 
-def _submit(request, session, login, row):
-    try:
-        wf.check_submit(login.user, row, _files(request))
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=422, flash=exc.message, flash_kind="error", problems=exc.problems)
-    wf.do_submit(session, login.user, row)
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=submitted", status_code=303)
-
-
 @router.post("/v/{version_id}/submit")
+@refused_with(_version_refused(422, problems=True))
 def submit(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Sends a draft to review (refused, with the reasons, while kb check finds problems)."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    return _submit(request, session, login, row)
+    wf.check_submit(login.user, row, _files(request))
+    wf.do_submit(session, login.user, row)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=submitted", status_code=303)
 
 
 @router.post("/v/{version_id}/withdraw")
+@refused_with(_version_refused(409))
 def withdraw(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_withdraw(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_withdraw(login.user, row)
     wf.do_withdraw(session, login.user, row)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=withdrawn", status_code=303)
 
 
 @router.post("/v/{version_id}/discard")
+@refused_with(_version_refused(409))
 def discard(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Throws away the author's own draft (kept in history as 差し戻し/破棄)."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_edit(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_edit(login.user, row)
     wf.do_discard(session, login.user, row)
     session.commit()
     target = f"/console/kb/e/{row.entry_id}" if row.base_version is not None else "/console/kb"
@@ -345,16 +365,14 @@ def discard(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/publish")
+@refused_with(_version_refused(409, problems=True))
 def publish(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """A second editor approves and publishes: the entry file is written and the bot reloads it."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
     files = _files(request)
-    try:
-        wf.check_publish(session, login.user, row, files)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error", problems=exc.problems)
+    wf.check_publish(session, login.user, row, files)
     wf.do_publish(session, login.user, row, files, ip=deps.client_ip(request))
     session.commit()
     request.app.state.runtime.reload()  # why: this process answers with it at once; others within a second
@@ -362,30 +380,26 @@ def publish(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/reject")
+@refused_with(_version_refused(409))
 def reject(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, note: str = Form("")):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_reject(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_reject(login.user, row)
     wf.do_reject(session, login.user, row, note=note)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=rejected", status_code=303)
 
 
 @router.post("/v/{version_id}/rollback")
+@refused_with(_rollback_refused)
 def rollback(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Puts an older published text up for review as a new version."""
     target = wf.get_version(session, version_id)
     if target is None:
         return _not_found(request, login)
     files = _files(request)
-    try:
-        wf.check_rollback(session, login.user, files, target)
-    except wf.WorkflowError as exc:
-        return _entry_error(request, session, login, target.entry_id, exc)
+    wf.check_rollback(session, login.user, files, target)
     row = wf.do_rollback(session, login.user, files, target)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=rollback", status_code=303)
@@ -465,14 +479,12 @@ def _unanswered_page(request: Request, session, login, *, error: str | None = No
 
 
 @router.post("/unanswered/new")
+@refused_with(_unanswered_refused)
 def unanswered_new(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form(""), title: str = Form("")):
     """Starts a new entry whose questions are the cluster's texts."""
     ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
-    try:
-        wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
-    except wf.WorkflowError as exc:
-        return _unanswered_page(request, session, login, error=exc.message)
+    wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
     fields = EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
     row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
     session.commit()
@@ -480,17 +492,14 @@ def unanswered_new(request: Request, session: SessionDep, login: EditorPage, for
 
 
 @router.post("/unanswered/paraphrase")
+@refused_with(_paraphrase_refused)
 def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form("")):
     """Adds the cluster's texts to an entry's questions, in a draft."""
     ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
     files = _files(request)
-    try:
-        if files.read(entry_id) is None:
-            raise wf.WorkflowError("追加先の項目を選んでください。")
-        row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
-    except wf.WorkflowError as exc:
-        session.rollback()
-        return _unanswered_page(request, session, login, error=exc.message)
+    if files.read(entry_id) is None:
+        raise wf.WorkflowError("追加先の項目を選んでください。")
+    row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=paraphrases", status_code=303)
