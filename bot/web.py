@@ -9,7 +9,6 @@ ever appears in a URL.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from bot import web_throttle
@@ -28,6 +26,7 @@ from core import db
 from core.clock import now
 from core.messages import Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.template_filters import FILTERS
 from core.users import find_user
 
 COOKIE = "ristapo_chat"
@@ -47,27 +46,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
 
-# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, 110(無料), 189, #7110).
-_TEL = re.compile(
-    r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])"
-    r"|(?<![\d#,.-])(110|119|189)(?=番|\s|$|[()（）、。])",
-    re.MULTILINE,
-)
-
-
-def tel_links(text: str | None) -> Markup:
-    """Escapes ``text`` and wraps phone numbers in ``tel:`` links."""
-    escaped = str(escape(text or ""))
-
-    def link(m: re.Match) -> str:
-        number = m.group(0)
-        target = number.replace("-", "").replace("#", "%23")
-        return f'<a class="tel" href="tel:{target}">{number}</a>'
-
-    return Markup(_TEL.sub(link, escaped))
-
-
-templates.env.filters["tel"] = tel_links
+templates.env.filters.update(FILTERS)
 
 
 def _token(request: Request) -> str | None:

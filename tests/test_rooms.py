@@ -1,4 +1,4 @@
-"""Dependencies point inward: knowledge imports no other room, handoff neither bot nor admin.
+"""Dependencies point inward: knowledge imports no other room, handoff neither bot nor admin, admin not bot.
 
 Read from the source (ast), so an import inside a function or behind a guard counts too, and
 nothing has to be imported to be checked.
@@ -15,6 +15,7 @@ ROOMS = ("bot", "knowledge", "handoff", "admin", "core")
 FORBIDDEN = {
     "knowledge": {"bot", "handoff", "admin", "core"},
     "handoff": {"bot", "admin"},
+    "admin": {"bot"},
 }
 
 

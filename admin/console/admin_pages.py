@@ -31,6 +31,7 @@ from admin.deps import FormDep, SessionDep, SignedIn, actor_for, client_ip
 from admin.models import StaffUser, StaffUserCreate, StaffUserPublic, StaffUserUpdate
 from admin.params import MAX_DB_ID, MAX_OFFSET, DbId
 from core.clock import JST, now
+from core.consent_text import current_consent_text
 from core.models import ConsentText
 from core import service_settings
 from core.settings import Settings
@@ -385,8 +386,6 @@ def delete_canned(request: Request, reply_id: DbId, session: SessionDep, login: 
 # --- consent text ----------------------------------------------------------------------------------
 
 def current_consent(session: Session) -> ConsentText:
-    from bot.runtime import current_consent_text
-
     return current_consent_text(session)
 
 

@@ -16,12 +16,12 @@ from starlette.datastructures import FormData
 from admin import deps
 from admin import kb as wf
 from admin.console import EditorPage, NavItem, page_roles, render
+from admin.console.kb_preview import preview_context
 from admin.console.refusals import refused_with
 from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
-from core.messages import Button, OutMessage
 from knowledge.editorial.clusters import cluster_questions
 from knowledge.editorial.diff import diff_lines, readable
 from knowledge.editorial.entries import ENTRY_ID, EntryFields, KbFiles, entry_text, split_lines
@@ -131,42 +131,6 @@ def fields_from_form(form: FormData) -> EntryFields:
 
 # --- preview --------------------------------------------------------------------------------
 
-def answer_message(entry: Entry, kb: KnowledgeBase) -> OutMessage:
-    """The message the bot sends for ``entry`` (mirrors the engine's answer)."""
-    from bot import texts
-
-    related = []
-    for rid in entry.related[:3]:
-        other = kb.get(rid)
-        related.append(Button((other.title if other else rid)[:20], "e:" + rid))
-    return OutMessage("answer", entry.answer, title=entry.title, source_line=entry.source_line(), buttons=related,
-                      quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
-
-
-def answer_messages(entry: Entry, kb: KnowledgeBase) -> list[OutMessage]:
-    """The answer, and for place-dependent entries the engine's follow-up question about the area."""
-    from bot import texts
-
-    out = [answer_message(entry, kb)]
-    if entry.needs_place:
-        out.append(OutMessage("text", texts.ASK_PLACE, quick_replies=texts.common_quick_replies()))
-    return out
-
-
-def line_messages(msgs: list[OutMessage]) -> list[dict] | None:
-    """The LINE message objects for ``msgs`` (None when the LINE renderer is not in this build)."""
-    try:
-        from bot.channels import line_render
-    except ModuleNotFoundError:
-        return None
-    return line_render.render(msgs)
-
-
-def preview_context(entry: Entry, kb: KnowledgeBase) -> dict:
-    msgs = answer_messages(entry, kb)
-    return {"items": [{"who": "bot", "msg": m} for m in msgs], "line": line_messages(msgs), "answer_chars": len(entry.answer)}
-
-
 def draft_kb(live: KnowledgeBase, entry: Entry) -> KnowledgeBase:
     entries = dict(live.entries)
     entries[entry.id] = entry
@@ -243,7 +207,7 @@ def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry
     published = wf.published_version(session, entry_id)
     return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),
                   history=rows, stale=wf.stale_reasons(entry, published, files), status_labels=STATUS_LABELS,
-                  flash=done_message(request, version=entry.version), **preview_context(entry, live))
+                  flash=done_message(request, version=entry.version), **preview_context(request, entry))
 
 
 @router.post("/e/{entry_id}/draft")
@@ -267,7 +231,7 @@ def _entry_error(request, session, login, entry_id, exc: wf.WorkflowError):
     return render(request, "console/kb/entry.html", login, status_code=409, title=entry.title, entry=entry,
                   open_version=wf.open_version(session, entry_id), history=wf.history(session, entry_id),
                   stale=wf.stale_reasons(entry, wf.published_version(session, entry_id), files), status_labels=STATUS_LABELS,
-                  flash=exc.message, flash_kind="error", problems=exc.problems, **preview_context(entry, _live(request).kb))
+                  flash=exc.message, flash_kind="error", problems=exc.problems, **preview_context(request, entry))
 
 
 # --- one version ------------------------------------------------------------------------------
@@ -291,7 +255,7 @@ def _version_page(request: Request, session, login, row: EntryVersion, *, status
         own_review=row.status == "review" and row.author_id == login.user.id, known_ids=sorted(live.entries),
         source_rows=max(MAX_SOURCE_ROWS - 5, len(fields.sources) + 1 if fields else 1),
         flash=flash or done_message(request, version=row.version), flash_kind=flash_kind,
-        **(preview_context(entry, draft_kb(live, entry)) if entry else {"items": [], "line": None}),
+        **(preview_context(request, entry) if entry else {"items": [], "line": None}),
     )
 
 
@@ -416,7 +380,7 @@ def preview(request: Request, session: SessionDep, login: EditorPage, version_id
         entry = parse_entry(entry_text(row.entry_id, row.version, fields))
     except EntryFormatError:
         return HTMLResponse('<p class="flash error">タイトルを入れるとプレビューできます。</p>')
-    return render(request, "console/kb/_preview.html", login, **preview_context(entry, draft_kb(_live(request).kb, entry)))
+    return render(request, "console/kb/_preview.html", login, **preview_context(request, entry))
 
 
 @router.post("/v/{version_id}/try", response_class=HTMLResponse)
