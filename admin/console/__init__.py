@@ -31,7 +31,7 @@ from core.template_filters import FILTERS
 
 ADMIN_DIR = Path(__file__).resolve().parents[1]
 STATIC_DIR = ADMIN_DIR / "static"
-PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.staff", "admin.console.admin_pages")
+PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.kb_unanswered", "admin.console.staff", "admin.console.staff_actions", "admin.console.admin_pages", "admin.console.admin_settings")
 
 templates = Jinja2Templates(directory=str(ADMIN_DIR / "templates"))
 templates.env.loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates"))])

@@ -22,7 +22,6 @@ from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
-from knowledge.editorial.clusters import cluster_questions
 from knowledge.editorial.diff import diff_lines, readable
 from knowledge.editorial.entries import ENTRY_ID, EntryFields, KbFiles, entry_text, split_lines
 from knowledge.editorial.validation import validate_text
@@ -94,15 +93,6 @@ def _rollback_refused(exc: wf.WorkflowError, *, request: Request, session, login
 def _new_entry_refused(exc: wf.WorkflowError, *, request: Request, login: SignedIn, entry_id: str, title: str, questions: str, **_route) -> HTMLResponse:
     return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
                   entry_id=entry_id.strip(), entry_title=title, questions=questions)
-
-
-def _unanswered_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, **_form) -> HTMLResponse:
-    return _unanswered_page(request, session, login, error=exc.message)
-
-
-def _paraphrase_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, **_form) -> HTMLResponse:
-    session.rollback()
-    return _unanswered_page(request, session, login, error=exc.message)
 
 
 # --- form <-> fields ----------------------------------------------------------------------------
@@ -424,46 +414,3 @@ def diff_page(request: Request, session: SessionDep, login: KbReaderPage, versio
         other = None
     return render(request, "console/kb/diff.html", login, title=f"{row.entry_id} v{row.version} の差分", row=row, other=other,
                   diff=diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)
-
-
-# --- unanswered questions ---------------------------------------------------------------------
-
-@router.get("/unanswered", response_class=HTMLResponse)
-def unanswered(request: Request, session: SessionDep, login: EditorPage):
-    """Questions the bot could not answer, grouped by similarity; text only where consent allowed keeping it."""
-    return _unanswered_page(request, session, login)
-
-
-def _unanswered_page(request: Request, session, login, *, error: str | None = None):
-    clusters, hidden = cluster_questions(wf.unanswered_questions(session))
-    live = _live(request).kb
-    return render(request, "console/kb/unanswered.html", login, status_code=409 if error else 200, title="答えられなかった質問",
-                  clusters=clusters[:100], hidden=hidden, entries=sorted(live, key=lambda e: e.title),
-                  titles={e.id: e.title for e in live}, flash=error, flash_kind="error")
-
-
-@router.post("/unanswered/new")
-@refused_with(_unanswered_refused)
-def unanswered_new(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form(""), title: str = Form("")):
-    """Starts a new entry whose questions are the cluster's texts."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
-    texts = wf.question_texts(session, ids)
-    wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
-    fields = EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
-    row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=from_cluster", status_code=303)
-
-
-@router.post("/unanswered/paraphrase")
-@refused_with(_paraphrase_refused)
-def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form("")):
-    """Adds the cluster's texts to an entry's questions, in a draft."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
-    texts = wf.question_texts(session, ids)
-    files = _files(request)
-    if files.read(entry_id) is None:
-        raise wf.WorkflowError("追加先の項目を選んでください。")
-    row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=paraphrases", status_code=303)
