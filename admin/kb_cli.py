@@ -22,7 +22,8 @@ def _open_database(settings) -> None:
 
 
 def cmd_kb_publish(args: argparse.Namespace) -> int:
-    from admin import kb_workflow as wf
+    from admin import kb as wf
+    from knowledge.editorial.entries import KbFiles
     from core import db
     from core.settings import get_settings
     from knowledge.kb import ENTRIES_DIR
@@ -38,7 +39,7 @@ def cmd_kb_publish(args: argparse.Namespace) -> int:
         return 1
     _open_database(settings)
     with db.session_scope() as session:
-        recorded = wf.do_sync_files(session, wf.KbFiles.default(entries))
+        recorded = wf.do_sync_files(session, KbFiles.default(entries))
     for row in recorded:
         print(f"published {row.entry_id} v{row.version}")
     print(f"kb publish: {len(recorded)} entr{'y' if len(recorded) == 1 else 'ies'} recorded, the others were already current")

@@ -15,11 +15,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
-from bot import web
+from bot import engine, web
 from bot.runtime import get_runtime
 from bot.startup import log_channels, prepare
 from core import db, health
 from core.settings import Settings, get_settings
+from knowledge.kb import Entry
 
 log = logging.getLogger("ristapo.app")
 WorkerFactory = Callable[[FastAPI], Awaitable[None]]
@@ -78,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runtime = get_runtime()
+    app.state.answer_preview = answer_preview  # the editors' preview (admin/console/kb_preview.py)
+    app.state.chat_templates = web.templates.env.loader  # the previews show the web chat's bubbles
+    app.state.chat_filters = {"said": web.said}  # ... written as the chat writes them (ふりがな too)
+    app.state.chat_globals = {"A_FURIGANA": web.A_FURIGANA}
     app.state.workers: list[WorkerFactory] = []
     app.state.on_startup: list[WorkerFactory] = []
     app.state.on_shutdown: list[WorkerFactory] = []
@@ -108,6 +113,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_optional(app, settings)
     log_channels(settings)
     return app
+
+
+def answer_preview(entry: Entry):
+    """The editors' preview of ``entry``: the engine's own answer, and its LINE rendering."""
+    from admin.console.kb_preview import AnswerPreview
+    from bot.channels import line_render
+
+    messages = engine.answer_messages(entry)
+    return AnswerPreview(messages, line_render.render(messages))
 
 
 def _mount_optional(app: FastAPI, settings: Settings) -> None:

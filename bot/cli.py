@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     if args.demo:
         try:
-            from admin.demo import seed_demo
+            from bot.demo import seed_demo
         except ModuleNotFoundError:
             seed_demo = None
         if seed_demo is not None:

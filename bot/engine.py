@@ -302,6 +302,11 @@ def _answer(view: ConversationView, entry: Entry, und: Understanding | None, tex
     return TurnResult(replace(view, pending=pending), out, events, und)
 
 
+def answer_messages(entry: Entry) -> list[OutMessage]:
+    """What the bot sends when it answers with ``entry`` (the editors' preview shows exactly this)."""
+    return _answer(ConversationView(), entry, None, None).out
+
+
 _SHORT_LABELS: dict[str, str] = {}
 
 

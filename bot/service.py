@@ -30,6 +30,7 @@ from core.clock import now
 from core.models import INTENT_ABSTAINED, ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
 from core.service_settings import retention_days
+from core.users import find_user
 from core.settings import get_settings
 from handoff import actions as handoff_actions
 from handoff import notify
@@ -54,10 +55,9 @@ class Handled:
 
 
 def get_or_create_user(session: Session, channel: str, platform_id: str) -> ChannelUser:
-    key = identity.user_hash(channel, platform_id)
-    user = session.exec(select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_hash == key)).first()
+    user = find_user(session, channel, platform_id)
     if user is None:
-        user = _new_user(session, channel, platform_id, key)
+        user = _new_user(session, channel, platform_id, identity.user_hash(channel, platform_id))
     elif not user.active:
         user.active = True
         session.add(user)

@@ -19,14 +19,16 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, select
 
 from bot import web_throttle
-from bot.web_text import said, tel_links  # noqa: F401 — tel_links is used by the directory tests too
+from bot.web_text import said
 from bot.runtime import current_consent_text
 from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound
-from core import db, identity
+from core import db
 from core.clock import now
 from core.messages import A_FURIGANA, Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.template_filters import FILTERS
+from core.users import find_user
 
 COOKIE = "ristapo_chat"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -47,7 +49,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
 
-templates.env.filters["tel"] = tel_links
+templates.env.filters.update(FILTERS)
 templates.env.filters["said"] = said
 templates.env.globals["A_FURIGANA"] = A_FURIGANA
 
@@ -58,9 +60,7 @@ def _token(request: Request) -> str | None:
 
 
 def _find_user(session: Session, token: str) -> ChannelUser | None:
-    return session.exec(
-        select(ChannelUser).where(ChannelUser.channel == "web", ChannelUser.user_hash == identity.user_hash("web", token))
-    ).first()
+    return find_user(session, "web", token)
 
 
 def transcript(session: Session, user: ChannelUser) -> list[dict]:

@@ -9,34 +9,17 @@ markup of a plain page stays exactly the text people (and tests, and screen read
 from __future__ import annotations
 
 import logging
-import re
 
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from core.template_filters import TEL, tel_anchor, tel_links
 from knowledge.furigana import as_ruby_html
 
 log = logging.getLogger("ristapo.web")
 
-# Phone numbers in bot texts become tap-to-call links (e.g. 0120-279-338, 110番, 110(無料), 189, #7110).
-_TEL = re.compile(
-    r"(?<![0-9A-Za-z&-])(0\d{1,4}-\d{1,4}-\d{3,4}|#\d{4})(?![\d-])"
-    r"|(?<![\d#,.-])(110|119|189)(?=番|\s|$|[()（）、。])",
-    re.MULTILINE,
-)
 # why a limit: the dictionary refuses very long input; a longer (staff) text is shown without readings
 _MAX_RUBY_CHARS = 4000
-
-
-def _link(number: str) -> str:
-    target = number.replace("-", "").replace("#", "%23")
-    return f'<a class="tel" href="tel:{target}">{number}</a>'
-
-
-def tel_links(text: str | None) -> Markup:
-    """Escapes ``text`` and wraps phone numbers in ``tel:`` links."""
-    escaped = str(escape(text or ""))
-    return Markup(_TEL.sub(lambda m: _link(m.group(0)), escaped))
 
 
 def ruby_tel(text: str | None, readings: dict[str, str] | None = None) -> Markup:
@@ -54,9 +37,9 @@ def ruby_tel(text: str | None, readings: dict[str, str] | None = None) -> Markup
     parts: list[str] = []
     at = 0
     try:
-        for m in _TEL.finditer(text):
+        for m in TEL.finditer(text):
             parts.append(as_ruby_html(text[at:m.start()], readings))
-            parts.append(_link(m.group(0)))  # digits, #, - only: nothing to escape
+            parts.append(tel_anchor(m.group(0)))  # digits, #, - only: nothing to escape
             at = m.end()
         parts.append(as_ruby_html(text[at:], readings))
     except Exception:  # noqa: BLE001 — why: a dictionary failure must not hide the message

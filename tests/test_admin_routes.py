@@ -1,12 +1,14 @@
-"""The role × route matrix, generated from the route table in admin/api.py (deny by default)."""
+"""The role × route matrix, generated from the route tables of admin/api/ (deny by default)."""
 from __future__ import annotations
 
 import re
 
 import pytest
+from fastapi import Depends
 from fastapi.routing import APIRoute
 
-from admin.api import LOGIN_STEP, PUBLIC, PREFIX, ROUTES, SIGNED_IN, RouteSpec, gate_for
+from admin.api import ROUTES
+from admin.api.access import LOGIN_STEP, PREFIX, PUBLIC, SIGNED_IN, RouteSpec, gate_for
 from admin.params import MAX_DB_ID, MAX_OFFSET, MAX_PAGE_SIZE
 from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
 from tests.staff_helpers import client_for, make_api_app, make_staff
@@ -59,12 +61,12 @@ def undeclared_routes(app) -> list[str]:
 
 @pytest.fixture
 def app(settings, monkeypatch):
-    from admin import api
+    from admin.api import tickets
 
     async def one_event(*_args, **_kw):
         yield "retry: 5000\n\n"
 
-    monkeypatch.setattr(api, "event_stream", one_event)  # a finite stream for the matrix
+    monkeypatch.setattr(tickets, "event_stream", one_event)  # a finite stream for the matrix
     return make_api_app(settings)
 
 
@@ -81,6 +83,27 @@ def test_a_route_added_outside_the_table_is_caught(app):
         return {}
 
     assert undeclared_routes(app) == ["GET /admin/api/sneaky"]
+
+
+def test_an_admin_route_without_declared_roles_fails_start_up(settings):
+    from fastapi import APIRouter, FastAPI
+
+    from admin import api
+    from admin.deps import signed_in
+
+    app = FastAPI()
+    app.state.settings = settings
+    outside = APIRouter(prefix=PREFIX)
+
+    @outside.get("/sneaky")
+    def sneaky() -> dict:
+        return {}
+
+    # a gate of its own is not a declaration: the route must come from a ROUTES table
+    outside.add_api_route("/gated-by-hand", sneaky, methods=["POST"], dependencies=[Depends(signed_in)])
+    app.include_router(outside)
+    with pytest.raises(RuntimeError, match="GET /admin/api/sneaky.*POST /admin/api/gated-by-hand"):
+        api.install(app, settings)
 
 
 @pytest.mark.parametrize("access", [None, "", (), "everyone", ("admin",)])

@@ -29,7 +29,8 @@ def test_details_button_shows_who_reads_and_keeps_the_consent_choice(chat):
 
 def _downgrade_to_v1():
     """A database from before v2: only the packaged v1 text, and a user who accepted it."""
-    from bot.runtime import CONSENT_V1, clear_consent_cache, text_hash
+    from bot.runtime import clear_consent_cache
+    from core.consent_text import CONSENT_V1, text_hash
 
     with db.session_scope() as s:
         s.exec(delete(ConsentText))

@@ -7,7 +7,7 @@ from sqlmodel import func, select
 
 
 def _seed() -> list[str]:
-    from admin.demo import seed_demo
+    from bot.demo import seed_demo
 
     lines: list[str] = []
     seed_demo(lines.append)

@@ -164,7 +164,7 @@ def test_answer_carries_entry_version_and_source(consented_chat):
 
 
 def test_new_consent_version_is_asked_again(consented_chat):
-    from bot.runtime import text_hash
+    from core.consent_text import text_hash
     from core.models import ConsentText
 
     with db.session_scope() as s:

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from bot.web import tel_links
+from core.template_filters import tel_links
 from knowledge.directory import RESOURCES_PATH, format_offices, offices_for
 from knowledge.places import _PREFECTURES, Place, find_place
 

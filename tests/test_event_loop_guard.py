@@ -18,7 +18,7 @@ ASYNC_ALLOWED = {
     "admin.deps.signed_in_any_stage",  # awaits the form for CSRF; the lookup is find_signed_in
     "admin.console._console_any_stage",  # the same, with HTML failures
     "admin.console.login.login_step",  # the same, for the login pages
-    "admin.api.stream_events",  # returns a stream; its session check runs in a thread
+    "admin.api.tickets.stream_events",  # returns a stream; its session check runs in a thread
     "admin.console.staff.events",  # the same for the console
     "bot.channels.telegram.telegram_webhook",  # awaits the body; stores through run_in_threadpool
 }

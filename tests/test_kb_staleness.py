@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from admin.kb_staleness import date_reasons, kind_of, period_end
-from admin.kb_workflow import parse_as_of
+from knowledge.editorial.eras import parse_as_of
+from knowledge.editorial.staleness import date_reasons, kind_of, period_end
 
 TODAY = date(2026, 12, 2)
 

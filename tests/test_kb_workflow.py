@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 
 import pytest
 from sqlmodel import select
 
-from admin import kb_workflow as wf
+from admin import kb as wf
 from admin.kb_models import EntryVersion
 from admin.models import AuditEvent
 from core import db
-from knowledge.kb import parse_entry
+from knowledge.editorial.diff import diff_lines
+from knowledge.editorial.entries import EntryFields, KbFiles
+from knowledge.editorial.eras import parse_as_of
+from knowledge.kb import Source, parse_entry
 from tests.conftest import ChatDriver
 from tests.kb_helpers import copy_entries, make_staff
 
@@ -27,7 +31,7 @@ def kb(settings, tmp_path):
     entries = copy_entries(tmp_path)
     rt = runtime.Runtime(entries, check_every=0)
     runtime.set_runtime(rt)
-    files = wf.KbFiles.default(entries)
+    files = KbFiles.default(entries)
     with db.session_scope() as s:
         alice = make_staff(s, "alice", ["editor"])
         bob = make_staff(s, "bob", ["editor", "staff"])
@@ -38,7 +42,7 @@ def kb(settings, tmp_path):
 def _draft_with_answer(s, kb, editor, answer=NEW_TEXT) -> EntryVersion:
     assert wf.check_start_draft(s, editor, kb.files, ENTRY) is None
     row = wf.do_start_draft(s, editor, kb.files, ENTRY)
-    fields = wf.EntryFields.of(parse_entry(row.text))
+    fields = EntryFields.of(parse_entry(row.text))
     fields.answer = answer
     wf.check_edit(editor, row)
     wf.do_save_draft(s, editor, row, fields)
@@ -153,7 +157,7 @@ def test_history_diff_shows_changed_lines(kb):
         wf.do_submit(s, kb.alice, row)
         wf.do_publish(s, kb.bob, row, kb.files)
         prev = wf.previous_published(s, row)
-        lines = wf.diff_lines(prev.text, row.text)
+        lines = diff_lines(prev.text, row.text)
     added = [ln.text for ln in lines if ln.kind == "add"]
     removed = [ln.text for ln in lines if ln.kind == "del"]
     assert NEW_TEXT in added
@@ -186,12 +190,12 @@ def test_every_publish_is_audited(kb):
 
 
 def test_new_entry_draft_and_publish(kb):
-    fields = wf.EntryFields(
+    fields = EntryFields(
         title="テストの新しい項目",
         answer="新しい項目の回答です。",
         questions=["新しい質問その一", "新しい質問その二", "新しい質問その三"],
         keywords=["新しい"],
-        sources=[wf.Source(name="法務省", url="https://www.moj.go.jp/")],
+        sources=[Source(name="法務省", url="https://www.moj.go.jp/")],
         as_of="令和8年4月1日現在",
     )
     with db.session_scope() as s:
@@ -223,17 +227,17 @@ def test_new_entry_draft_and_publish(kb):
     ],
 )
 def test_parse_as_of(as_of, expected):
-    assert wf.parse_as_of(as_of) == expected
+    assert parse_as_of(as_of) == expected
 
 
 def test_stale_flag_for_old_as_of_and_changed_seed(kb, tmp_path):
     entry = parse_entry((kb.entries / f"{ENTRY}.md").read_text(encoding="utf-8"))
     seeds = tmp_path / "seeds"
     shutil.copytree(kb.files.seeds_dir, seeds)
-    files = wf.KbFiles(kb.entries, seeds)
-    fresh = wf.replace(entry, as_of="令和8年4月1日現在")
+    files = KbFiles(kb.entries, seeds)
+    fresh = replace(entry, as_of="令和8年4月1日現在")
     assert wf.stale_reasons(fresh, None, files, today=date(2026, 11, 1)) == []
-    old = wf.replace(entry, as_of="令和6年10月1日現在")
+    old = replace(entry, as_of="令和6年10月1日現在")
     assert any("12か月以上前" in r for r in wf.stale_reasons(old, None, files, today=date(2026, 11, 1)))
 
     with db.session_scope() as s:

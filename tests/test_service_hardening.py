@@ -27,7 +27,7 @@ def app(settings):
 # --- demo mode never runs in production -----------------------------------------------------------
 
 def test_serve_demo_is_refused_in_production(settings, monkeypatch, capsys):
-    from admin import demo
+    from bot import demo
     from bot import cli
     from core.settings import get_settings
 

@@ -42,7 +42,7 @@ def _scene(rt) -> int:
 
 
 def test_only_real_abstentions_reach_the_unanswered_view(settings, shared_runtime):
-    from admin.kb_workflow import unanswered_questions
+    from admin.kb import unanswered_questions
 
     question_id = _scene(shared_runtime)
     with db.session_scope() as s:

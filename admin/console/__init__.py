@@ -27,14 +27,14 @@ from admin import deps
 from admin.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 from admin.deps import SessionDep, SignedIn
 from admin.models import Role
+from core.template_filters import FILTERS
 
 ADMIN_DIR = Path(__file__).resolve().parents[1]
 STATIC_DIR = ADMIN_DIR / "static"
-CHAT_TEMPLATES = ADMIN_DIR.parent / "bot" / "templates"  # the web chat's partial, for previews
-PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.staff", "admin.console.admin_pages")
+PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.kb_unanswered", "admin.console.staff", "admin.console.staff_actions", "admin.console.admin_pages", "admin.console.admin_settings")
 
 templates = Jinja2Templates(directory=str(ADMIN_DIR / "templates"))
-templates.env.loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates")), FileSystemLoader(str(CHAT_TEMPLATES))])
+templates.env.loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates"))])
 
 ROLE_LABELS = {"staff": "受付", "editor": "知識ベース", "admin": "管理"}
 
@@ -174,15 +174,18 @@ def console_home(request: Request, login: ConsoleLogin):
                   message="このアカウントで開ける画面がありません。管理者に役割の設定を依頼してください。")
 
 
-def _share_chat_filters() -> None:
-    """The web chat partial (used for previews) needs the chat's own Jinja filters and globals (``tel``, ``said``, ``A_FURIGANA``)."""
-    try:
-        from bot import web
-    except ModuleNotFoundError:
-        return
-    for name, func in web.templates.env.filters.items():
+def _share_chat_templates(app: FastAPI) -> None:
+    """The previews include the web chat's own partial (``chat_items.html``) with its filters.
+
+    The chat's template loader comes from the composition root (``app.state.chat_templates``,
+    set by bot/app.py): the console never reads the bot's folder by path.
+    """
+    chat = getattr(app.state, "chat_templates", None)
+    if chat is not None and chat not in templates.env.loader.loaders:
+        templates.env.loader.loaders.append(chat)
+    for name, func in {**FILTERS, **getattr(app.state, "chat_filters", {})}.items():
         templates.env.filters.setdefault(name, func)
-    for name, value in web.templates.env.globals.items():
+    for name, value in getattr(app.state, "chat_globals", {}).items():
         templates.env.globals.setdefault(name, value)
 
 
@@ -214,7 +217,7 @@ def check_guarded(app: FastAPI) -> None:
 def install(app: FastAPI, settings) -> None:
     """Mounts the console: static files, the page modules present, the error pages."""
     app.mount("/console/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
-    _share_chat_filters()
+    _share_chat_templates(app)
     for name in PAGE_MODULES:
         try:
             module = importlib.import_module(name)

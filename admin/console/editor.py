@@ -1,7 +1,7 @@
 """Editor pages: the knowledge-base list, drafts, preview, try-it, review, history, unanswered questions.
 
-Routes parse the form, call one ``check_*`` then one ``do_*`` from :mod:`admin.kb_workflow`
-and commit; a :class:`~admin.kb_workflow.WorkflowError` becomes a message on the page.
+Routes parse the form, call one ``check_*`` then one ``do_*`` from :mod:`admin.kb`
+and commit; a :class:`~admin.kb.WorkflowError` becomes a message on the page.
 """
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from admin import deps
-from admin import kb_workflow as wf
-from admin.kb_readable import readable
+from admin import kb as wf
 from admin.console import EditorPage, NavItem, page_roles, render
+from admin.console.kb_preview import preview_context
+from admin.console.refusals import refused_with
 from admin.deps import FormDep, SessionDep, SignedIn
 from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
 from admin.params import DbId, OptionalDbIdQuery
-from core.messages import Button, OutMessage
+from knowledge.editorial.diff import diff_lines, readable
+from knowledge.editorial.entries import ENTRY_ID, EntryFields, KbFiles, entry_text, split_lines
+from knowledge.editorial.validation import validate_text
 from knowledge.kb import REVIEW_KINDS, Entry, EntryFormatError, KnowledgeBase, Source, parse_entry
 from knowledge.understand import Understander
 
@@ -54,8 +57,8 @@ def done_message(request: Request, **values) -> str | None:
         return None
 
 
-def _files(request: Request) -> wf.KbFiles:
-    return wf.KbFiles.default(request.app.state.runtime.entries_dir)
+def _files(request: Request) -> KbFiles:
+    return KbFiles.default(request.app.state.runtime.entries_dir)
 
 
 def _live(request: Request):
@@ -66,9 +69,35 @@ def _not_found(request: Request, login) -> HTMLResponse:
     return render(request, "console/message.html", login, status_code=404, title="見つかりません", message="その項目・版は見つかりません。")
 
 
+# --- refusal pages: what a route shows when the workflow refuses (admin.console.refusals) -------
+
+def _version_refused(status_code: int, *, problems: bool = False):
+    """The version page again with the reason (and, for submit and publish, the problems found)."""
+
+    def page(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int, **_form) -> HTMLResponse:
+        row = wf.get_version(session, version_id)
+        found = {"problems": exc.problems} if problems else {}
+        return _version_page(request, session, login, row, status_code=status_code, flash=exc.message, flash_kind="error", **found)
+
+    return page
+
+
+def _entry_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, entry_id: str) -> HTMLResponse:
+    return _entry_error(request, session, login, entry_id, exc)
+
+
+def _rollback_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int) -> HTMLResponse:
+    return _entry_error(request, session, login, wf.get_version(session, version_id).entry_id, exc)
+
+
+def _new_entry_refused(exc: wf.WorkflowError, *, request: Request, login: SignedIn, entry_id: str, title: str, questions: str, **_route) -> HTMLResponse:
+    return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
+                  entry_id=entry_id.strip(), entry_title=title, questions=questions)
+
+
 # --- form <-> fields ----------------------------------------------------------------------------
 
-def fields_from_form(form: FormData) -> wf.EntryFields:
+def fields_from_form(form: FormData) -> EntryFields:
     """The edit form's values as EntryFields (textareas: one item per line)."""
     sources = []
     seeds, names, urls, quotes = (form.getlist(k) for k in ("src_seed", "src_name", "src_url", "src_quote"))
@@ -78,12 +107,12 @@ def fields_from_form(form: FormData) -> wf.EntryFields:
 
         quote = at(quotes)
         sources.append(Source(seed=at(seeds), name=at(names), url=at(urls), quote=" ".join(quote.split()) if quote else None))
-    return wf.EntryFields(
+    return EntryFields(
         title=str(form.get("title") or "").strip()[:120],
         answer=str(form.get("answer") or "")[:4000],
-        questions=wf.split_lines(str(form.get("questions") or ""))[:200],
-        keywords=wf.split_lines(str(form.get("keywords") or "").replace("、", "\n").replace(",", "\n"))[:100],
-        related=wf.split_lines(str(form.get("related") or "").replace(",", "\n"))[:10],
+        questions=split_lines(str(form.get("questions") or ""))[:200],
+        keywords=split_lines(str(form.get("keywords") or "").replace("、", "\n").replace(",", "\n"))[:100],
+        related=split_lines(str(form.get("related") or "").replace(",", "\n"))[:10],
         sources=[s for s in sources if s.seed or s.name or s.url or s.quote],
         as_of=str(form.get("as_of") or "").strip()[:120],
         needs_place=form.get("needs_place") == "1",
@@ -91,42 +120,6 @@ def fields_from_form(form: FormData) -> wf.EntryFields:
 
 
 # --- preview --------------------------------------------------------------------------------
-
-def answer_message(entry: Entry, kb: KnowledgeBase) -> OutMessage:
-    """The message the bot sends for ``entry`` (mirrors the engine's answer)."""
-    from bot import texts
-
-    related = []
-    for rid in entry.related[:3]:
-        other = kb.get(rid)
-        related.append(Button((other.title if other else rid)[:20], "e:" + rid))
-    return OutMessage("answer", entry.answer, title=entry.title, source_line=entry.source_line(), buttons=related,
-                      quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
-
-
-def answer_messages(entry: Entry, kb: KnowledgeBase) -> list[OutMessage]:
-    """The answer, and for place-dependent entries the engine's follow-up question about the area."""
-    from bot import texts
-
-    out = [answer_message(entry, kb)]
-    if entry.needs_place:
-        out.append(OutMessage("text", texts.ASK_PLACE, quick_replies=texts.common_quick_replies()))
-    return out
-
-
-def line_messages(msgs: list[OutMessage]) -> list[dict] | None:
-    """The LINE message objects for ``msgs`` (None when the LINE renderer is not in this build)."""
-    try:
-        from bot.channels import line_render
-    except ModuleNotFoundError:
-        return None
-    return line_render.render(msgs)
-
-
-def preview_context(entry: Entry, kb: KnowledgeBase) -> dict:
-    msgs = answer_messages(entry, kb)
-    return {"items": [{"who": "bot", "msg": m} for m in msgs], "line": line_messages(msgs), "answer_chars": len(entry.answer)}
-
 
 def draft_kb(live: KnowledgeBase, entry: Entry) -> KnowledgeBase:
     entries = dict(live.entries)
@@ -178,15 +171,12 @@ def new_entry_form(request: Request, login: EditorPage):
 
 
 @router.post("/new")
+@refused_with(_new_entry_refused)
 def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id: str = Form(""), title: str = Form(""), questions: str = Form("")):
     """Starts a draft for a new entry."""
     entry_id = entry_id.strip()
-    fields = wf.EntryFields(title=title.strip()[:120], answer="", questions=wf.split_lines(questions)[:200])
-    try:
-        wf.check_new_entry(session, login.user, _files(request), entry_id)
-    except wf.WorkflowError as exc:
-        return render(request, "console/kb/new.html", login, status_code=400, title="新しい項目", error=exc.message,
-                      entry_id=entry_id, entry_title=title, questions=questions)
+    fields = EntryFields(title=title.strip()[:120], answer="", questions=split_lines(questions)[:200])
+    wf.check_new_entry(session, login.user, _files(request), entry_id)
     row = wf.do_new_entry(session, login.user, entry_id, fields)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}", status_code=303)
@@ -198,7 +188,7 @@ def new_entry(request: Request, session: SessionDep, login: EditorPage, entry_id
 def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry_id: str):
     """The published entry: its preview, its open version and its history."""
     files = _files(request)
-    text = files.read(entry_id) if wf.ENTRY_ID.match(entry_id) else None
+    text = files.read(entry_id) if ENTRY_ID.match(entry_id) else None
     if text is None:
         return _not_found(request, login)
     entry = parse_entry(text)
@@ -207,17 +197,15 @@ def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry
     published = wf.published_version(session, entry_id)
     return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),
                   history=rows, stale=wf.stale_reasons(entry, published, files), status_labels=STATUS_LABELS,
-                  flash=done_message(request, version=entry.version), **preview_context(entry, live))
+                  flash=done_message(request, version=entry.version), **preview_context(request, entry))
 
 
 @router.post("/e/{entry_id}/draft")
+@refused_with(_entry_refused)
 def start_draft(request: Request, session: SessionDep, login: EditorPage, entry_id: str):
     """Opens the editor's draft of an entry (starting one from the published file if needed)."""
     files = _files(request)
-    try:
-        row = wf.check_start_draft(session, login.user, files, entry_id)
-    except wf.WorkflowError as exc:
-        return _entry_error(request, session, login, entry_id, exc)
+    row = wf.check_start_draft(session, login.user, files, entry_id)
     if row is None:
         row = wf.do_start_draft(session, login.user, files, entry_id)
     session.commit()
@@ -233,23 +221,23 @@ def _entry_error(request, session, login, entry_id, exc: wf.WorkflowError):
     return render(request, "console/kb/entry.html", login, status_code=409, title=entry.title, entry=entry,
                   open_version=wf.open_version(session, entry_id), history=wf.history(session, entry_id),
                   stale=wf.stale_reasons(entry, wf.published_version(session, entry_id), files), status_labels=STATUS_LABELS,
-                  flash=exc.message, flash_kind="error", problems=exc.problems, **preview_context(entry, _live(request).kb))
+                  flash=exc.message, flash_kind="error", problems=exc.problems, **preview_context(request, entry))
 
 
 # --- one version ------------------------------------------------------------------------------
 
 def _version_page(request: Request, session, login, row: EntryVersion, *, status_code: int = 200, flash: str | None = None,
-                  flash_kind: str = "ok", problems: list[str] | None = None, fields: wf.EntryFields | None = None):
+                  flash_kind: str = "ok", problems: list[str] | None = None, fields: EntryFields | None = None):
     files = _files(request)
     live = _live(request).kb
     entry = parse_version(row)
     is_editor = "editor" in login.user.role_set
     editable = is_editor and row.status == "draft" and row.author_id == login.user.id
     if problems is None and row.status in ("draft", "review"):
-        problems = wf.validate_text(row.text, row.entry_id, files, live)
+        problems = validate_text(row.text, row.entry_id, files, live)
     base = wf.published_version(session, row.entry_id) if row.status in ("draft", "review") else wf.previous_published(session, row)
-    diff = wf.diff_lines(readable(base.text) if base else "", readable(row.text))
-    fields = fields or (wf.EntryFields.of(entry) if entry else None)
+    diff = diff_lines(readable(base.text) if base else "", readable(row.text))
+    fields = fields or (EntryFields.of(entry) if entry else None)
     return render(
         request, "console/kb/version.html", login, status_code=status_code, title=f"{row.entry_id} v{row.version}",
         row=row, entry=entry, fields=fields, editable=editable, problems=problems or [], diff=diff, base=base,
@@ -257,7 +245,7 @@ def _version_page(request: Request, session, login, row: EntryVersion, *, status
         own_review=row.status == "review" and row.author_id == login.user.id, known_ids=sorted(live.entries),
         source_rows=max(MAX_SOURCE_ROWS - 5, len(fields.sources) + 1 if fields else 1),
         flash=flash or done_message(request, version=row.version), flash_kind=flash_kind,
-        **(preview_context(entry, draft_kb(live, entry)) if entry else {"items": [], "line": None}),
+        **(preview_context(request, entry) if entry else {"items": [], "line": None}),
     )
 
 
@@ -275,66 +263,55 @@ def version_page(request: Request, session: SessionDep, login: KbReaderPage, ver
 
 
 @router.post("/v/{version_id}/save")
+@refused_with(_version_refused(409))
 def save_draft(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, form: FormDep):
     """Saves the draft as typed, then shows what still has to be fixed before review."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
     fields = fields_from_form(form)
-    try:
-        wf.check_edit(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_edit(login.user, row)
     wf.do_save_draft(session, login.user, row, fields)
     session.commit()
     if form.get("then") == "submit":
-        return _submit(request, session, login, row)
+        # why through the route: a refused submit shows its own page (422, with the problems)
+        return submit(request=request, session=session, login=login, version_id=version_id)
     return RedirectResponse(f"/console/kb/v/{row.id}?done=saved", status_code=303)
 
 
-def _submit(request, session, login, row):
-    try:
-        wf.check_submit(login.user, row, _files(request))
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=422, flash=exc.message, flash_kind="error", problems=exc.problems)
-    wf.do_submit(session, login.user, row)
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=submitted", status_code=303)
-
-
 @router.post("/v/{version_id}/submit")
+@refused_with(_version_refused(422, problems=True))
 def submit(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Sends a draft to review (refused, with the reasons, while kb check finds problems)."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    return _submit(request, session, login, row)
+    wf.check_submit(login.user, row, _files(request))
+    wf.do_submit(session, login.user, row)
+    session.commit()
+    return RedirectResponse(f"/console/kb/v/{row.id}?done=submitted", status_code=303)
 
 
 @router.post("/v/{version_id}/withdraw")
+@refused_with(_version_refused(409))
 def withdraw(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_withdraw(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_withdraw(login.user, row)
     wf.do_withdraw(session, login.user, row)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=withdrawn", status_code=303)
 
 
 @router.post("/v/{version_id}/discard")
+@refused_with(_version_refused(409))
 def discard(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Throws away the author's own draft (kept in history as 差し戻し/破棄)."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_edit(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_edit(login.user, row)
     wf.do_discard(session, login.user, row)
     session.commit()
     target = f"/console/kb/e/{row.entry_id}" if row.base_version is not None else "/console/kb"
@@ -342,16 +319,14 @@ def discard(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/publish")
+@refused_with(_version_refused(409, problems=True))
 def publish(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """A second editor approves and publishes: the entry file is written and the bot reloads it."""
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
     files = _files(request)
-    try:
-        wf.check_publish(session, login.user, row, files)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error", problems=exc.problems)
+    wf.check_publish(session, login.user, row, files)
     wf.do_publish(session, login.user, row, files, ip=deps.client_ip(request))
     session.commit()
     request.app.state.runtime.reload()  # why: this process answers with it at once; others within a second
@@ -359,30 +334,26 @@ def publish(request: Request, session: SessionDep, login: EditorPage, version_id
 
 
 @router.post("/v/{version_id}/reject")
+@refused_with(_version_refused(409))
 def reject(request: Request, session: SessionDep, login: EditorPage, version_id: DbId, note: str = Form("")):
     row = wf.get_version(session, version_id)
     if row is None:
         return _not_found(request, login)
-    try:
-        wf.check_reject(login.user, row)
-    except wf.WorkflowError as exc:
-        return _version_page(request, session, login, row, status_code=409, flash=exc.message, flash_kind="error")
+    wf.check_reject(login.user, row)
     wf.do_reject(session, login.user, row, note=note)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=rejected", status_code=303)
 
 
 @router.post("/v/{version_id}/rollback")
+@refused_with(_rollback_refused)
 def rollback(request: Request, session: SessionDep, login: EditorPage, version_id: DbId):
     """Puts an older published text up for review as a new version."""
     target = wf.get_version(session, version_id)
     if target is None:
         return _not_found(request, login)
     files = _files(request)
-    try:
-        wf.check_rollback(session, login.user, files, target)
-    except wf.WorkflowError as exc:
-        return _entry_error(request, session, login, target.entry_id, exc)
+    wf.check_rollback(session, login.user, files, target)
     row = wf.do_rollback(session, login.user, files, target)
     session.commit()
     return RedirectResponse(f"/console/kb/v/{row.id}?done=rollback", status_code=303)
@@ -396,10 +367,10 @@ def preview(request: Request, session: SessionDep, login: EditorPage, version_id
         return _not_found(request, login)
     fields = fields_from_form(form)
     try:
-        entry = parse_entry(wf.entry_text(row.entry_id, row.version, fields))
+        entry = parse_entry(entry_text(row.entry_id, row.version, fields))
     except EntryFormatError:
         return HTMLResponse('<p class="flash error">タイトルを入れるとプレビューできます。</p>')
-    return render(request, "console/kb/_preview.html", login, **preview_context(entry, draft_kb(_live(request).kb, entry)))
+    return render(request, "console/kb/_preview.html", login, **preview_context(request, entry))
 
 
 @router.post("/v/{version_id}/try", response_class=HTMLResponse)
@@ -417,7 +388,7 @@ def try_it(request: Request, session: SessionDep, login: EditorPage, version_id:
     text = row.text
     if form.get("title") is not None:
         try:
-            text = wf.entry_text(row.entry_id, row.version, fields_from_form(form))
+            text = entry_text(row.entry_id, row.version, fields_from_form(form))
         except (ValueError, TypeError):
             text = row.text
     try:
@@ -442,52 +413,4 @@ def diff_page(request: Request, session: SessionDep, login: KbReaderPage, versio
     if other is not None and other.entry_id != row.entry_id:
         other = None
     return render(request, "console/kb/diff.html", login, title=f"{row.entry_id} v{row.version} の差分", row=row, other=other,
-                  diff=wf.diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)
-
-
-# --- unanswered questions ---------------------------------------------------------------------
-
-@router.get("/unanswered", response_class=HTMLResponse)
-def unanswered(request: Request, session: SessionDep, login: EditorPage):
-    """Questions the bot could not answer, grouped by similarity; text only where consent allowed keeping it."""
-    return _unanswered_page(request, session, login)
-
-
-def _unanswered_page(request: Request, session, login, *, error: str | None = None):
-    clusters, hidden = wf.cluster_questions(wf.unanswered_questions(session))
-    live = _live(request).kb
-    return render(request, "console/kb/unanswered.html", login, status_code=409 if error else 200, title="答えられなかった質問",
-                  clusters=clusters[:100], hidden=hidden, entries=sorted(live, key=lambda e: e.title),
-                  titles={e.id: e.title for e in live}, flash=error, flash_kind="error")
-
-
-@router.post("/unanswered/new")
-def unanswered_new(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form(""), title: str = Form("")):
-    """Starts a new entry whose questions are the cluster's texts."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
-    texts = wf.question_texts(session, ids)
-    try:
-        wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
-    except wf.WorkflowError as exc:
-        return _unanswered_page(request, session, login, error=exc.message)
-    fields = wf.EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
-    row = wf.do_new_entry(session, login.user, entry_id.strip(), fields, note="答えられなかった質問から")
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=from_cluster", status_code=303)
-
-
-@router.post("/unanswered/paraphrase")
-def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form("")):
-    """Adds the cluster's texts to an entry's questions, in a draft."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
-    texts = wf.question_texts(session, ids)
-    files = _files(request)
-    try:
-        if files.read(entry_id) is None:
-            raise wf.WorkflowError("追加先の項目を選んでください。")
-        row = wf.do_add_paraphrases(session, login.user, files, entry_id, texts)
-    except wf.WorkflowError as exc:
-        session.rollback()
-        return _unanswered_page(request, session, login, error=exc.message)
-    session.commit()
-    return RedirectResponse(f"/console/kb/v/{row.id}?done=paraphrases", status_code=303)
+                  diff=diff_lines(readable(other.text) if other else "", readable(row.text)), status_labels=STATUS_LABELS)

@@ -9,11 +9,13 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session
 
 from admin import accounts, audit, deps
 from admin.auth import csrf_ok, csrf_token_for, do_end_session
 from admin.console import ConsoleForbidden, ConsoleLogin, LoginRedirect, render, set_session_cookies
+from admin.console.refusals import refused_with
 from admin.deps import SessionDep, SignedIn
 from admin.models import SessionStage
 from handoff.actions import ActionError
@@ -65,6 +67,31 @@ def _expect(step: SignedIn, stage: SessionStage) -> RedirectResponse | None:
     return None
 
 
+def _login_refused(exc: ActionError, *, request: Request, session: Session, username: str, csrf_token: str, **_form) -> HTMLResponse:
+    """The password form again with the reason; the failed attempt and its audit row are kept."""
+    session.commit()  # why: the failed attempt and its audit row must be kept
+    return render(request, "console/login.html", None, status_code=exc.status, csrf_token=csrf_token,
+                  error=exc.message, username=username[:40])
+
+
+def _totp_refused(exc: ActionError, *, request: Request, session: Session, step: SignedIn, **_form) -> HTMLResponse:
+    session.commit()
+    return _step_page(request, "console/login_totp.html", step, error=exc.message)
+
+
+def _first_password_refused(exc: ActionError, *, request: Request, session: Session, step: SignedIn, **_form) -> HTMLResponse:
+    session.rollback()
+    return _step_page(request, "console/login_password.html", step, error=exc.message)
+
+
+def _enrol_refused(exc: ActionError, *, request: Request, session: Session, step: SignedIn, **_form) -> HTMLResponse:
+    """The QR code of a fresh secret again, with the reason (the failed attempt is kept)."""
+    session.commit()
+    secret, _uri, qr = accounts.do_start_enrolment(session, step.row, step.user)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return _step_page(request, "console/login_enroll.html", step, qr=qr, secret=grouped, error=exc.message)
+
+
 @router.get("/login")
 def login_form(request: Request):
     """Shows the password form (with a fresh login CSRF token)."""
@@ -75,17 +102,13 @@ def login_form(request: Request):
 
 
 @router.post("/login")
+@refused_with(_login_refused)
 def login_submit(request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""), csrf_token: str = Form("")):
     """Checks the password and starts the next login step."""
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
     if not (nonce and csrf_ok(nonce, csrf_token) and deps.same_origin(request)):
         raise ConsoleForbidden("ログイン画面の有効期限が切れました。読み込み直してから、もう一度ログインしてください。")
-    try:
-        _user, token, stage = accounts.do_login_password(session, username=username, password=password, ip=deps.client_ip(request))
-    except ActionError as exc:
-        session.commit()  # why: the failed attempt and its audit row must be kept
-        return render(request, "console/login.html", None, status_code=exc.status, csrf_token=csrf_token,
-                      error=exc.message, username=username[:40])
+    _user, token, stage = accounts.do_login_password(session, username=username, password=password, ip=deps.client_ip(request))
     session.commit()
     response = _go(stage, token)
     response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
@@ -98,15 +121,12 @@ def totp_form(request: Request, step: LoginStep):
 
 
 @router.post("/login/totp")
+@refused_with(_totp_refused)
 def totp_submit(request: Request, session: SessionDep, step: LoginStep, code: str = Form("")):
     """Accepts a TOTP code once and opens the full session."""
     if (wrong := _expect(step, SessionStage.password_ok)) is not None:
         return wrong
-    try:
-        token = accounts.do_login_totp(session, step.row, step.user, code, ip=deps.client_ip(request))
-    except ActionError as exc:
-        session.commit()
-        return _step_page(request, "console/login_totp.html", step, error=exc.message)
+    token = accounts.do_login_totp(session, step.row, step.user, code, ip=deps.client_ip(request))
     session.commit()
     return _go(SessionStage.full, token)
 
@@ -117,17 +137,14 @@ def first_password_form(request: Request, step: LoginStep):
 
 
 @router.post("/login/password")
+@refused_with(_first_password_refused)
 def first_password_submit(request: Request, session: SessionDep, step: LoginStep, new_password: str = Form(""), new_password2: str = Form("")):
     """Replaces the one-time password at first login."""
     if (wrong := _expect(step, SessionStage.change_password)) is not None:
         return wrong
     if new_password != new_password2:
         return _step_page(request, "console/login_password.html", step, error="確認のために入力したパスワードが一致しません。")
-    try:
-        token, stage = accounts.do_first_password(session, step.row, step.user, new_password, ip=deps.client_ip(request))
-    except ActionError as exc:
-        session.rollback()
-        return _step_page(request, "console/login_password.html", step, error=exc.message)
+    token, stage = accounts.do_first_password(session, step.row, step.user, new_password, ip=deps.client_ip(request))
     session.commit()
     return _go(stage, token)
 
@@ -144,17 +161,12 @@ def enrol_form(request: Request, session: SessionDep, step: LoginStep):
 
 
 @router.post("/login/enroll")
+@refused_with(_enrol_refused)
 def enrol_submit(request: Request, session: SessionDep, step: LoginStep, code: str = Form("")):
     """Confirms the authenticator app with one code."""
     if (wrong := _expect(step, SessionStage.enroll_totp)) is not None:
         return wrong
-    try:
-        token = accounts.do_finish_enrolment(session, step.row, step.user, code, ip=deps.client_ip(request))
-    except ActionError as exc:
-        session.commit()
-        secret, _uri, qr = accounts.do_start_enrolment(session, step.row, step.user)
-        grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-        return _step_page(request, "console/login_enroll.html", step, qr=qr, secret=grouped, error=exc.message)
+    token = accounts.do_finish_enrolment(session, step.row, step.user, code, ip=deps.client_ip(request))
     session.commit()
     return _go(SessionStage.full, token)
 

@@ -83,26 +83,32 @@ def _day(at: datetime) -> date:
     return at.astimezone(JST).date()
 
 
-def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = True) -> Dashboard:
-    """Conversations per day and channel, hand-offs, waiting times, abstention rate, top entries."""
-    today = now().astimezone(JST).date()
-    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    start = datetime.combine(day_list[0], datetime.min.time(), JST)
-    index = {d: i for i, d in enumerate(day_list)}
-
+def _conversations_per_day(session: Session, start: datetime, index: dict[date, int], *, include_demo: bool) -> dict[str, list[int]]:
+    """Channel → conversations started on each day."""
     q = select(Conversation.started_at, ChannelUser.channel).join(ChannelUser, ChannelUser.id == Conversation.user_id).where(Conversation.started_at >= start)
     if not include_demo:
         q = q.where(ChannelUser.is_demo == False)  # noqa: E712
-    conversations: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    conversations: dict[str, list[int]] = defaultdict(lambda: [0] * len(index))
     for started, channel in session.exec(q).all():
         i = index.get(_day(started))
         if i is not None:
             conversations[channel][i] += 1
+    return dict(conversations)
 
+
+@dataclass
+class _Handoffs:
+    per_day: list[int]
+    crisis: list[int]
+    waits: list[float]  # minutes from hand-off to claim, sorted
+
+
+def _handoffs_per_day(session: Session, start: datetime, index: dict[date, int], *, include_demo: bool) -> _Handoffs:
+    """Hand-offs and crisis hand-offs on each day, and how long each waited to be claimed."""
     tq = select(Ticket).where(Ticket.created_at >= start)
     if not include_demo:
         tq = tq.where(Ticket.is_demo == False)  # noqa: E712
-    handoffs, crisis = [0] * days, [0] * days
+    handoffs, crisis = [0] * len(index), [0] * len(index)
     waits: list[float] = []
     for t in session.exec(tq).all():
         i = index.get(_day(t.created_at))
@@ -112,16 +118,21 @@ def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = Tr
         crisis[i] += int(t.crisis)
         if t.claimed_at is not None:
             waits.append((t.claimed_at - t.created_at).total_seconds() / 60)
+    return _Handoffs(handoffs, crisis, sorted(waits))
+
+
+def _wait_buckets(waits: list[float]) -> list[tuple[str, int]]:
     buckets = Counter()
     for w in waits:
         for limit, label in WAIT_BUCKETS:
             if limit is None or w < limit:
                 buckets[label] += 1
                 break
-    waits.sort()
-    median = waits[len(waits) // 2] if waits else None
-    waiting_now = len(session.exec(select(Ticket.id).where(Ticket.state == "waiting")).all())
+    return [(label, buckets[label]) for _l, label in WAIT_BUCKETS]
 
+
+def _answers(session: Session, start: datetime) -> tuple[int, int, Counter[str]]:
+    """(answered, abstained, entry id → times used) for the bot's replies since ``start``."""
     # why the bot's replies and not the user's lines: only the engine knows whether it tried to
     # answer; a line to staff or a place name it asked for is not a failed question (admin.unanswered)
     mq = select(Message.conversation_id, Message.intent, Message.kind, Message.entry_id, Message.created_at).where(
@@ -140,14 +151,26 @@ def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = Tr
             answered += 1
         elif intent == INTENT_ABSTAINED:
             abstained += 1
+    return answered, abstained, top
 
+
+def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = True) -> Dashboard:
+    """Conversations per day and channel, hand-offs, waiting times, abstention rate, top entries."""
+    today = now().astimezone(JST).date()
+    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    start = datetime.combine(day_list[0], datetime.min.time(), JST)
+    index = {d: i for i, d in enumerate(day_list)}
+    conversations = _conversations_per_day(session, start, index, include_demo=include_demo)
+    handoffs = _handoffs_per_day(session, start, index, include_demo=include_demo)
+    waiting_now = len(session.exec(select(Ticket.id).where(Ticket.state == "waiting")).all())
+    answered, abstained, top = _answers(session, start)
     return Dashboard(
         days=day_list,
-        conversations=dict(conversations),
-        handoffs=handoffs,
-        crisis=crisis,
-        wait_buckets=[(label, buckets[label]) for _l, label in WAIT_BUCKETS],
-        wait_median_min=median,
+        conversations=conversations,
+        handoffs=handoffs.per_day,
+        crisis=handoffs.crisis,
+        wait_buckets=_wait_buckets(handoffs.waits),
+        wait_median_min=handoffs.waits[len(handoffs.waits) // 2] if handoffs.waits else None,
         waiting_now=waiting_now,
         answered=answered,
         abstained=abstained,
@@ -155,7 +178,7 @@ def build_dashboard(session: Session, *, days: int = 14, include_demo: bool = Tr
         crisis_months=crisis_by_month(session, include_demo=include_demo),
         totals={
             "conversations": sum(sum(v) for v in conversations.values()),
-            "handoffs": sum(handoffs),
-            "crisis": sum(crisis),
+            "handoffs": sum(handoffs.per_day),
+            "crisis": sum(handoffs.crisis),
         },
     )

@@ -1,12 +1,38 @@
-"""An entry as editors read it (answer first, then the rest in words), for the version diff.
+"""What changed between two versions of an entry: a line diff, and the entry as editors read it.
 
 The stored file is YAML front matter + answer; a diff of the raw file shows ``keywords:``
-lists and quoting before the answer text that actually changed. Diffing this readable form
-shows the answer first, and each field under a Japanese heading.
+lists and quoting before the answer text that actually changed. Diffing :func:`readable`
+(answer first, then each field under a Japanese heading) shows what an editor cares about.
 """
 from __future__ import annotations
 
+import difflib
+from dataclasses import dataclass
+
 from knowledge.kb import EntryFormatError, parse_entry
+
+
+@dataclass
+class DiffLine:
+    kind: str  # same | add | del | hunk
+    text: str
+
+
+def diff_lines(old: str, new: str) -> list[DiffLine]:
+    """A unified line diff of two entry texts (what changed between versions)."""
+    out = []
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            out.append(DiffLine("hunk", line))
+        elif line.startswith("+"):
+            out.append(DiffLine("add", line[1:]))
+        elif line.startswith("-"):
+            out.append(DiffLine("del", line[1:]))
+        else:
+            out.append(DiffLine("same", line[1:]))
+    return out
 
 
 def readable(text: str) -> str:

@@ -16,14 +16,19 @@ from 2021 that are still in force), so the flag told editors nothing.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from datetime import date
+from pathlib import Path
+
+from knowledge.editorial.eras import ERAS, parse_as_of
+from knowledge.kb import Entry
 
 SNAPSHOT_MONTHS = 12
 RULE_REVIEW_MONTHS = 36
 
-_ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925}
 _PERIOD = re.compile(r"(令和|平成)\s*(元|\d{1,2})\s*[〜~～\-－ー]\s*(\d{1,2})\s*年度")
 _RULE = re.compile(r"施行|通知|閣議決定|開始|整備完了|協議済み|による")
 _SNAPSHOT = re.compile(r"現在|時点|実績|年版|年度")
@@ -34,7 +39,7 @@ def period_end(as_of: str) -> date | None:
     m = _PERIOD.search(unicodedata.normalize("NFKC", as_of or "").replace("~", "〜"))
     if not m:
         return None
-    last_fy = _ERAS[m.group(1)] + int(m.group(3))
+    last_fy = ERAS[m.group(1)] + int(m.group(3))
     return date(last_fy + 1, 3, 31)
 
 
@@ -70,3 +75,32 @@ def date_reasons(as_of: str, as_of_date: date | None, last_checked: date | None,
     if months_between(as_of_date, today) >= SNAPSHOT_MONTHS:
         return [f"数字や状況は基準日から{SNAPSHOT_MONTHS}か月以上前のものです({as_of})。新しい版を確かめてください"]
     return []
+
+
+def seed_hashes(entry: Entry, seeds_dir: Path | None) -> dict[str, str]:
+    """SHA-256 of each seed file the entry quotes (missing files are left out)."""
+    hashes: dict[str, str] = {}
+    if seeds_dir is None:
+        return hashes
+    for s in entry.sources:
+        if s.seed and s.seed not in hashes:
+            path = seeds_dir / s.seed
+            if path.is_file():
+                hashes[s.seed] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def stale_reasons(entry: Entry, *, last_checked: date | None, recorded_seeds: str | None, seeds_dir: Path | None, today: date) -> list[str]:
+    """Why an entry should be re-checked: an old ``as_of`` or a seed changed since publish.
+
+    ``last_checked`` is when it was last published, ``recorded_seeds`` the seed hashes stored
+    then (JSON), both None for an entry never published through the console.
+    """
+    reasons = date_reasons(entry.as_of, parse_as_of(entry.as_of), last_checked, today)
+    if recorded_seeds:
+        recorded = json.loads(recorded_seeds)
+        current = seed_hashes(entry, seeds_dir)
+        for seed, digest in recorded.items():
+            if seed in current and current[seed] != digest:
+                reasons.append(f"元資料 {seed} が公開後に変わりました")
+    return reasons

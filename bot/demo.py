@@ -19,6 +19,8 @@ from sqlmodel import Session, select
 
 from admin import accounts, audit, auth
 from admin.models import StaffUser
+from bot.runtime import get_runtime
+from bot.service import handle_inbound
 from core import db
 from core.clock import now
 from core.messages import A_CONSENT_NO, A_CONSENT_YES, A_HANDOFF, Inbound
@@ -155,9 +157,6 @@ def _seed_canned(session: Session, staff_id: int) -> None:
 
 def _seed_conversations(staff_id: int) -> bool:
     """Plays each demo conversation through the real engine, then backdates it; False if present."""
-    from bot.runtime import get_runtime
-    from bot.service import handle_inbound
-
     with db.session_scope() as session:
         if session.exec(select(ChannelUser.id).where(ChannelUser.is_demo == True)).first() is not None:  # noqa: E712
             return False
