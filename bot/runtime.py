@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot import engine
+from core import heap
 from core.models import ConsentText
 from knowledge.kb import ENTRIES_DIR, KnowledgeBase, load_kb
 from knowledge.understand import Understander
@@ -69,6 +70,7 @@ class Runtime:
                 if self._signature() != self._knowledge.signature:
                     try:
                         self._knowledge = self._load()
+                        heap.refreeze()
                     except Exception:
                         # why keep the old one: a half-written or broken file must not take the bot down
                         import logging
@@ -80,6 +82,7 @@ class Runtime:
         with self._lock:
             self._knowledge = self._load()
             self._checked_at = time.monotonic()
+            heap.refreeze()
 
 
 def text_hash(text: str) -> str:
