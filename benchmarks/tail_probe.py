@@ -138,6 +138,12 @@ def _install() -> None:
     event.listen(Engine, "commit", lambda conn: _end(conn, "commit"))
     event.listen(Engine, "rollback", lambda conn: _end(conn, "rollback"))
 
+    if os.environ.get("PROBE_WAL_AUTOCHECKPOINT"):  # experiment: who pays for WAL checkpoints
+
+        @event.listens_for(Engine, "connect")
+        def _no_auto_checkpoint(dbapi_conn, record):  # noqa: ANN001
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(os.environ['PROBE_WAL_AUTOCHECKPOINT'])}")
+
     @event.listens_for(Engine, "checkout")
     def _checkout(dbapi_conn, record, proxy):  # noqa: ANN001
         rec = getattr(threading.current_thread(), "probe_store", None)
