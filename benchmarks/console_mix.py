@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,10 +41,12 @@ PAGES = ["/console/inbox", "/console/inbox/rows?view=waiting", "/admin/api/ticke
 class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    sent_at: list[float] = field(default_factory=list)  # wall clock, for --probe
 
     def add(self, status: int, seconds: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies.append(seconds)
+        self.sent_at.append(time.time() - seconds)
 
     @property
     def five_xx(self) -> int:
@@ -128,6 +132,12 @@ def _ms(values: list[float], p: float) -> str:
     return f"{_pct(values, p) * 1000:.0f}"
 
 
+def _loadavg() -> str:
+    # why printed with every run: the machine is shared, and other jobs set the p99's floor
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100)
@@ -135,14 +145,22 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.5, help="seconds between one user's requests (0 = none)")
     parser.add_argument("--rate", type=float, default=20.0, help="webhooks per second")
     parser.add_argument("--set", action="append", default=[], metavar="RISTAPO_X=V", help="an extra setting for the server")
+    parser.add_argument("--probe", default=None, metavar="PREFIX", help="run the server under benchmarks/tail_probe.py; write PREFIX.server.json and PREFIX.client.json")
     args = parser.parse_args()
+    load_before = _loadavg()
     fake = start_fake("lean")
     data_dir = tempfile.mkdtemp(prefix="ristapo-mix-")
     env = _env(data_dir, f"sqlite:///{data_dir}/mix.db", fake, run_workers=True)
     env.update(dict(kv.split("=", 1) for kv in args.set))
     tokens = _prepare(env, args.users)
     port = _free_port()
-    proc = _spawn(["serve", "--port", str(port)], env)
+    if args.probe:
+        env["PROBE_OUT"] = os.path.abspath(args.probe + ".server.json")
+        log = open(args.probe + ".server.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.tail_probe", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    else:
+        proc = _spawn(["serve", "--port", str(port)], env)
     try:
         _wait_healthy(port, proc)
         base = f"http://127.0.0.1:{port}"
@@ -152,7 +170,11 @@ def main() -> None:
         proc.terminate()
         proc.wait(30)
         fake.stop()
-    print(f"{args.users} console users (think {args.think}s), {args.rate:g} webhooks/s, {args.seconds:g}s, 1 serve on SQLite")
+    if args.probe:
+        with open(args.probe + ".client.json", "w") as f:
+            json.dump({"hooks": list(zip(hooks.sent_at, hooks.latencies)), "console": list(zip(console.sent_at, console.latencies))}, f)
+    print(f"{args.users} console users (think {args.think}s), {args.rate:g} webhooks/s, {args.seconds:g}s, 1 serve on SQLite; "
+          f"/proc/loadavg before: {load_before} after: {_loadavg()}")
     print(f"  webhooks: {len(hooks.latencies)} sent, p50 {_ms(hooks.latencies, 50)} ms, p99 {_ms(hooks.latencies, 99)} ms, "
           f"max {max(hooks.latencies) * 1000:.0f} ms, 5xx {hooks.five_xx}, statuses {hooks.statuses}")
     print(f"  console:  {len(console.latencies)} requests ({len(console.latencies) / args.seconds:.0f}/s), p50 {_ms(console.latencies, 50)} ms, "

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from bot import engine, web
 from bot.runtime import get_runtime
 from bot.startup import log_channels, prepare
-from core import db, health
+from core import db, health, heap
 from core.settings import Settings, get_settings
 from knowledge.kb import Entry
 
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks: list[asyncio.Task] = []
         for start in app.state.on_startup:
             await start(app)
+        if app.state.freeze_heap:
+            heap.freeze_long_lived()  # why: core/heap.py (full collections were the webhook's p99)
         if settings.run_workers:
             for factory in app.state.workers:
                 tasks.append(asyncio.create_task(factory(app)))
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.workers: list[WorkerFactory] = []
     app.state.on_startup: list[WorkerFactory] = []
     app.state.on_shutdown: list[WorkerFactory] = []
+    # set by the long-running commands (serve, worker), not in tests: core/heap.py
+    app.state.freeze_heap = False
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():

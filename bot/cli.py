@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     app = create_app(settings)
+    app.state.freeze_heap = True
     if args.demo:
         try:
             from bot.demo import seed_demo

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from bot import engine
+from core import heap
 from core.consent_text import current_consent_text, still_valid_from
 from core.models import ConsentText
 from knowledge.kb import ENTRIES_DIR, KnowledgeBase, load_kb
@@ -62,6 +63,7 @@ class Runtime:
                 if self._signature() != self._knowledge.signature:
                     try:
                         self._knowledge = self._load()
+                        heap.refreeze()
                     except Exception:
                         # why keep the old one: a half-written or broken file must not take the bot down
                         import logging
@@ -73,6 +75,7 @@ class Runtime:
         with self._lock:
             self._knowledge = self._load()
             self._checked_at = time.monotonic()
+            heap.refreeze()
 
 
 @dataclass(frozen=True)

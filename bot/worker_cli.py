@@ -22,6 +22,10 @@ async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> 
 
     for start in app.state.on_startup:
         await start(app)
+    if app.state.freeze_heap:
+        from core import heap
+
+        heap.freeze_long_lived()
     try:
         if once:
             if inbox:
@@ -63,6 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     setup_logging()
     settings = get_settings()
     app = create_app(settings)
+    app.state.freeze_heap = True
     if not pipeline.worker_channels():
         log.warning("no channel is configured (LINE/Telegram credentials unset): the worker has nothing to deliver")
     both = not (args.inbox or args.outbox)

@@ -615,6 +615,9 @@ def install(app, settings: Settings) -> None:
     if not settings.line_enabled:
         return
     adapter = LineAdapter(settings)
+    # why now rather than at the first reply: the SDK's message models (about 100,000 objects)
+    # are then part of the start-up heap that `ristapo serve` freezes (core/heap.py)
+    import linebot.v3.messaging  # noqa: F401
     pipeline.register_adapter(adapter)
     app.state.line_adapter = adapter
     # why below the framework: see bot/channels/webhook_asgi.py (LINE sends bursts)
