@@ -1,0 +1,57 @@
+"""Harmless look-alikes are told apart from danger by their kind, not by their sentence.
+
+Each kind is a piece of grammar or vocabulary in crisis_situations.yaml / crisis_lexicon.yaml:
+an idiom of hardship, a past set against a better now, a helper's role, a negated wish, a
+death told as a loss, a dosage question, a question asked ahead of time, anger with the act
+ruled out, a genre named without a medium. Next to each kind stands the danger that shares
+its words and must stay an alarm. Sentences are written for these tests (not taken from the
+corpus or the evaluation sets).
+"""
+import pytest
+
+from knowledge.crisis import detect_crisis
+
+HARMLESS_BY_KIND = {
+    "idiom of hardship": ["引っ越しの日は死ぬ思いをしました", "夏の草むしりで死ぬような思いした"],
+    "idiom of embarrassment": ["誤送信してもうた、恥ずかしすぎて死にたい笑", "はずかしくて しにそう"],
+    "idiom of resolve": ["死ぬくらいの覚悟で禁煙する", "とびおりるくらいの気持ちで告白した"],
+    "past set against a better now": [
+        "わかか頃は消えたかったばってん、いまは平和に暮らしとる",
+        "切ってた頃もあったけど、もう昔の話",
+        "酒やめて4年、死にたかったのが嘘みたい",
+    ],
+    "helper's role": [
+        "看護師をしていて、患者さんの自傷にどう向き合えばいいか悩んでいます",
+        "相談員やってるんだけど、利用者が闇金に追われてる言うてたら、どこ紹介したらいい？",
+        "再犯率と自殺率の関係をゼミで調べてます",
+        "部下から自傷を打ち明けられました。上司としての初期対応を教えてください",
+    ],
+    "negated wish": ["別に消えたいとかではないけど、仕事がしんどい", "死にたいわけじゃないです、眠れないだけ"],
+    "death told as a loss": ["叔父がODで亡くなって、もう六年になる。今でもときどき夢に見る"],
+    "dosage question": ["頭痛薬っていっかいに何錠のめばいいの"],
+    "question asked ahead": ["もし元夫に殴られたら、どこに相談すればいいですか"],
+    "anger with the act ruled out": ["店長しばいたろか思たわ。まあせえへんけど", "あいつ殴りたいけど、我慢する"],
+    "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
+}
+
+DANGER_BY_KIND = {
+    "a past set against a worse now": ["前は平気だったけど今は死にたい", "むかしは楽しかった。いまはもう消えたい"],
+    "a helper in crisis themselves": ["看護師やってるけど、もう限界、死にたい"],
+    "a helper reporting danger now": ["保護司です。対象者が今やくざに追われてるって電話してきた"],
+    "a wish negated, an act done": ["死にたいわけじゃないけど薬全部飲んだ"],
+    "following the one who died": ["友達がODで亡くなった。私もODして後を追いたい"],
+    "a dose asked to die": ["何錠飲めば死ねるの"],
+    "a question asked in the middle of it": ["夫に殴られてる、逃げたらどこに行けばいい？"],
+    "anger with a time set": ["殺したいくらい腹立つ、今から行く", "あいつ殺したい。包丁はある。しないけど"],
+    "hit now, in a dialect verb close to 芝居": ["夫がしばいてくる、今"],
+}
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, ts in HARMLESS_BY_KIND.items() for t in ts])
+def test_a_harmless_look_alike_is_not_an_alarm(kind, text):
+    assert not detect_crisis(text).is_crisis, (kind, text)
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, ts in DANGER_BY_KIND.items() for t in ts])
+def test_danger_sharing_their_words_stays_an_alarm(kind, text):
+    assert detect_crisis(text).is_crisis, (kind, text)
