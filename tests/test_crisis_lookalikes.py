@@ -29,12 +29,19 @@ HARMLESS_BY_KIND = {
     "negated wish": ["別に消えたいとかではないけど、仕事がしんどい", "死にたいわけじゃないです、眠れないだけ"],
     "death told as a loss": ["叔父がODで亡くなって、もう六年になる。今でもときどき夢に見る"],
     "dosage question": ["頭痛薬っていっかいに何錠のめばいいの"],
+    "a usual dose taken": ["風邪薬を2錠のんだけど熱が下がらない"],
+    "a death dated in the past": ["叔母が自殺したのは二十年前。きょうは叔母の誕生日"],
+    "asking how to reply": ["同僚が消えたいってメールしてきた。なんて返すのがいいかな"],
     "question asked ahead": ["もし元夫に殴られたら、どこに相談すればいいですか"],
     "anger with the act ruled out": ["店長しばいたろか思たわ。まあせえへんけど", "あいつ殴りたいけど、我慢する"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
 DANGER_BY_KIND = {
+    "since long ago, and still": ["子どもの頃からずっと死にたい", "学生の時から消えたいと思い続けてる"],
+    "a day chosen": ["あした しぬ", "今夜こそ死にます"],
+    "following one who died long ago": ["十五年前に父が自殺した。私も同じように死にたい"],
+    "a story named as a simile": ["兄が映画みたいにナイフ振り回してる"],
     "a past set against a worse now": ["前は平気だったけど今は死にたい", "むかしは楽しかった。いまはもう消えたい"],
     "a helper in crisis themselves": ["看護師やってるけど、もう限界、死にたい"],
     "a helper reporting danger now": ["保護司です。対象者が今やくざに追われてるって電話してきた"],
