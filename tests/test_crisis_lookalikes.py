@@ -34,6 +34,10 @@ HARMLESS_BY_KIND = {
     "asking how to reply": ["同僚が消えたいってメールしてきた。なんて返すのがいいかな"],
     "question asked ahead": ["もし元夫に殴られたら、どこに相談すればいいですか"],
     "anger with the act ruled out": ["店長しばいたろか思たわ。まあせえへんけど", "あいつ殴りたいけど、我慢する"],
+    "stabbed by words": ["面接で面接官に刺された、鋭い質問で"],
+    "a small accident with a tool": ["はさみで指切った、ちょっと血が出てる"],
+    "what an act counts as in law": ["ぶっ殺すぞって言ったら脅迫になるの？"],
+    "worry about a family member's medicines": ["父が薬をまとめて飲んでしまうのが心配で、保管のしかたを知りたい"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -51,6 +55,8 @@ DANGER_BY_KIND = {
     "a question asked in the middle of it": ["夫に殴られてる、逃げたらどこに行けばいい？"],
     "anger with a time set": ["殺したいくらい腹立つ、今から行く", "あいつ殺したい。包丁はある。しないけど"],
     "hit now, in a dialect verb close to 芝居": ["夫がしばいてくる、今"],
+    "a stroke, told by the words that fail": ["祖父が急に言葉が出なくなった、右手も動かない"],
+    "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
 
