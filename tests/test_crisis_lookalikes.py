@@ -41,6 +41,9 @@ HARMLESS_BY_KIND = {
     "a hand raised to ask": ["いま会議で部下が手をあげてる"],
     "a habit of speech": ["叔父が死ぬって言ってたけど、あれは口癖で今日もぴんぴんしてる"],
     "a past of hitting, set against a better now": ["昔は兄貴がよう俺を殴りよったけど、今は仲ええ"],
+    "scars of a past": ["リスカの傷跡、夏は半袖着られなくて困る"],
+    "hard days, daily life going on": ["生きるのしんどい時もあるけど、仕事には行ってる"],
+    "anger taken out on a thing": ["はらたちすぎて くっしょん なぐってる"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -63,6 +66,8 @@ DANGER_BY_KIND = {
     "someone said they will die": ["妹が死ぬってLINEしてきた", "彼が「もう死ぬ」と書き置きして出ていった"],
     "not breathing, in dialect": ["ばあちゃんが息してねぇ"],
     "a high place said casually": ["いま高いとこおる。飛んだら楽になれる"],
+    "charcoal lit in a room": ["弟が部屋で練炭たいとる"],
+    "a thing hit, and a person too": ["父が壁殴りよる、母も殴られとる"],
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
