@@ -44,6 +44,7 @@ HARMLESS_BY_KIND = {
     "scars of a past": ["リスカの傷跡、夏は半袖着られなくて困る"],
     "hard days, daily life going on": ["生きるのしんどい時もあるけど、仕事には行ってる"],
     "anger taken out on a thing": ["はらたちすぎて くっしょん なぐってる"],
+    "sleepy after a usual dose": ["花粉症の薬のんだら眠くてたまらん"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -68,6 +69,8 @@ DANGER_BY_KIND = {
     "a high place said casually": ["いま高いとこおる。飛んだら楽になれる"],
     "charcoal lit in a room": ["弟が部屋で練炭たいとる"],
     "a thing hit, and a person too": ["父が壁殴りよる、母も殴られとる"],
+    "a small ぃ dropped, dying said as a goodbye": ["しにたぃ。もぅむり", "死ぬけん、もう探さんで"],
+    "sleepy after a whole box": ["睡眠薬ひと箱のんだら眠くてたまらん"],
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
