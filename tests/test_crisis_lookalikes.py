@@ -45,6 +45,9 @@ HARMLESS_BY_KIND = {
     "hard days, daily life going on": ["生きるのしんどい時もあるけど、仕事には行ってる"],
     "anger taken out on a thing": ["はらたちすぎて くっしょん なぐってる"],
     "sleepy after a usual dose": ["花粉症の薬のんだら眠くてたまらん"],
+    "a passive as a simile or a concession": ["取り立てに追われるように引っ越した", "あんなことしたんだから、恨まれて殴られても文句は言えない"],
+    "someone else's act, witnessed": ["駅で人が倒れてるのを見てから、電車に乗るのが怖い"],
+    "never done": ["子どもに手をあげたことは一度もありません"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -71,6 +74,8 @@ DANGER_BY_KIND = {
     "a thing hit, and a person too": ["父が壁殴りよる、母も殴られとる"],
     "a small ぃ dropped, dying said as a goodbye": ["しにたぃ。もぅむり", "死ぬけん、もう探さんで"],
     "sleepy after a whole box": ["睡眠薬ひと箱のんだら眠くてたまらん"],
+    "a concession, and it is going on now": ["殴られても仕方ないって言われて、いまも殴られてる"],
+    "witnessed, and wanting to follow": ["飛び降りの現場を見てから、わたしも死にたい"],
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
