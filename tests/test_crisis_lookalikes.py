@@ -48,6 +48,8 @@ HARMLESS_BY_KIND = {
     "a passive as a simile or a concession": ["取り立てに追われるように引っ越した", "あんなことしたんだから、恨まれて殴られても文句は言えない"],
     "someone else's act, witnessed": ["駅で人が倒れてるのを見てから、電車に乗るのが怖い"],
     "never done": ["子どもに手をあげたことは一度もありません"],
+    "a passing thought, set against what holds": ["いなくなりたいって一瞬思ったけど、妹と電話して落ち着いた",
+                                                 "生きてる意味わからんくなる時ある。でも犬がおるけん大丈夫"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -76,6 +78,8 @@ DANGER_BY_KIND = {
     "sleepy after a whole box": ["睡眠薬ひと箱のんだら眠くてたまらん"],
     "a concession, and it is going on now": ["殴られても仕方ないって言われて、いまも殴られてる"],
     "witnessed, and wanting to follow": ["飛び降りの現場を見てから、わたしも死にたい"],
+    "coping named to be denied": ["消えたい。けど大丈夫じゃない", "生きるのしんどいけど、もう頑張れない",
+                                  "いなくなりたい。でも平気なふりしてる"],
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
