@@ -50,6 +50,12 @@ HARMLESS_BY_KIND = {
     "never done": ["子どもに手をあげたことは一度もありません"],
     "a passing thought, set against what holds": ["いなくなりたいって一瞬思ったけど、妹と電話して落ち着いた",
                                                  "生きてる意味わからんくなる時ある。でも犬がおるけん大丈夫"],
+    "nerves, not a stroke": ["面接だと緊張して言葉が出ない"],
+    "an arrest, not an abduction": ["けさ兄が警察に連れていかれた、面会はいつから？"],
+    "asked to come along": ["ハローワークについてきてほしい", "保護観察をつけられたけど、何をすればいい？"],
+    "できる and 生きる are not 切る": ["友達が昔リスカしてたって打ち明けてくれた。今も時々つらいらしい。私に何ができるのかな"],
+    "leisure that dives": ["夏休みは川で飛び込みして遊ぶのが恒例"],
+    "an episode of a drama": ["朝ドラの最終回で父親が倒れて息をしなくなって泣いた"],
     "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
 }
 
@@ -80,6 +86,8 @@ DANGER_BY_KIND = {
     "witnessed, and wanting to follow": ["飛び降りの現場を見てから、わたしも死にたい"],
     "coping named to be denied": ["消えたい。けど大丈夫じゃない", "生きるのしんどいけど、もう頑張れない",
                                   "いなくなりたい。でも平気なふりしてる"],
+    "taken away by someone who is not the police": ["元夫に無理やり車で連れていかれそう"],
+    "followed now": ["知らない男にずっとついてこられてる、今コンビニにいる"],
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
