@@ -1,0 +1,102 @@
+"""Harmless look-alikes are told apart from danger by their kind, not by their sentence.
+
+Each kind is a piece of grammar or vocabulary in crisis_situations.yaml / crisis_lexicon.yaml:
+an idiom of hardship, a past set against a better now, a helper's role, a negated wish, a
+death told as a loss, a dosage question, a question asked ahead of time, anger with the act
+ruled out, a genre named without a medium. Next to each kind stands the danger that shares
+its words and must stay an alarm. Sentences are written for these tests (not taken from the
+corpus or the evaluation sets).
+"""
+import pytest
+
+from knowledge.crisis import detect_crisis
+
+HARMLESS_BY_KIND = {
+    "idiom of hardship": ["引っ越しの日は死ぬ思いをしました", "夏の草むしりで死ぬような思いした"],
+    "idiom of embarrassment": ["誤送信してもうた、恥ずかしすぎて死にたい笑", "はずかしくて しにそう"],
+    "idiom of resolve": ["死ぬくらいの覚悟で禁煙する", "とびおりるくらいの気持ちで告白した"],
+    "past set against a better now": [
+        "わかか頃は消えたかったばってん、いまは平和に暮らしとる",
+        "切ってた頃もあったけど、もう昔の話",
+        "酒やめて4年、死にたかったのが嘘みたい",
+    ],
+    "helper's role": [
+        "看護師をしていて、患者さんの自傷にどう向き合えばいいか悩んでいます",
+        "相談員やってるんだけど、利用者が闇金に追われてる言うてたら、どこ紹介したらいい？",
+        "再犯率と自殺率の関係をゼミで調べてます",
+        "部下から自傷を打ち明けられました。上司としての初期対応を教えてください",
+    ],
+    "negated wish": ["別に消えたいとかではないけど、仕事がしんどい", "死にたいわけじゃないです、眠れないだけ"],
+    "death told as a loss": ["叔父がODで亡くなって、もう六年になる。今でもときどき夢に見る"],
+    "dosage question": ["頭痛薬っていっかいに何錠のめばいいの"],
+    "a usual dose taken": ["風邪薬を2錠のんだけど熱が下がらない"],
+    "a death dated in the past": ["叔母が自殺したのは二十年前。きょうは叔母の誕生日"],
+    "asking how to reply": ["同僚が消えたいってメールしてきた。なんて返すのがいいかな"],
+    "question asked ahead": ["もし元夫に殴られたら、どこに相談すればいいですか"],
+    "anger with the act ruled out": ["店長しばいたろか思たわ。まあせえへんけど", "あいつ殴りたいけど、我慢する"],
+    "stabbed by words": ["面接で面接官に刺された、鋭い質問で"],
+    "a small accident with a tool": ["はさみで指切った、ちょっと血が出てる"],
+    "what an act counts as in law": ["ぶっ殺すぞって言ったら脅迫になるの？"],
+    "worry about a family member's medicines": ["父が薬をまとめて飲んでしまうのが心配で、保管のしかたを知りたい"],
+    "a hand raised to ask": ["いま会議で部下が手をあげてる"],
+    "a habit of speech": ["叔父が死ぬって言ってたけど、あれは口癖で今日もぴんぴんしてる"],
+    "a past of hitting, set against a better now": ["昔は兄貴がよう俺を殴りよったけど、今は仲ええ"],
+    "scars of a past": ["リスカの傷跡、夏は半袖着られなくて困る"],
+    "hard days, daily life going on": ["生きるのしんどい時もあるけど、仕事には行ってる"],
+    "anger taken out on a thing": ["はらたちすぎて くっしょん なぐってる"],
+    "sleepy after a usual dose": ["花粉症の薬のんだら眠くてたまらん"],
+    "a passive as a simile or a concession": ["取り立てに追われるように引っ越した", "あんなことしたんだから、恨まれて殴られても文句は言えない"],
+    "someone else's act, witnessed": ["駅で人が倒れてるのを見てから、電車に乗るのが怖い"],
+    "never done": ["子どもに手をあげたことは一度もありません"],
+    "a passing thought, set against what holds": ["いなくなりたいって一瞬思ったけど、妹と電話して落ち着いた",
+                                                 "生きてる意味わからんくなる時ある。でも犬がおるけん大丈夫"],
+    "nerves, not a stroke": ["面接だと緊張して言葉が出ない"],
+    "an arrest, not an abduction": ["けさ兄が警察に連れていかれた、面会はいつから？"],
+    "asked to come along": ["ハローワークについてきてほしい", "保護観察をつけられたけど、何をすればいい？"],
+    "できる and 生きる are not 切る": ["友達が昔リスカしてたって打ち明けてくれた。今も時々つらいらしい。私に何ができるのかな"],
+    "leisure that dives": ["夏休みは川で飛び込みして遊ぶのが恒例"],
+    "an episode of a drama": ["朝ドラの最終回で父親が倒れて息をしなくなって泣いた"],
+    "genre without a medium": ["時代劇見とったら、みんな斬られよる"],
+}
+
+DANGER_BY_KIND = {
+    "since long ago, and still": ["子どもの頃からずっと死にたい", "学生の時から消えたいと思い続けてる"],
+    "a day chosen": ["あした しぬ", "今夜こそ死にます"],
+    "following one who died long ago": ["十五年前に父が自殺した。私も同じように死にたい"],
+    "a story named as a simile": ["兄が映画みたいにナイフ振り回してる"],
+    "a past set against a worse now": ["前は平気だったけど今は死にたい", "むかしは楽しかった。いまはもう消えたい"],
+    "a helper in crisis themselves": ["看護師やってるけど、もう限界、死にたい"],
+    "a helper reporting danger now": ["保護司です。対象者が今やくざに追われてるって電話してきた"],
+    "a wish negated, an act done": ["死にたいわけじゃないけど薬全部飲んだ"],
+    "following the one who died": ["友達がODで亡くなった。私もODして後を追いたい"],
+    "a dose asked to die": ["何錠飲めば死ねるの"],
+    "a question asked in the middle of it": ["夫に殴られてる、逃げたらどこに行けばいい？"],
+    "anger with a time set": ["殺したいくらい腹立つ、今から行く", "あいつ殺したい。包丁はある。しないけど"],
+    "hit now, in a dialect verb close to 芝居": ["夫がしばいてくる、今"],
+    "a stroke, told by the words that fail": ["祖父が急に言葉が出なくなった、右手も動かない"],
+    "hitting now, in dialect or in keigo": ["今おやじが弟ば叩きよる", "現在、夫が義母に暴行を加えております"],
+    "someone said they will die": ["妹が死ぬってLINEしてきた", "彼が「もう死ぬ」と書き置きして出ていった"],
+    "not breathing, in dialect": ["ばあちゃんが息してねぇ"],
+    "a high place said casually": ["いま高いとこおる。飛んだら楽になれる"],
+    "charcoal lit in a room": ["弟が部屋で練炭たいとる"],
+    "a thing hit, and a person too": ["父が壁殴りよる、母も殴られとる"],
+    "a small ぃ dropped, dying said as a goodbye": ["しにたぃ。もぅむり", "死ぬけん、もう探さんで"],
+    "sleepy after a whole box": ["睡眠薬ひと箱のんだら眠くてたまらん"],
+    "a concession, and it is going on now": ["殴られても仕方ないって言われて、いまも殴られてる"],
+    "witnessed, and wanting to follow": ["飛び降りの現場を見てから、わたしも死にたい"],
+    "coping named to be denied": ["消えたい。けど大丈夫じゃない", "生きるのしんどいけど、もう頑張れない",
+                                  "いなくなりたい。でも平気なふりしてる"],
+    "taken away by someone who is not the police": ["元夫に無理やり車で連れていかれそう"],
+    "followed now": ["知らない男にずっとついてこられてる、今コンビニにいる"],
+    "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
+}
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, ts in HARMLESS_BY_KIND.items() for t in ts])
+def test_a_harmless_look_alike_is_not_an_alarm(kind, text):
+    assert not detect_crisis(text).is_crisis, (kind, text)
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, ts in DANGER_BY_KIND.items() for t in ts])
+def test_danger_sharing_their_words_stays_an_alarm(kind, text):
+    assert detect_crisis(text).is_crisis, (kind, text)
