@@ -1,10 +1,10 @@
 """``ristapo worker [--inbox] [--outbox]``: the pipeline workers as a process of their own.
 
 Same code as the asyncio tasks inside ``ristapo serve``; run as many as you like against one
-PostgreSQL (rows are taken with ``FOR UPDATE SKIP LOCKED``). Channels register their adapters
-exactly as in the web app (``create_app``), so a worker handles every channel whose
-credentials are set. SIGTERM/SIGINT stop it after the current step; an interrupted step is
-taken again by any worker (inbox: the transaction never committed; outbox: its lease ends).
+PostgreSQL (rows are taken with ``FOR UPDATE SKIP LOCKED``). ``bot.app.create_worker``
+registers the adapter of every channel whose credentials are set (no web app is built).
+SIGTERM/SIGINT stop it after the current step; an interrupted step is taken again by any
+worker (inbox: the transaction never committed; outbox: its lease ends).
 """
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import WorkerProcess
 
 log = logging.getLogger("ristapo.worker")
 
 
-async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> None:
+async def run_workers(worker: WorkerProcess, *, inbox: bool, outbox: bool, once: bool = False) -> None:
     from bot import pipeline
 
-    for start in app.state.on_startup:
-        await start(app)
+    for start in worker.on_startup:
+        await start()
     try:
         if once:
             if inbox:
@@ -49,24 +53,22 @@ async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> 
                 await t
         log.info("worker stopped")
     finally:
-        for stop_hook in app.state.on_shutdown:
+        for stop_hook in worker.on_shutdown:
             with contextlib.suppress(Exception):
-                await stop_hook(app)
+                await stop_hook()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from bot import pipeline
-    from bot.app import create_app
+    from bot.app import create_worker
     from core.logs import setup_logging
-    from core.settings import get_settings
 
     setup_logging()
-    settings = get_settings()
-    app = create_app(settings)
+    worker = create_worker()
     if not pipeline.worker_channels():
         log.warning("no channel is configured (LINE/Telegram credentials unset): the worker has nothing to deliver")
     both = not (args.inbox or args.outbox)
-    asyncio.run(run_workers(app, inbox=both or args.inbox, outbox=both or args.outbox, once=args.once))
+    asyncio.run(run_workers(worker, inbox=both or args.inbox, outbox=both or args.outbox, once=args.once))
     return 0
 
 
