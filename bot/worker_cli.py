@@ -38,6 +38,8 @@ async def run_workers(worker: WorkerProcess, *, inbox: bool, outbox: bool, once:
             loops.append(asyncio.create_task(pipeline.inbox_loop()))
         if outbox:
             loops.append(asyncio.create_task(pipeline.outbox_loop()))
+        # not among the loops awaited below: on SQLite it has nothing to do and returns at once
+        listener = asyncio.create_task(pipeline.listen_loop())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -46,9 +48,9 @@ async def run_workers(worker: WorkerProcess, *, inbox: bool, outbox: bool, once:
         log.info("worker started", extra={"worker": "+".join(k for k, on in (("inbox", inbox), ("outbox", outbox)) if on)})
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
-        for t in (waiter, *loops):
+        for t in (waiter, listener, *loops):
             t.cancel()
-        for t in loops:
+        for t in (listener, *loops):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         log.info("worker stopped")

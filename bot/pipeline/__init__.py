@@ -5,8 +5,8 @@ else happens in the request. The **inbox worker** runs the users' engine turns a
 their events done in one transaction; the **delivery worker** sends due outbox rows through
 the channel adapters, idempotently. Works on SQLite (conditional UPDATE claims; writes
 serialise) and PostgreSQL (``FOR UPDATE SKIP LOCKED``; any number of ``ristapo worker``
-processes). Workers poll the database (other processes) and wake at once when this process
-commits new work (:func:`poke`).
+processes). Workers wake at once when this process commits new work (:func:`poke`), on
+PostgreSQL also when another process does (LISTEN/NOTIFY, ``listen``), and poll as a fallback.
 
 One job per module:
 
@@ -16,6 +16,7 @@ One job per module:
 - ``store``: storing webhook events (group commit);
 - ``inbox`` + ``turns``: claiming events and running their turns in batches;
 - ``outbox``: claiming, delivering and recording outbox rows (the reply-token rules);
+- ``listen``: PostgreSQL LISTEN, relaying other processes' commits as pokes;
 - ``loops``: the worker loops and their wiring (:func:`install`, :func:`configure`).
 
 Importing the package changes nothing process-wide: the composition root calls
@@ -24,7 +25,7 @@ Importing the package changes nothing process-wide: the composition root calls
 from __future__ import annotations
 
 from bot.pipeline.inbox import process_inbox_batch, run_inbox_once
-from bot.pipeline.loops import configure, inbox_loop, install, outbox_loop
+from bot.pipeline.loops import configure, inbox_loop, install, listen_loop, outbox_loop
 from bot.pipeline.outbox import SendJob, claim_outbox, deliver, finish_jobs, run_outbox_once
 from bot.pipeline.registry import get_adapter, register_adapter, unregister_adapter, worker_channels
 from bot.pipeline.store import store_and_ack, store_events
@@ -33,7 +34,7 @@ from bot.pipeline.wake import poke, poke_inbox, poke_outbox
 
 __all__ = [
     "BUSY_WINDOW_SECONDS", "MAX_INBOX_ATTEMPTS", "MAX_SEND_ATTEMPTS", "SEND_CONCURRENCY", "TUNING",
-    "SendJob", "claim_outbox", "configure", "deliver", "finish_jobs", "get_adapter", "inbox_loop", "install",
+    "SendJob", "claim_outbox", "configure", "deliver", "finish_jobs", "get_adapter", "inbox_loop", "install", "listen_loop",
     "outbox_loop", "poke", "poke_inbox", "poke_outbox", "process_inbox_batch", "register_adapter",
     "run_inbox_once", "run_outbox_once", "store_and_ack", "store_events", "unregister_adapter", "worker_channels",
 ]

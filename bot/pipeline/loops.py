@@ -1,7 +1,8 @@
 """The worker loops (inbox and delivery) and their wiring into ``ristapo serve`` / ``ristapo worker``.
 
 Each loop works while there is work, then waits for a :func:`~bot.pipeline.wake.poke` from
-this process or polls the database for other processes' work.
+this process (or, on PostgreSQL, relayed by :func:`listen_loop` from another process's
+commit) or polls the database.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import time
 
 from bot.channels.base import SendResult
-from bot.pipeline import tuning, wake
+from bot.pipeline import listen, tuning, wake
 from bot.pipeline.inbox import process_inbox_batch
 from bot.pipeline.outbox import SendJob, claim_outbox, deliver, finish_jobs
 from bot.pipeline.tuning import FINISH_LINGER_SECONDS, SEND_CONCURRENCY
@@ -81,12 +82,22 @@ async def outbox_loop(*, concurrency: int = SEND_CONCURRENCY) -> None:
                 t.cancel()
 
 
+async def listen_loop() -> None:
+    """Relays other processes' commits to this process's workers (PostgreSQL); returns at once otherwise."""
+    if listen.wanted():
+        await listen.listen_forever()
+
+
 async def _inbox_worker(app) -> None:
     await inbox_loop()
 
 
 async def _outbox_worker(app) -> None:
     await outbox_loop()
+
+
+async def _listen_worker(app) -> None:
+    await listen_loop()
 
 
 def configure(settings) -> None:
@@ -100,6 +111,7 @@ def install(app, settings) -> None:
     configure(settings)
     app.state.workers.append(_inbox_worker)
     app.state.workers.append(_outbox_worker)
+    app.state.workers.append(_listen_worker)
     if settings.run_workers:
         import sys
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.channels.base import RawEvent
 from bot.models import InboxEvent
-from bot.pipeline.wake import poke
+from bot.pipeline.wake import notify, poke
 from core import clock, db, identity
 
 
@@ -33,7 +33,13 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     stmt = _store_statement(session.get_bind().dialect.name)
     conn = session.connection()  # Core execution: no ORM work for a plain INSERT
     received = clock.now()
-    return sum(max(conn.execute(stmt, _inbox_row(channel, raw, received)).rowcount or 0, 0) for raw in raw_events)
+    rows = [_inbox_row(channel, raw, received) for raw in raw_events]
+    added = sum(max(conn.execute(stmt, row).rowcount or 0, 0) for row in rows)
+    if rows:
+        # why not "if added": PostgreSQL reports no rowcount for this INSERT (it has RETURNING);
+        # a redelivery then wakes the workers for nothing, which costs one empty claim
+        notify(conn, "inbox")  # other processes' workers, at the caller's commit
+    return added
 
 
 def _inbox_row(channel: str, raw: RawEvent, received: datetime) -> dict:
@@ -84,7 +90,9 @@ def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
         if not rows:
             return
         with db.session_scope() as session:
-            session.connection().execute(_store_statement(session.get_bind().dialect.name), rows)
+            conn = session.connection()
+            conn.execute(_store_statement(conn.dialect.name), rows)
+            notify(conn, "inbox")  # other processes' workers, at this commit
     finally:
         with _store_gate:
             _stores_waiting -= 1

@@ -11,7 +11,7 @@ operators, not for everyday use. Tests may set an attribute of :data:`TUNING` di
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_SEND_ATTEMPTS = 6  # then "dead" and a staff alert
 MAX_INBOX_ATTEMPTS = 5  # a poison event stops blocking its user's queue after this
@@ -27,14 +27,17 @@ class Tuning:
     """The values the environment may change (defaults = :class:`core.settings.Settings` defaults)."""
 
     poll_seconds: float = 1.0
-    # why a shorter poll after recent work: other processes' commits do not wake this one
-    # by themselves; while traffic flows, a worker that
+    # why a shorter poll after recent work: on SQLite (or without the listener) other
+    # processes' commits do not wake this one; while traffic flows, a worker that
     # has just run dry looks again soon instead of sleeping a second
     busy_poll_seconds: float = 0.1
     outbox_lease_seconds: float = 60.0
     retry_base_seconds: float = 5.0
     # why batches: a turn's statements cost more than its thinking, and per batch they run once
     turn_batch: int = 32
+    # PostgreSQL: LISTEN for other processes' commits (bot/pipeline/listen.py); the poll stays
+    listen: bool = True
+    listen_url: str | None = field(default=None, repr=False)  # a direct connection for LISTEN (PgBouncer); default: the database's
 
     @property
     def busy_poll(self) -> float:
@@ -59,6 +62,8 @@ def configure(settings) -> Tuning:
     TUNING.outbox_lease_seconds = settings.outbox_lease_seconds
     TUNING.retry_base_seconds = settings.retry_base_seconds
     TUNING.turn_batch = max(1, settings.turn_batch)
+    TUNING.listen = settings.worker_listen
+    TUNING.listen_url = settings.listen_database_url
     return TUNING
 
 

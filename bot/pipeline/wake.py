@@ -1,6 +1,10 @@
-"""Waking this process's workers when new work is committed (:func:`poke`), else they poll.
+"""Waking the workers when new work is committed: this process's (:func:`poke`), and others'.
 
-The session hooks that notice new outbox rows are registered by :func:`install`, called from
+Other processes learn of a commit through PostgreSQL NOTIFY (:func:`notify`, sent inside the
+committing transaction; bot/pipeline/listen.py receives it); on SQLite they poll.
+
+The session hooks that notice new outbox rows (wake this process after the commit, NOTIFY
+the others within it) are registered by :func:`install`, called from
 the composition root (``create_app``, ``ristapo worker``). Why not at import: a hook on the
 ``Session`` class acts for every session of the whole process, and importing a module (a
 test, a CLI command) should not change what every commit does.
@@ -42,6 +46,18 @@ class _Waker:
 
 
 _wakers: dict[str, list[_Waker]] = {"inbox": [], "outbox": []}
+CHANNELS = {"inbox": "ristapo_inbox", "outbox": "ristapo_outbox"}  # PostgreSQL NOTIFY channels
+_NOTIFIED = "ristapo_outbox_notified"  # session.info: this transaction has sent its NOTIFY
+
+
+def notify(connection, kind: str) -> None:
+    """Tells other processes' ``kind`` workers when the caller's transaction commits (PostgreSQL).
+
+    NOTIFY is transactional: it is delivered at commit and dropped by a rollback, so a worker
+    is never woken for work it cannot see yet. On SQLite it does nothing.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"NOTIFY {CHANNELS[kind]}")
 
 
 def poke(kind: str) -> None:
@@ -75,26 +91,43 @@ def _note_outbox_rows(session, _ctx):  # pragma: no cover - trivial
     for obj in session.new:
         if isinstance(obj, OutboxMessage) and obj.state == OutboxState.pending.value:
             session.info[OUTBOX_ADDED] = True
-            return
+            break
+    _notify_outbox(session)
+
+
+def _notify_outbox(session, *_args) -> None:
+    """NOTIFY once per transaction that added outbox rows (at its flush, or just before commit).
+
+    Why both moments: ORM rows are seen at the flush, which may come after ``before_commit``;
+    rows inserted in bulk (bot.service.TurnWrites) only set the flag, before the commit.
+    """
+    if not session.info.get(OUTBOX_ADDED) or session.info.get(_NOTIFIED):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        notify(session.connection(), "outbox")
+    session.info[_NOTIFIED] = True
 
 
 def _wake_after_commit(session):  # pragma: no cover - trivial
+    session.info.pop(_NOTIFIED, None)
     if session.info.pop(OUTBOX_ADDED, False):
         poke("outbox")
 
 
-_HOOKS = (("after_flush", _note_outbox_rows), ("after_commit", _wake_after_commit))
+def _forget_notify(session, *_args):  # pragma: no cover - trivial
+    session.info.pop(_NOTIFIED, None)  # the rollback dropped it: the next commit sends it again
+
+
+_HOOKS = (
+    ("after_flush", _note_outbox_rows),
+    ("before_commit", _notify_outbox),
+    ("after_commit", _wake_after_commit),
+    ("after_soft_rollback", _forget_notify),
+)
 
 
 def install() -> None:
-    """Registers the session hooks that wake the delivery worker after a commit (idempotent)."""
+    """Registers the session hooks that wake the delivery workers of a commit's outbox rows (idempotent)."""
     for name, fn in _HOOKS:
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
-
-
-def uninstall() -> None:
-    """Removes the hooks again (tests)."""
-    for name, fn in _HOOKS:
-        if event.contains(Session, name, fn):
-            event.remove(Session, name, fn)
