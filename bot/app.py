@@ -2,7 +2,8 @@
 
 ``create_app`` is the composition root, so it is the one place in bot/ that imports admin/.
 Background workers (inbox, outbox, retention) run as asyncio tasks in the lifespan when
-``RISTAPO_RUN_WORKERS`` is true (default), or as separate ``ristapo worker`` processes.
+``RISTAPO_RUN_WORKERS`` is true (default), or as separate ``ristapo worker`` processes,
+whose composition root is :func:`create_worker` (no web app).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -140,3 +142,43 @@ def _mount_optional(app: FastAPI, settings: Settings) -> None:
                 continue  # not built yet in this checkout
             raise
         module.install(app, settings)
+
+
+@dataclass
+class WorkerProcess:
+    """What ``ristapo worker`` runs with: the channels' start and stop hooks (no web app)."""
+
+    on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    freeze_heap: bool = False  # `ristapo worker` sets it; tests build many workers in one process
+
+
+def create_worker(settings: Settings | None = None) -> WorkerProcess:
+    """Readies a worker process: the pipeline, the adapters of the channels that are on, the staff webhook.
+
+    Why not ``create_app``: a worker serves no request; building the whole web app (routers,
+    console, templates) only to register two adapters cost start-up time and memory. The staff
+    webhook is needed: the turns a worker runs open tickets that staff must hear about.
+    """
+    from bot import pipeline
+    from handoff.events import install_webhook
+
+    settings = prepare(settings or get_settings())
+    pipeline.configure(settings)
+    install_webhook(settings.staff_webhook_url, settings.public_base_url.rstrip("/") + "/console")
+    worker = WorkerProcess()
+    if settings.line_enabled:
+        from bot.channels.line import LineAdapter
+
+        line = LineAdapter(settings)
+        pipeline.register_adapter(line)
+        worker.on_shutdown.append(line.aclose)
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramAdapter
+
+        telegram = TelegramAdapter.from_settings(settings)
+        pipeline.register_adapter(telegram)
+        worker.on_startup.append(telegram.start)
+        worker.on_shutdown.append(telegram.stop)
+    log_channels(settings)
+    return worker

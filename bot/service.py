@@ -3,7 +3,7 @@
 ``handle_inbound`` runs inside the caller's transaction: the stored message, consent record,
 ticket and outbox row of a turn commit together or not at all (transactional outbox).
 
-The inbox worker runs the turns of many users in one transaction (see bot/pipeline.py): it
+The inbox worker runs the turns of many users in one transaction (see bot/pipeline/inbox.py): it
 loads their rows with :func:`load_turns` and collects the transcript and outbox rows in a
 :class:`TurnWrites`, so a batch of turns costs a handful of statements instead of a handful
 per turn. A single turn (web chat, terminal, demo) uses the same code with immediate writes.

@@ -1,10 +1,10 @@
 """``ristapo worker [--inbox] [--outbox]``: the pipeline workers as a process of their own.
 
 Same code as the asyncio tasks inside ``ristapo serve``; run as many as you like against one
-PostgreSQL (rows are taken with ``FOR UPDATE SKIP LOCKED``). Channels register their adapters
-exactly as in the web app (``create_app``), so a worker handles every channel whose
-credentials are set. SIGTERM/SIGINT stop it after the current step; an interrupted step is
-taken again by any worker (inbox: the transaction never committed; outbox: its lease ends).
+PostgreSQL (rows are taken with ``FOR UPDATE SKIP LOCKED``). ``bot.app.create_worker``
+registers the adapter of every channel whose credentials are set (no web app is built).
+SIGTERM/SIGINT stop it after the current step; an interrupted step is taken again by any
+worker (inbox: the transaction never committed; outbox: its lease ends).
 """
 from __future__ import annotations
 
@@ -13,16 +13,20 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import WorkerProcess
 
 log = logging.getLogger("ristapo.worker")
 
 
-async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> None:
+async def run_workers(worker: WorkerProcess, *, inbox: bool, outbox: bool, once: bool = False) -> None:
     from bot import pipeline
 
-    for start in app.state.on_startup:
-        await start(app)
-    if app.state.freeze_heap:
+    for start in worker.on_startup:
+        await start()
+    if worker.freeze_heap:
         from core import heap
 
         heap.freeze_long_lived()
@@ -38,6 +42,8 @@ async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> 
             loops.append(asyncio.create_task(pipeline.inbox_loop()))
         if outbox:
             loops.append(asyncio.create_task(pipeline.outbox_loop()))
+        # not among the loops awaited below: on SQLite it has nothing to do and returns at once
+        listener = asyncio.create_task(pipeline.listen_loop())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -46,32 +52,30 @@ async def run_workers(app, *, inbox: bool, outbox: bool, once: bool = False) -> 
         log.info("worker started", extra={"worker": "+".join(k for k, on in (("inbox", inbox), ("outbox", outbox)) if on)})
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
-        for t in (waiter, *loops):
+        for t in (waiter, listener, *loops):
             t.cancel()
-        for t in loops:
+        for t in (listener, *loops):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         log.info("worker stopped")
     finally:
-        for stop_hook in app.state.on_shutdown:
+        for stop_hook in worker.on_shutdown:
             with contextlib.suppress(Exception):
-                await stop_hook(app)
+                await stop_hook()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from bot import pipeline
-    from bot.app import create_app
+    from bot.app import create_worker
     from core.logs import setup_logging
-    from core.settings import get_settings
 
     setup_logging()
-    settings = get_settings()
-    app = create_app(settings)
-    app.state.freeze_heap = True
+    worker = create_worker()
+    worker.freeze_heap = True  # why: core/heap.py (full collections paused the whole process)
     if not pipeline.worker_channels():
         log.warning("no channel is configured (LINE/Telegram credentials unset): the worker has nothing to deliver")
     both = not (args.inbox or args.outbox)
-    asyncio.run(run_workers(app, inbox=both or args.inbox, outbox=both or args.outbox, once=args.once))
+    asyncio.run(run_workers(worker, inbox=both or args.inbox, outbox=both or args.outbox, once=args.once))
     return 0
 
 

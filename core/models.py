@@ -155,7 +155,7 @@ class OutboxMessage(SQLModel, table=True):
     state: str = Field(default=OutboxState.pending.value, index=True)
     attempts: int = 0
     parts_sent: int = 0  # calls of a multi-call message already delivered (resume after them)
-    # the reply-token call, recorded before it is made (see bot/pipeline.py "Reply tokens"):
+    # the reply-token call, recorded before it is made (see bot/pipeline/outbox.py "Reply tokens"):
     # None = not used, "sending" = this attempt will call reply, "unknown" = an earlier attempt
     # may have called it (crash, 5xx, timeout), "failed" = known not delivered (push is safe)
     reply_state: str | None = None

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     payload_retention_days: int = 7
     ticket_max_age_days: int = 90  # an open ticket idle this long is closed; its content then follows retention
     run_workers: bool = True
+    # the pipeline's tunables (bot/pipeline/tuning.py): for the crash tests and operators
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_busy_poll_seconds: float = Field(default=0.1, gt=0)
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    retry_base_seconds: float = Field(default=5.0, ge=0)
+    turn_batch: int = Field(default=32, ge=1)
+    # PostgreSQL: workers LISTEN for other processes' commits (bot/pipeline/listen.py); a pooler
+    # in transaction mode (PgBouncer) does not forward LISTEN: give a direct URL for it here
+    worker_listen: bool = True
+    listen_database_url: str | None = Field(default=None, repr=False)
     # a message this soon after staff closed a ticket reopens it (never the fallback nobody sees)
     handoff_reopen_hours: int = Field(default=24, ge=0, le=24 * 14)
     # the staff side's share of the server: console/admin API requests running at once, and how

@@ -111,8 +111,8 @@ def test_the_worker_command_asks_for_the_freeze(settings, monkeypatch):
 
     seen = {}
 
-    async def run_workers(app, **kw):
-        seen.update(freeze=app.state.freeze_heap)
+    async def run_workers(worker, **kw):
+        seen.update(freeze=worker.freeze_heap)
 
     monkeypatch.setattr(worker_cli, "run_workers", run_workers)
     assert worker_cli.cmd_worker(worker_cli.argparse.Namespace(inbox=False, outbox=False, once=True)) == 0

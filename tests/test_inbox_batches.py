@@ -32,7 +32,7 @@ def _consent_all(line_env, users: list[str]) -> None:
 
 
 def test_a_batch_gives_each_user_their_own_turn(line_env, monkeypatch):
-    monkeypatch.setattr(pipeline, "TURN_BATCH", 8)
+    monkeypatch.setattr(pipeline.TUNING, "turn_batch", 8)
     users = [f"U-batch-{i:02d}" for i in range(20)]
     _consent_all(line_env, users)
     # the first messages created the users together: each row is its own user's
@@ -67,7 +67,7 @@ def test_a_batch_gives_each_user_their_own_turn(line_env, monkeypatch):
 def test_one_bad_event_does_not_take_its_batch_down(line_env, monkeypatch):
     from bot import service
 
-    monkeypatch.setattr(pipeline, "TURN_BATCH", 16)
+    monkeypatch.setattr(pipeline.TUNING, "turn_batch", 16)
     users = [f"U-poison-{i:02d}" for i in range(10)]
     _consent_all(line_env, users)
 

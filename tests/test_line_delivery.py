@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot import pipeline
+from bot.pipeline import wake
 from bot.channels import line_render
 from bot.models import InboxEvent
 from core import clock, db
@@ -122,7 +123,7 @@ def _answered(line_env, text: str, user_id: str) -> None:
 def test_a_reply_taken_by_line_before_a_crash_is_not_sent_again(line_env, time_travel):
     _answered(line_env, "仕事を探したい", "U-crash")
     _send_then_crash(line_env)
-    time_travel(pipeline.REPLY_LEASE_SECONDS + 1)  # the lease ran out; the token is still fresh
+    time_travel(pipeline.TUNING.reply_lease_seconds + 1)  # the lease ran out; the token is still fresh
     line_env.drive(pipeline.run_outbox_once())
     (row,) = _rows(OutboxMessage)
     assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 200), ("/v2/bot/message/reply", 400)]
@@ -133,7 +134,7 @@ def test_a_reply_taken_by_line_before_a_crash_is_not_sent_again(line_env, time_t
 def test_a_reply_that_never_left_before_a_crash_is_sent_once_by_reply(line_env, time_travel):
     _answered(line_env, "仕事を探したい", "U-crash2")
     assert pipeline.claim_outbox(10)  # leased, reply recorded as "sending", then the process died
-    time_travel(pipeline.REPLY_LEASE_SECONDS + 1)
+    time_travel(pipeline.TUNING.reply_lease_seconds + 1)
     line_env.drive(pipeline.run_outbox_once())
     assert [(s.path, s.status) for s in line_env.fake.sends()] == [("/v2/bot/message/reply", 200)]
     assert _rows(OutboxMessage)[0].state == "delivered"
@@ -360,8 +361,8 @@ def test_workers_in_serve_wake_on_a_webhook_and_answer(line_env, monkeypatch):
     """With the lifespan running (as in ``ristapo serve``) a webhook is answered without polling."""
     from fastapi.testclient import TestClient
 
-    monkeypatch.setattr(pipeline, "POLL_SECONDS", 30.0)  # only the in-process poke can wake them
-    monkeypatch.setattr(pipeline, "BUSY_POLL_SECONDS", 30.0)
+    monkeypatch.setattr(pipeline.TUNING, "poll_seconds", 30.0)  # only the in-process poke can wake them
+    monkeypatch.setattr(pipeline.TUNING, "busy_poll_seconds", 30.0)
     line_env.app.state.settings.run_workers = True
     from tests.builders import line_body, sign
 
@@ -398,7 +399,7 @@ def test_an_idle_worker_polls_soon_after_recent_work_and_slowly_otherwise(monkey
     waits: list[float] = []
 
     async def run() -> None:
-        waker = pipeline._Waker()
+        waker = wake._Waker()
 
         async def fake_wait(timeout: float) -> None:
             waits.append(timeout)
@@ -408,8 +409,8 @@ def test_an_idle_worker_polls_soon_after_recent_work_and_slowly_otherwise(monkey
         await waker.idle(_time.monotonic() - pipeline.BUSY_WINDOW_SECONDS - 1)  # long ago
         await waker.idle(float("-inf"))  # never
 
-    monkeypatch.setattr(pipeline, "POLL_SECONDS", 1.0)
-    monkeypatch.setattr(pipeline, "BUSY_POLL_SECONDS", 0.1)
+    monkeypatch.setattr(pipeline.TUNING, "poll_seconds", 1.0)
+    monkeypatch.setattr(pipeline.TUNING, "busy_poll_seconds", 0.1)
     asyncio.run(run())
     assert waits == [0.1, 1.0, 1.0]
 

@@ -100,9 +100,10 @@ def test_rich_menu_taps_are_understood_as_the_same_actions(line_env):
 
 
 def test_worker_once_processes_stored_events(line_env):
+    from bot.app import WorkerProcess
     from bot.worker_cli import run_workers
     from tests.builders import make_line_text_event
 
     line_env.post(make_line_text_event("こんにちは", user_id="U-worker"))
-    line_env.drive(run_workers(line_env.app, inbox=True, outbox=True, once=True))
+    line_env.drive(run_workers(WorkerProcess(), inbox=True, outbox=True, once=True))
     assert len(line_env.fake.accepted) == 1

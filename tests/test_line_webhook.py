@@ -193,7 +193,7 @@ def make_line_postback_event_(data, **kw):
 
 
 def test_database_failure_is_a_5xx_so_line_redelivers(line_env, monkeypatch):
-    from bot import pipeline
+    from bot.pipeline import store
 
     def broken(batch):
         raise RuntimeError("database is down")
@@ -201,21 +201,21 @@ def test_database_failure_is_a_5xx_so_line_redelivers(line_env, monkeypatch):
     client = type(line_env.client)(line_env.app, raise_server_exceptions=False)
     body = line_body(make_line_text_event("こんにちは"))
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "_store_batch", broken)
+        m.setattr(store, "_store_batch", broken)
         response = client.post("/webhooks/line", content=body, headers={"X-Line-Signature": sign(body, line_env.secret)})
     assert response.status_code >= 500
     assert _rows(InboxEvent) == []
 
 
 def test_the_database_failure_log_has_no_body(line_env, monkeypatch, caplog):
-    from bot import pipeline
+    from bot.pipeline import store
 
     def broken(batch):
         raise RuntimeError("database is down")
 
     body = line_body(make_line_text_event("CANARY-前科-9137"))
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "_store_batch", broken)
+        m.setattr(store, "_store_batch", broken)
         response = line_env.post(body=body)
     assert response.status_code == 500
     assert "CANARY" not in caplog.text

@@ -387,6 +387,7 @@ def test_database_stopped_mid_run(line_env, outage, db_backend):
 
     from bot import pipeline
     from bot.models import InboxEvent
+    from bot.pipeline import inbox
     from core.models import OutboxMessage
     from tests.builders import make_line_text_event
 
@@ -400,7 +401,7 @@ def test_database_stopped_mid_run(line_env, outage, db_backend):
     # 1. a turn whose commit is cut off by the outage
     ev1 = make_line_text_event("住むところがない", user_id="U-outage-1")
     assert line_env.post(ev1).status_code == 200
-    original = pipeline._process_event
+    original = inbox._process_event
 
     def cut_at_commit(session, row, runtime, *batch):
         outcome = original(session, row, runtime, *batch)
@@ -411,11 +412,11 @@ def test_database_stopped_mid_run(line_env, outage, db_backend):
             raise OperationalError("COMMIT", {}, Exception("database is unreachable"))
         return outcome
 
-    pipeline._process_event = cut_at_commit
+    inbox._process_event = cut_at_commit
     try:
         pipeline.process_inbox_batch(10)  # logs the failure; must not raise
     finally:
-        pipeline._process_event = original
+        inbox._process_event = original
     if db_backend == "sqlite":
         outage.down()
 

@@ -332,7 +332,7 @@ class LineAdapter(ChannelAdapter):
         - a push after a reply whose outcome is unknown (crash, timeout, 5xx) is what sends
           an answer twice. A push is therefore made only when the reply is *known* to have
           failed, and that is recorded in the outbox row (``reply_state = "failed"``, see
-          bot/pipeline.py) before the push is attempted by the next claim.
+          bot/pipeline/outbox.py) before the push is attempted by the next claim.
 
         With ``reply_retry`` (an earlier attempt may have used the token), a 400 means "this
         token was already used": the earlier call was accepted, so the message counts as
