@@ -8,8 +8,8 @@ flagged is treated as *possible* danger: the person still gets the safety reply 
 the bot asks one yes/no check question (the engine's "possible" tier).
 
 Training lines: ``knowledge/corpus/danger*.jsonl`` (``{"text", "danger": true|false}``, one file
-per writer) and every line of the topic corpus as harmless. The threshold was chosen by holding out one writer at a time
-(``benchmarks/tune_danger.py``), never on an evaluation set.
+per writer) and every line of the topic corpus as harmless. The threshold was chosen by
+holding out one writer at a time (``benchmarks/tune_danger.py``), never on an evaluation set.
 
 Tried and dropped (2026-12-02): letting a very low probability overrule a rule hit (an idiom, a
 past that is over). It removed a third of the rules' false alarms on two held-out writers, but
