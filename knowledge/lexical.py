@@ -240,7 +240,7 @@ class LexicalMatcher:
         units = self.synonyms.units(a.tokens, a.surfaces)
         if not self.vocab_reading:
             return units, list(a.pos)
-        pairs = list(zip(units, a.surfaces, a.pos))
+        pairs = list(zip(units, a.surfaces, a.pos, strict=False))
         for run in _KANA_RUN.findall(a.norm):
             found, covered, i = [], 0, 0
             while i < len(run):
@@ -275,7 +275,7 @@ class LexicalMatcher:
     def _query_cover(self, units: list[set[str]], weights: list[float]) -> dict[int, float]:
         """Entry → Σ over the message's units of weight × the best strength of its forms there."""
         q_cover: dict[int, float] = defaultdict(float)
-        for unit, w in zip(units, weights):
+        for unit, w in zip(units, weights, strict=False):
             best: dict[int, float] = {}
             for form in unit:
                 for e, strength in self.form_postings.get(form, ()):
@@ -333,7 +333,7 @@ class LexicalMatcher:
         if not a.norm:
             return []
         units, poses = self._query_units(a)
-        weights = [self._unit_weight(u, p) for u, p in zip(units, poses)]
+        weights = [self._unit_weight(u, p) for u, p in zip(units, poses, strict=False)]
         # Compounds (保護観察所 vs 保護観察) tell close topics apart; they count only when the
         # knowledge base knows them, so a new compound (保護猫) is judged by its parts alone.
         for comp in a.compounds:

@@ -110,7 +110,7 @@ def dashboard(request: Request, session: SessionDep, login: AdminPage, days: int
         "conversations": stacked_bars(labels, conv_series, title="1日ごとの会話の数(経路別)", unit="件"),
         "handoffs": stacked_bars(
             labels,
-            [Series("緊急", [float(v) for v in d.crisis], "#c62828"), Series("それ以外", [float(h - c) for h, c in zip(d.handoffs, d.crisis)], "#5b6abf")],
+            [Series("緊急", [float(v) for v in d.crisis], "#c62828"), Series("それ以外", [float(h - c) for h, c in zip(d.handoffs, d.crisis, strict=False)], "#5b6abf")],
             title="1日ごとの職員への引き継ぎ", unit="件",
         ),
         "waits": horizontal_bars([(label, float(n)) for label, n in d.wait_buckets], title="担当がつくまでの待ち時間", unit="件", colour="#e07b39"),

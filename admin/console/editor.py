@@ -192,7 +192,6 @@ def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry
     if text is None:
         return _not_found(request, login)
     entry = parse_entry(text)
-    live = _live(request).kb
     rows = wf.history(session, entry_id)
     published = wf.published_version(session, entry_id)
     return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),
