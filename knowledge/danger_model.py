@@ -55,7 +55,7 @@ def danger_files(directory: Path | None = None) -> list[Path]:
 
 def load_danger_lines(path: Path | None = None) -> list[Example]:
     """Labelled lines; raises ValueError naming the line when one is malformed."""
-    out = []
+    out: list[Example] = []
     source = path or DANGER_FILE
     if not source.is_file():
         return out

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from .kb import KnowledgeBase
+from .kb import Entry, KnowledgeBase
 from .normalize import Analysis, analyze, normalize
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yaml")
@@ -55,7 +55,7 @@ class Synonyms:
     keep: frozenset[str]
     protect: re.Pattern[str] | None = None
 
-    def analyze(self, text: str):
+    def analyze(self, text: str) -> Analysis:
         return analyze(text, keep=self.keep, protect=self.protect)
 
     @classmethod
@@ -79,8 +79,8 @@ class Synonyms:
             for seq in seqs:
                 if seq:
                     by_first[seq[0]].append((seq, f"syn:{group}"))
-        for seqs in by_first.values():
-            seqs.sort(key=lambda s: -len(s[0]))
+        for found in by_first.values():
+            found.sort(key=lambda s: -len(s[0]))
         return cls(dict(by_first), keep_f, protect)
 
     def units(self, tokens: tuple[str, ...], surfaces: tuple[str, ...]) -> list[set[str]]:
@@ -172,7 +172,7 @@ class LexicalMatcher:
             else:
                 forms[key] = strength
 
-    def _index_entry(self, idx: int, entry) -> tuple[dict[str, float], set[str]]:
+    def _index_entry(self, idx: int, entry: Entry) -> tuple[dict[str, float], set[str]]:
         """One entry's forms (form -> strength) and reading bigrams; its docs join ``self.docs``."""
         forms: dict[str, float] = {}
         fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
@@ -235,7 +235,7 @@ class LexicalMatcher:
         units = self.synonyms.units(a.tokens, a.surfaces)
         return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading), a.compounds)
 
-    def _query_units(self, a) -> tuple[list[set[str]], list[str]]:
+    def _query_units(self, a: Analysis) -> tuple[list[set[str]], list[str]]:
         """Units of a message, with kana-typed vocabulary words recovered from their reading."""
         units = self.synonyms.units(a.tokens, a.surfaces)
         if not self.vocab_reading:

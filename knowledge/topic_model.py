@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
+from typing import TypeVar
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -62,7 +63,10 @@ def features(a: Analysis) -> list[str]:
     return feats
 
 
-def identity(x):
+T = TypeVar("T")
+
+
+def identity(x: T) -> T:
     return x
 
 
