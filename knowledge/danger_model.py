@@ -32,8 +32,8 @@ from sklearn.linear_model import LogisticRegression
 
 from . import model_cache
 from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
-from .linear_fast import FastLinear
 from .lexical import analyze_message
+from .linear_fast import FastLinear
 from .normalize import Analysis
 from .topic_model import FEATURES_VERSION, features, identity, line_features
 
