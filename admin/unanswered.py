@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.models import INTENT_ABSTAINED
 from handoff.models import Ticket
@@ -49,7 +49,7 @@ def open_tickets(session: Session, conversation_ids: Iterable[int]) -> OpenTicke
     ids = sorted(set(conversation_ids))
     spans: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        rows = session.exec(select(Ticket.conversation_id, Ticket.created_at, Ticket.closed_at).where(Ticket.conversation_id.in_(chunk))).all()
+        rows = session.exec(select(Ticket.conversation_id, Ticket.created_at, Ticket.closed_at).where(col(Ticket.conversation_id).in_(chunk))).all()
         for conv, created, closed in rows:
             spans[conv].append((created, closed))
     return OpenTickets(dict(spans))

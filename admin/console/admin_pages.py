@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin import audit
 from admin.api import audit as audit_api
@@ -130,7 +130,7 @@ def last_logins(session: Session) -> dict[int, datetime]:
 
     from admin.models import AuditEvent
 
-    rows = session.exec(select(AuditEvent.actor_id, func.max(AuditEvent.at)).where(AuditEvent.action == "login.ok").group_by(AuditEvent.actor_id)).all()
+    rows = session.exec(select(col(AuditEvent.actor_id), func.max(col(AuditEvent.at))).where(col(AuditEvent.action) == "login.ok").group_by(col(AuditEvent.actor_id))).all()
     return {actor: at for actor, at in rows if actor is not None}
 
 
@@ -202,6 +202,7 @@ def _account_action(request: Request, session: Session, login: SignedIn, staff_i
     result = fn()
     if flash == "password":
         user = session.get(StaffUser, staff_id)
+        assert user is not None  # fn() has just reset this account's password
         return _accounts_page(request, session, login, one_time=(user.username, result.one_time_password))
     return _redirect("/console/admin/accounts", flash)
 
