@@ -11,7 +11,7 @@ bash scripts/bootstrap.sh dev
 # (strict in knowledge/ and handoff/), both configured in pyproject.toml. Any finding fails the run.
 if [ "${RISTAPO_SKIP_LINT:-0}" != "1" ]; then
   lint=0
-  .venv/bin/ruff check . || lint=1
+  .venv/bin/ruff check --output-format concise . || lint=1
   .venv/bin/mypy || lint=1
   if [ "$lint" != "0" ]; then
     echo "test.sh: lint failed; reproduce with: .venv/bin/ruff check . && .venv/bin/mypy  (safe autofixes: .venv/bin/ruff check --fix .)" >&2
