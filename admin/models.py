@@ -101,7 +101,7 @@ class StaffUserPublic(StaffUserBase):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: StaffUser) -> "StaffUserPublic":
+    def of(cls, user: StaffUser) -> StaffUserPublic:
         return cls(
             id=saved_id(user),
             username=user.username,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -22,9 +22,8 @@ __all__ = ["INTENT_ABSTAINED", "OpenTickets", "open_tickets"]
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import timezone
 
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class OpenTickets:

@@ -58,7 +58,7 @@ async def event_stream(
                 break
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=heartbeat)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 # why a thread: it queries the database; on the event loop it would stall webhooks
                 if not await asyncio.to_thread(still_allowed):
                     break

@@ -84,7 +84,7 @@ class DangerModel:
     classifier: LogisticRegression
 
     @classmethod
-    def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> "DangerModel | None":
+    def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> DangerModel | None:
         """Train on ``examples`` (default: :func:`training_examples`)."""
         if examples is None:
             examples = training_examples()

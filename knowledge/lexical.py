@@ -59,7 +59,7 @@ class Synonyms:
         return analyze(text, keep=self.keep, protect=self.protect)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Synonyms":
+    def load(cls, path: Path | None = None) -> Synonyms:
         data = yaml.safe_load((path or SYNONYMS_PATH).read_text(encoding="utf-8")) or {}
         by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         keep: set[str] = set()

@@ -85,7 +85,7 @@ class TopicModel:
     labels: tuple[str, ...]
 
     @classmethod
-    def train(cls, examples: list[Example], *, cache_dir: Path | None = None) -> "TopicModel":
+    def train(cls, examples: list[Example], *, cache_dir: Path | None = None) -> TopicModel:
         key = fingerprint(examples, SETTINGS)
         with _LOCK:
             cached = _CACHE.get(key)

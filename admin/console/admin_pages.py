@@ -7,7 +7,7 @@ cover, have their ``do_*`` functions here, with the same rules (audit in the sam
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -138,7 +138,7 @@ def unused_since(last_login: datetime | None, created_at: datetime, today: datet
     """True when the account has not been signed in with for UNUSED_DAYS (or never, and is that old)."""
     seen = last_login or created_at
     if seen.tzinfo is None:
-        seen = seen.replace(tzinfo=timezone.utc)
+        seen = seen.replace(tzinfo=UTC)
     return today - seen > timedelta(days=UNUSED_DAYS)
 
 

@@ -34,7 +34,7 @@ class Dashboard:
     abstained: int
     top_entries: list[tuple[str, int]]
     totals: dict[str, int] = field(default_factory=dict)
-    crisis_months: list["CrisisMonth"] = field(default_factory=list)
+    crisis_months: list[CrisisMonth] = field(default_factory=list)
 
     @property
     def abstention_rate(self) -> float | None:
