@@ -7,11 +7,13 @@ new session token (no fixation) and ends the previous one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlmodel import Session, select
 
 from admin import audit
 from admin.auth import (
+    claim_attempt,
     do_accept_totp_step,
     do_create_session,
     do_end_all_sessions,
@@ -22,7 +24,6 @@ from admin.auth import (
     new_totp_secret,
     password_problems,
     qr_svg_data_url,
-    claim_attempt,
     settle_attempt,
     totp_step_for,
     totp_uri,
@@ -30,8 +31,8 @@ from admin.auth import (
 )
 from admin.models import Role, SessionStage, StaffSession, StaffUser
 from core.clock import now
+from core.rows import saved_id
 from handoff.actions import ActionError, Actor, release_all_of
-
 
 USERNAME_RE = re.compile(r"^[a-z0-9._-]{2,40}$")
 
@@ -65,7 +66,7 @@ def get_by_username(session: Session, username: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(StaffUser.username == username.strip().lower())).first()
 
 
-def colleague_actor(session: Session, staff_id: int, make: callable) -> Actor | None:
+def colleague_actor(session: Session, staff_id: int, make: Callable[[StaffUser], Actor]) -> Actor | None:
     """An enabled staff account as an Actor (for transfers), or None."""
     user = session.get(StaffUser, staff_id)
     if user is None or user.disabled or Role.staff.value not in user.role_set:
@@ -114,12 +115,12 @@ def check_staff_by_id(session: Session, staff_id: int) -> StaffUser:
 
 def do_update_staff(session: Session, actor: Actor, user: StaffUser, *, display_name: str | None, roles: list[str] | None) -> StaffUser:
     if roles is not None:
-        if Role.admin.value in user.role_set and Role.admin.value not in roles and _admins_left(session, user.id) == 0:
+        if Role.admin.value in user.role_set and Role.admin.value not in roles and _admins_left(session, saved_id(user)) == 0:
             raise ActionError("最後の管理者から admin を外すことはできません。", "last_admin")
         user.roles = ",".join(sorted(set(roles)))
-        do_end_all_sessions(session, user.id)  # why: new rights take effect on the next login
+        do_end_all_sessions(session, saved_id(user))  # why: new rights take effect on the next login
         if Role.staff.value not in user.role_set:
-            release_all_of(session, user.id)
+            release_all_of(session, saved_id(user))
     if display_name is not None:
         user.display_name = display_name
     session.add(user)
@@ -130,13 +131,13 @@ def do_update_staff(session: Session, actor: Actor, user: StaffUser, *, display_
 
 def do_set_disabled(session: Session, user: StaffUser, disabled: bool, *, by: str, by_id: int | None, ip: str | None) -> StaffUser:
     """Disables (or re-enables) an account; disabling kills its sessions and releases its tickets."""
-    if disabled and Role.admin.value in user.role_set and _admins_left(session, user.id) == 0:
+    if disabled and Role.admin.value in user.role_set and _admins_left(session, saved_id(user)) == 0:
         raise ActionError("最後の管理者は無効にできません。", "last_admin")
     user.disabled = disabled
     session.add(user)
     if disabled:
-        do_end_all_sessions(session, user.id)
-        release_all_of(session, user.id)
+        do_end_all_sessions(session, saved_id(user))
+        release_all_of(session, saved_id(user))
     session.flush()
     audit.record(session, action="staff.disable" if disabled else "staff.enable", actor_id=by_id, actor_name=by, target=f"staff:{user.id}", ip=ip)
     return user
@@ -146,7 +147,7 @@ def do_reset_totp(session: Session, actor: Actor, user: StaffUser) -> StaffUser:
     """Forgets the TOTP secret (lost phone): the next login enrols a new one."""
     user.totp_secret = None
     session.add(user)
-    do_end_all_sessions(session, user.id)
+    do_end_all_sessions(session, saved_id(user))
     session.flush()
     actor.audit(session, "staff.reset_totp", f"staff:{user.id}")
     return user
@@ -158,7 +159,7 @@ def do_reset_password(session: Session, actor: Actor, user: StaffUser) -> str:
     user.password_hash = hash_password(password)
     user.must_change_password = True
     session.add(user)
-    do_end_all_sessions(session, user.id)
+    do_end_all_sessions(session, saved_id(user))
     session.flush()
     actor.audit(session, "staff.reset_password", f"staff:{user.id}")
     return password

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin.models import AuditEvent
 from core.clock import now
@@ -60,14 +60,14 @@ def list_events(
     if actor_id is not None:
         q = q.where(AuditEvent.actor_id == actor_id)
     if action:
-        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
+        q = q.where(col(AuditEvent.action).startswith(action, autoescape=True))
     if target:
         q = q.where(AuditEvent.target == target)
     if since is not None:
         q = q.where(AuditEvent.at >= since)
     if until is not None:
         q = q.where(AuditEvent.at < until)
-    q = q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(offset).limit(limit)
+    q = q.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).offset(offset).limit(limit)
     return list(session.exec(q).all())
 
 

@@ -15,8 +15,8 @@ import hashlib
 import hmac
 import io
 import secrets
-from datetime import datetime, timedelta
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,10 +25,11 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin.models import LoginAttempt, SessionStage, StaffSession, StaffUser
 from core.clock import now
+from core.rows import saved_id
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
@@ -137,9 +138,9 @@ def do_accept_totp_step(session: Session, user: StaffUser, step: int) -> bool:
 
     One conditional UPDATE, so two parallel logins with the same code cannot both pass.
     """
-    result = session.execute(
+    result = session.exec(
         update(StaffUser)
-        .where(StaffUser.id == user.id, StaffUser.totp_last_step < step)
+        .where(col(StaffUser.id) == user.id, col(StaffUser.totp_last_step) < step)
         .values(totp_last_step=step)
     )
     if result.rowcount != 1:
@@ -166,7 +167,7 @@ def csrf_ok(token: str, presented: str | None) -> bool:
 def do_create_session(session: Session, user: StaffUser, *, stage: SessionStage, ip: str | None) -> str:
     """Adds a session row and returns its raw token (shown to the browser once, stored hashed)."""
     token = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
-    session.add(StaffSession(token_hash=hash_token(token), staff_id=user.id, stage=stage.value, ip=ip))
+    session.add(StaffSession(token_hash=hash_token(token), staff_id=saved_id(user), stage=stage.value, ip=ip))
     session.flush()
     return token
 
@@ -205,7 +206,7 @@ def do_end_session(session: Session, row: StaffSession) -> None:
 
 def do_end_all_sessions(session: Session, staff_id: int) -> int:
     """Kills every session of a staff member at once (logout everywhere, disabling, reset)."""
-    result = session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+    result = session.exec(delete(StaffSession).where(col(StaffSession.staff_id) == staff_id))
     return result.rowcount or 0
 
 
@@ -296,7 +297,7 @@ def claim_attempt(session: Session, *, username: str, ip: str) -> AttemptClaim:
         wait = throttle_wait(ledger, username=name, ip=ip, exclude_id=row.id)
         if wait > 0:
             ledger.delete(row)
-        ledger.execute(delete(LoginAttempt).where(LoginAttempt.at < at - timedelta(days=1)))
+        ledger.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < at - timedelta(days=1)))
         ledger.commit()
         return AttemptClaim(None if wait > 0 else row.id, wait)
 
@@ -312,6 +313,6 @@ def settle_attempt(session: Session, claim: AttemptClaim, *, ok: bool | None) ->
     if claim.id is None or ok is False:
         return
     if ok:
-        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.id).values(ok=True))
+        session.execute(update(LoginAttempt).where(col(LoginAttempt.id) == claim.id).values(ok=True))
     else:
-        session.execute(delete(LoginAttempt).where(LoginAttempt.id == claim.id))
+        session.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == claim.id))

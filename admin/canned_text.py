@@ -19,13 +19,13 @@ _SENTENCE = re.compile(r"[^。！？!?\n]*(?:[。！？!?]|\n|$)")
 
 def hours_text(hours: OfficeHoursBase) -> str:
     """Office hours in plain words, e.g. 「月曜日から金曜日の 8時30分から17時15分(祝日・年末年始を除く)」."""
-    by_spans: dict[tuple, list[int]] = {}
+    by_spans: dict[tuple[tuple[str, ...], ...], list[int]] = {}
     for day, spans in sorted(hours.weekly.items(), key=lambda kv: int(kv[0])):
         if spans:
             by_spans.setdefault(tuple(tuple(s) for s in spans), []).append(int(day))
     parts = []
-    for spans, days in by_spans.items():
-        times = "、".join(f"{_clock(a)}から{_clock(b)}" for a, b in spans)
+    for same_spans, days in by_spans.items():
+        times = "、".join(f"{_clock(a)}から{_clock(b)}" for a, b in same_spans)
         parts.append(f"{_days(days)}の {times}")
     if not parts:
         return ""

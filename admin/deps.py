@@ -20,6 +20,7 @@ from admin import audit
 from admin.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_ok, find_session, touch_session
 from admin.models import Role, SessionStage, StaffSession, StaffUser
 from core import db
+from core.rows import saved_id
 from handoff.actions import Actor
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -143,7 +144,7 @@ def _write_audit(session: Session, actor: Actor, action: str, target: str | None
 
 def actor_for(user: StaffUser, ip: str | None) -> Actor:
     """The queue's view of a staff member, with the audit writer bound in."""
-    return Actor(id=user.id, name=user.username, roles=user.role_set, ip=ip, audit_writer=_write_audit)
+    return Actor(id=saved_id(user), name=user.username, roles=user.role_set, ip=ip, audit_writer=_write_audit)
 
 
 def current_staff(login: SignedInDep) -> StaffUser:

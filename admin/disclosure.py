@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin.accounts import NotFound
 from core.clock import now
@@ -53,11 +53,11 @@ def disclosure(session: Session, user: ChannelUser) -> dict[str, Any]:
     def iso(d: datetime | None) -> str | None:
         return d.isoformat() if d else None
 
-    convs = session.exec(select(Conversation).where(Conversation.user_id == user.id).order_by(Conversation.started_at)).all()
+    convs = session.exec(select(Conversation).where(col(Conversation.user_id) == user.id).order_by(col(Conversation.started_at))).all()
     conversations = []
     tickets = []
     for c in convs:
-        msgs = session.exec(select(Message).where(Message.conversation_id == c.id).order_by(Message.created_at, Message.id)).all()
+        msgs = session.exec(select(Message).where(col(Message.conversation_id) == c.id).order_by(col(Message.created_at), col(Message.id))).all()
         conversations.append(
             {
                 "id": c.id,
@@ -86,7 +86,7 @@ def disclosure(session: Session, user: ChannelUser) -> dict[str, Any]:
                     "referrals": [{"organisation": r.organisation, "at": iso(r.created_at)} for r in refs],
                 }
             )
-    consents = session.exec(select(Consent).where(Consent.user_id == user.id).order_by(Consent.created_at, Consent.id)).all()
+    consents = session.exec(select(Consent).where(col(Consent.user_id) == user.id).order_by(col(Consent.created_at), col(Consent.id))).all()
     return {
         "exported_at": now().isoformat(),
         "user": {"pseudonym": user.pseudonym, "channel": user.channel, "created_at": iso(user.created_at), "active": user.active},

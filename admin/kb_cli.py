@@ -23,9 +23,9 @@ def _open_database(settings) -> None:
 
 def cmd_kb_publish(args: argparse.Namespace) -> int:
     from admin import kb as wf
-    from knowledge.editorial.entries import KbFiles
     from core import db
     from core.settings import get_settings
+    from knowledge.editorial.entries import KbFiles
     from knowledge.kb import ENTRIES_DIR
     from knowledge.kb_check import check_kb
 

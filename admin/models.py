@@ -9,12 +9,14 @@ import enum
 import re
 from datetime import datetime
 
-from pydantic import ConfigDict, field_validator
-from sqlalchemy import Column, UniqueConstraint, event
+from pydantic import field_validator
+from sqlalchemy import Column, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from core.clock import now
 from core.crypto import EncryptedText
+from core.rows import saved_id
 
 
 class Role(str, enum.Enum):
@@ -66,7 +68,7 @@ class StaffUser(StaffUserBase, table=True):
 
 
 class StaffUserCreate(StaffUserBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
     roles: list[str]
 
     _roles = field_validator("roles")(lambda cls, v: _check_roles(v))
@@ -80,7 +82,7 @@ class StaffUserCreate(StaffUserBase):
 
 
 class StaffUserUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
     display_name: str | None = Field(default=None, max_length=60)
     roles: list[str] | None = None
 
@@ -99,9 +101,9 @@ class StaffUserPublic(StaffUserBase):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: StaffUser) -> "StaffUserPublic":
+    def of(cls, user: StaffUser) -> StaffUserPublic:
         return cls(
-            id=user.id,
+            id=saved_id(user),
             username=user.username,
             display_name=user.display_name,
             roles=sorted(user.role_set),
@@ -204,7 +206,7 @@ AUDIT_TRIGGERS = {
 }
 
 
-@event.listens_for(AuditEvent.__table__, "after_create")
+@event.listens_for(inspect(AuditEvent).local_table, "after_create")
 def _audit_triggers(_table, connection, **_kw):
     """Creates the triggers wherever the table is made by create_all (tests, early dev)."""
     for statement in AUDIT_TRIGGERS.get(connection.dialect.name, []):

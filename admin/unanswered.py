@@ -11,9 +11,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.models import INTENT_ABSTAINED
 from handoff.models import Ticket
@@ -22,9 +22,8 @@ __all__ = ["INTENT_ABSTAINED", "OpenTickets", "open_tickets"]
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import timezone
 
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class OpenTickets:
@@ -49,7 +48,7 @@ def open_tickets(session: Session, conversation_ids: Iterable[int]) -> OpenTicke
     ids = sorted(set(conversation_ids))
     spans: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        rows = session.exec(select(Ticket.conversation_id, Ticket.created_at, Ticket.closed_at).where(Ticket.conversation_id.in_(chunk))).all()
+        rows = session.exec(select(Ticket.conversation_id, Ticket.created_at, Ticket.closed_at).where(col(Ticket.conversation_id).in_(chunk))).all()
         for conv, created, closed in rows:
             spans[conv].append((created, closed))
     return OpenTickets(dict(spans))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin import accounts, audit, auth
 from admin.models import StaffUser
@@ -25,6 +25,7 @@ from core import db
 from core.clock import now
 from core.messages import A_CONSENT_NO, A_CONSENT_YES, A_HANDOFF, Inbound
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.rows import saved_id
 from handoff.models import CannedReply, Outcome, Ticket, TicketNote, TicketState
 
 DEMO_ACTOR = "ristapo serve --demo"  # the audit log's actor for what the demo creates
@@ -112,7 +113,7 @@ def seed_demo(echo: Callable[[str], None]) -> None:
     """Creates (once) the demo accounts and conversations and prints how to sign in."""
     with db.session_scope() as session:
         passwords = _seed_accounts(session)
-        staff_id = session.exec(select(StaffUser.id).where(StaffUser.username == "demo-staff")).one()
+        staff_id = saved_id(session.exec(select(StaffUser).where(StaffUser.username == "demo-staff")).one())
         _seed_canned(session, staff_id)
     made = _seed_conversations(staff_id)
     echo("")
@@ -143,7 +144,7 @@ def _seed_accounts(session: Session) -> dict[str, str]:
             user.password_hash = auth.hash_password(otp)
             user.must_change_password = True
             session.add(user)
-            auth.do_end_all_sessions(session, user.id)
+            auth.do_end_all_sessions(session, saved_id(user))
             audit.record(session, action="staff.reset_password", actor_name=DEMO_ACTOR, target=f"staff:{user.id}")
         passwords[username] = otp
     return passwords
@@ -173,22 +174,22 @@ def _seed_conversations(staff_id: int) -> bool:
 
 def _mark_and_backdate(session: Session, demo: DemoConversation, user_id: int, conversation_id: int, staff_id: int) -> None:
     at = now() - timedelta(minutes=demo.minutes_ago)
-    user = session.get(ChannelUser, user_id)
+    user = session.get_one(ChannelUser, user_id)
     user.is_demo = True
     user.platform_id = None  # why: a demo user must never be a real address anything is sent to
     user.created_at = at
     session.add(user)
-    conv = session.get(Conversation, conversation_id)
+    conv = session.get_one(Conversation, conversation_id)
     conv.started_at = at
     conv.last_activity_at = at + timedelta(minutes=3)
     session.add(conv)
-    msgs = session.exec(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)).all()
+    msgs = session.exec(select(Message).where(Message.conversation_id == conversation_id).order_by(col(Message.id))).all()
     for i, m in enumerate(msgs):
         m.created_at = at + timedelta(seconds=20 * i)
         session.add(m)
     # the simulated bot replies count as delivered: nothing of a demo is ever sent anywhere
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.user_id == user_id).values(state="delivered", delivered_at=at, created_at=at)
+        update(OutboxMessage).where(col(OutboxMessage.user_id) == user_id).values(state="delivered", delivered_at=at, created_at=at)
     )
     ticket = session.exec(select(Ticket).where(Ticket.conversation_id == conversation_id)).first()
     if ticket is None:
@@ -210,7 +211,7 @@ def _mark_and_backdate(session: Session, demo: DemoConversation, user_id: int, c
         session.add(Message(conversation_id=conversation_id, direction="out", sender="staff", staff_id=staff_id, kind="staff", body=demo.staff_reply, outbox_id=row.id, created_at=replied))
         ticket.last_staff_reply_at = replied
     if demo.note:
-        session.add(TicketNote(ticket_id=ticket.id, staff_id=staff_id, body=demo.note, created_at=opened + timedelta(minutes=9)))
+        session.add(TicketNote(ticket_id=saved_id(ticket), staff_id=staff_id, body=demo.note, created_at=opened + timedelta(minutes=9)))
     if demo.ticket_state == "closed":
         ticket.state = TicketState.closed.value
         ticket.outcome = Outcome.information.value

@@ -18,8 +18,7 @@ from typing import Any
 from bot import intake as intake_mod
 from bot import texts, waiting
 from bot.followup import involves_violence
-from knowledge.crisis import detect_crisis
-from knowledge.hotlines import crisis_phone_text
+from bot.states import DialogueState as S
 from core.messages import (
     A_CHOICE,
     A_CONSENT_NO,
@@ -30,8 +29,8 @@ from core.messages import (
     A_DELETE_NO,
     A_DELETE_YES,
     A_EMERGENCY,
-    A_FURIGANA,
     A_ENTRY,
+    A_FURIGANA,
     A_HANDOFF,
     A_INTAKE,
     A_MENU,
@@ -39,8 +38,9 @@ from core.messages import (
     Inbound,
     OutMessage,
 )
-from bot.states import DialogueState as S
+from knowledge.crisis import detect_crisis
 from knowledge.furigana import as_parentheses
+from knowledge.hotlines import crisis_phone_text
 from knowledge.kb import Entry, KnowledgeBase
 from knowledge.places import find_place, format_offices, office_request, offices_for
 from knowledge.understand import Understander, Understanding
@@ -163,7 +163,7 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
     # why not "!= current": a new text that keeps the same data must not interrupt everyone again
     valid_from = ctx.consent_valid_from or ctx.consent_version
     needs_consent_prompt = view.state in (S.NEW,) or (
-        view.consented and not (valid_from <= view.consent_version <= ctx.consent_version)
+        view.consent_version is not None and not (valid_from <= view.consent_version <= ctx.consent_version)
     )
     if view.state == S.INTAKE and view.consented:
         return _intake_step(view, ctx, action, text)

@@ -85,6 +85,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     source, path = key_source(settings)
     ring = with_new_key(crypto.keyring())
     if source == "file":
+        assert path is not None  # key_source names the file whenever the source is "file"
         crypto.save_keyfile(path, ring)
         crypto.set_keyring(ring)
         print(f"new current key {ring.current} written to {path}")
@@ -127,6 +128,7 @@ def cmd_keys_remove(args: argparse.Namespace) -> int:
         return 1
     source, path = key_source(settings)
     if source == "file":
+        assert path is not None  # key_source names the file whenever the source is "file"
         crypto.save_keyfile(path, smaller)
         print(f"key {args.kid} removed from {path}")
     else:

@@ -4,7 +4,7 @@ All times are timezone-aware UTC: SQLModel's ``UTCDateTime`` columns refuse naiv
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -15,7 +15,7 @@ def now() -> datetime:
     """Current time, timezone-aware UTC."""
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def now_naive() -> datetime:
@@ -28,4 +28,4 @@ def freeze(at: datetime | None) -> None:
     global _frozen
     if at is not None and at.tzinfo is None:
         raise ValueError("freeze() needs an aware datetime")
-    _frozen = at.astimezone(timezone.utc) if at else None
+    _frozen = at.astimezone(UTC) if at else None

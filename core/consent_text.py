@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.models import ConsentText
 
@@ -32,7 +32,7 @@ def _packaged_text(version: int) -> str:
 def current_consent_text(session: Session) -> ConsentText:
     """The newest consent-A text. The newest packaged text is published on first use, and
     replaces an older packaged one nobody edited (an admin's own text is never replaced)."""
-    row = session.exec(select(ConsentText).where(ConsentText.kind == "A").order_by(ConsentText.version.desc())).first()
+    row = session.exec(select(ConsentText).where(ConsentText.kind == "A").order_by(col(ConsentText.version).desc())).first()
     newest = len(PACKAGED_CONSENT)
     if row is None or (row.version < newest and row.text_hash == text_hash(_packaged_text(row.version))):
         text = _packaged_text(newest)

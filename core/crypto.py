@@ -52,7 +52,7 @@ class KeyRing:
     # why repr=False: a ring printed in a traceback or a debug line must not show key bytes
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     current: str = ""
-    reload: Callable[[], "KeyRing"] | None = field(default=None, repr=False, compare=False)
+    reload: Callable[[], KeyRing] | None = field(default=None, repr=False, compare=False)
     _reloaded_at: float = field(default=-1e9, repr=False, compare=False)
 
     def encrypt(self, plaintext: str) -> str:

@@ -103,7 +103,7 @@ def reencrypt(ring: KeyRing | None = None, *, batch_size: int = 500) -> Reencryp
                             report.unreadable[name] += 1
                             continue
                         bucket = report.rewritten
-                    res = session.execute(
+                    res = session.exec(
                         update(table)
                         .where(pk == row_id, raw == value)
                         .values({col.name: literal(ring.encrypt(plain), Text)})

@@ -113,7 +113,7 @@ def schema_diff(conn: Connection) -> list:
 
 
 def format_diff(diff: list) -> str:
-    lines = []
+    lines: list[str] = []
     for item in diff:
         if isinstance(item, list):  # column modifications come grouped
             lines.extend("  " + _fmt(sub) for sub in item)

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from core.clock import now
 from core.messages import OutMessage
 from core.models import ChannelUser, OutboxMessage, OutboxState, new_uuid
+from core.rows import saved_id
 
 # Channels whose "delivery" happens in the request itself (nothing for a worker to do).
 IMMEDIATE_CHANNELS = {"terminal"}
@@ -26,7 +27,7 @@ def enqueue(
 ) -> OutboxMessage:
     """Adds an outbox row in the caller's transaction; the delivery worker sends it."""
     row = OutboxMessage(
-        user_id=user.id,
+        user_id=saved_id(user),
         channel=user.channel,
         payload=json.dumps([m.to_dict() for m in messages], ensure_ascii=False),
         reply_token=reply_token,
@@ -57,7 +58,7 @@ def outbox_values(
     immediate = user.channel in IMMEDIATE_CHANNELS
     row = dict(
         id=new_uuid(),
-        user_id=user.id,
+        user_id=saved_id(user),
         channel=user.channel,
         payload=json.dumps([m.to_dict() for m in messages], ensure_ascii=False),
         reply_token=reply_token,

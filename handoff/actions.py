@@ -17,11 +17,12 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.clock import now
 from core.messages import Button, OutMessage
 from core.models import Conversation
+from core.rows import saved_id
 from core.settings import get_settings
 from handoff import notify
 from handoff.consent_b import (
@@ -109,9 +110,9 @@ def do_claim_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     SQLite serialises writers. Either way exactly one claim wins.
     """
     at = now()
-    result = session.execute(
+    result = session.exec(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None), Ticket.state == TicketState.waiting.value)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.assignee_id).is_(None), col(Ticket.state) == TicketState.waiting.value)
         .values(assignee_id=actor.id, state=TicketState.claimed.value, claimed_at=at)
         .execution_options(synchronize_session=False)
     )
@@ -126,9 +127,9 @@ def do_claim_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
 def do_release_ticket(session: Session, actor: Actor, ticket: Ticket) -> Ticket:
     """Puts a ticket the actor holds back in the queue (waiting, nobody assigned)."""
     require_assignee(actor, ticket)
-    result = session.execute(
+    result = session.exec(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.assignee_id == actor.id, Ticket.state == TicketState.claimed.value)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.assignee_id) == actor.id, col(Ticket.state) == TicketState.claimed.value)
         .values(assignee_id=None, state=TicketState.waiting.value, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -153,9 +154,9 @@ def check_transfer_ticket(session: Session, actor: Actor, ticket_id: int, collea
 
 def do_transfer_ticket(session: Session, actor: Actor, ticket: Ticket, colleague: Actor) -> Ticket:
     """Hands a ticket the actor holds to a colleague. Precondition: :func:`check_transfer_ticket`."""
-    result = session.execute(
+    result = session.exec(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.assignee_id == actor.id, Ticket.state == TicketState.claimed.value)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.assignee_id) == actor.id, col(Ticket.state) == TicketState.claimed.value)
         .values(assignee_id=colleague.id, claimed_at=now())
         .execution_options(synchronize_session=False)
     )
@@ -169,11 +170,11 @@ def do_transfer_ticket(session: Session, actor: Actor, ticket: Ticket, colleague
 
 def release_all_of(session: Session, staff_id: int) -> list[int]:
     """Puts every ticket a (disabled) staff member holds back in the queue; returns their ids."""
-    ids = list(session.exec(select(Ticket.id).where(Ticket.assignee_id == staff_id, Ticket.state == TicketState.claimed.value)).all())
+    ids = [tid for tid in session.exec(select(col(Ticket.id)).where(Ticket.assignee_id == staff_id, Ticket.state == TicketState.claimed.value)).all() if tid is not None]
     if ids:
-        session.execute(
+        session.exec(
             update(Ticket)
-            .where(Ticket.id.in_(ids), Ticket.state == TicketState.claimed.value)
+            .where(col(Ticket.id).in_(ids), col(Ticket.state) == TicketState.claimed.value)
             .values(assignee_id=None, state=TicketState.waiting.value, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -212,7 +213,7 @@ def do_add_note(session: Session, actor: Actor, ticket: Ticket, body: str) -> Ti
     """Adds a private note (encrypted; never sent to the user). Any staff member with access may."""
     if not body.strip():
         raise ActionError("メモが空です。", "empty")
-    note = TicketNote(ticket_id=ticket.id, staff_id=actor.id, body=body.strip())
+    note = TicketNote(ticket_id=saved_id(ticket), staff_id=actor.id, body=body.strip())
     session.add(note)
     session.flush()
     actor.audit(session, "ticket.note", target_of(ticket))
@@ -283,10 +284,10 @@ def check_return_to_bot(session: Session, actor: Actor, ticket_id: int) -> Ticke
 
 def do_return_to_bot(session: Session, actor: Actor, ticket: Ticket, *, tell_user: bool = True) -> Ticket:
     """Ends the hand-off without an outcome (e.g. the bot can answer): the bot answers again."""
-    same_holder = Ticket.assignee_id.is_(None) if ticket.assignee_id is None else Ticket.assignee_id == ticket.assignee_id
-    result = session.execute(
+    same_holder = col(Ticket.assignee_id).is_(None) if ticket.assignee_id is None else col(Ticket.assignee_id) == ticket.assignee_id
+    result = session.exec(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.state == ticket.state, same_holder)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.state) == ticket.state, same_holder)
         .values(state=TicketState.returned_to_bot.value, closed_at=now(), closed_by=actor.id)
         .execution_options(synchronize_session=False)
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.clock import now
 from core.messages import Button, OutMessage
 from core.models import ChannelUser, Consent
+from core.rows import saved_id
 from handoff import notify
 from handoff.models import ConsentB, Referral, Ticket
 from handoff.ticket_access import (
@@ -75,7 +76,7 @@ def do_request_consent_b(session: Session, actor: Actor, ticket: Ticket, organis
 
 
 def is_consent_b_action(action: str | None) -> bool:
-    return bool(action) and action.startswith(A_CONSENT_B)
+    return action is not None and action.startswith(A_CONSENT_B)
 
 
 def do_answer_consent_b(session: Session, *, user: ChannelUser, action: str) -> list[OutMessage]:
@@ -107,7 +108,7 @@ def do_answer_consent_b(session: Session, *, user: ChannelUser, action: str) -> 
 
 def latest_consent_b(session: Session, ticket: Ticket) -> Consent | None:
     return session.exec(
-        select(Consent).where(Consent.ticket_id == ticket.id, Consent.kind == "B").order_by(Consent.created_at.desc(), Consent.id.desc())
+        select(Consent).where(Consent.ticket_id == ticket.id, Consent.kind == "B").order_by(col(Consent.created_at).desc(), col(Consent.id).desc())
     ).first()
 
 
@@ -125,7 +126,7 @@ def check_refer_ticket(session: Session, actor: Actor, ticket_id: int, organisat
 
 def do_refer_ticket(session: Session, actor: Actor, ticket: Ticket, consent: Consent, organisation: str) -> Referral:
     """Records that the case was passed to ``organisation``. Precondition: :func:`check_refer_ticket`."""
-    ref = Referral(ticket_id=ticket.id, organisation=organisation.strip(), staff_id=actor.id, consent_id=consent.id)
+    ref = Referral(ticket_id=saved_id(ticket), organisation=organisation.strip(), staff_id=actor.id, consent_id=saved_id(consent))
     session.add(ref)
     session.flush()
     actor.audit(session, "ticket.refer", target_of(ticket), detail=f"consent:{consent.id}")

@@ -12,10 +12,11 @@ erased.
 from __future__ import annotations
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from core.clock import now
 from core.models import ChannelUser, Conversation, Message, OutboxMessage, OutboxState
+from core.rows import saved_id
 from handoff.models import OPEN_STATES, Ticket, TicketNote
 
 # table.column → how do_erase_user finds the user's rows (by user id, directly or through them)
@@ -50,11 +51,11 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
     """
     conv_ids = [c.id for c in session.exec(select(Conversation).where(Conversation.user_id == user.id)).all()]
     if conv_ids:
-        for msg in session.exec(select(Message).where(Message.conversation_id.in_(conv_ids))).all():
+        for msg in session.exec(select(Message).where(col(Message.conversation_id).in_(conv_ids))).all():
             session.delete(msg)
     # why by user id too: a ticket is the user's even if its conversation row were gone
-    mine = Ticket.user_id == user.id
-    for ticket in session.exec(select(Ticket).where(or_(mine, Ticket.conversation_id.in_(conv_ids)) if conv_ids else mine)).all():
+    mine = col(Ticket.user_id) == user.id
+    for ticket in session.exec(select(Ticket).where(or_(mine, col(Ticket.conversation_id).in_(conv_ids)) if conv_ids else mine)).all():
         for note in session.exec(select(TicketNote).where(TicketNote.ticket_id == ticket.id)).all():
             session.delete(note)
         ticket.intake = None
@@ -85,7 +86,7 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
         session.add(conv)
     _erase_raw_events(session, user)
     session.flush()
-    fresh = Conversation(user_id=user.id, state="new")
+    fresh = Conversation(user_id=saved_id(user), state="new")
     session.add(fresh)
     session.flush()
     return fresh

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -21,7 +22,7 @@ SAFE_KEYS = ("ticket_id", "urgent", "crisis", "staff_id")
 WEBHOOK_KINDS = {"ticket_created", "user_message", "consent_b_answered"}
 
 
-def safe_event(kind: str, data: dict) -> dict:
+def safe_event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The event reduced to the allow-listed fields."""
     out = {"kind": kind}
     out.update({k: data[k] for k in SAFE_KEYS if k in data})
@@ -40,13 +41,13 @@ async def event_stream(
     it is checked at every heartbeat.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=200)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=200)
 
-    def _put(item: dict) -> None:
+    def _put(item: dict[str, Any]) -> None:
         if not queue.full():
             queue.put_nowait(item)
 
-    def on_event(kind: str, data: dict) -> None:
+    def on_event(kind: str, data: dict[str, Any]) -> None:
         loop.call_soon_threadsafe(_put, safe_event(kind, data))
 
     unsubscribe = notify.subscribe(on_event)
@@ -57,7 +58,7 @@ async def event_stream(
                 break
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=heartbeat)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 # why a thread: it queries the database; on the event loop it would stall webhooks
                 if not await asyncio.to_thread(still_allowed):
                     break
@@ -73,7 +74,7 @@ async def event_stream(
 _webhook_unsubscribe: Callable[[], None] | None = None
 
 
-def webhook_payload(kind: str, data: dict, console_url: str) -> dict | None:
+def webhook_payload(kind: str, data: dict[str, Any], console_url: str) -> dict[str, Any] | None:
     """The JSON sent to the team chat, or None for events it does not need."""
     if kind not in WEBHOOK_KINDS or (kind == "user_message" and not data.get("urgent")):
         return None
@@ -87,7 +88,7 @@ def webhook_payload(kind: str, data: dict, console_url: str) -> dict | None:
     return {"text": f"りすたぽ: {flag}{words}。コンソールを開いてください: {console_url}", **event}
 
 
-def install_webhook(url: str | None, console_url: str, post: Callable[[str, dict], None] | None = None) -> None:
+def install_webhook(url: str | None, console_url: str, post: Callable[[str, dict[str, Any]], None] | None = None) -> None:
     """Subscribes the webhook (replacing an earlier one); ``url=None`` turns it off."""
     global _webhook_unsubscribe
     if _webhook_unsubscribe is not None:
@@ -97,7 +98,7 @@ def install_webhook(url: str | None, console_url: str, post: Callable[[str, dict
         return
     sender = post or _post_in_background
 
-    def on_event(kind: str, data: dict) -> None:
+    def on_event(kind: str, data: dict[str, Any]) -> None:
         payload = webhook_payload(kind, data, console_url)
         if payload is not None:
             sender(url, payload)
@@ -105,7 +106,7 @@ def install_webhook(url: str | None, console_url: str, post: Callable[[str, dict
     _webhook_unsubscribe = notify.subscribe(on_event)
 
 
-def _post_in_background(url: str, payload: dict) -> None:
+def _post_in_background(url: str, payload: dict[str, Any]) -> None:
     # why a thread: notifications run right after a commit inside a request; a slow team
     # chat must never delay the reply to the person writing.
     def run() -> None:

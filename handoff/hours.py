@@ -131,7 +131,7 @@ def _clock(value: str) -> str:
 
 def describe_hours(hours: OfficeHoursBase) -> str:
     """The weekly hours in plain Japanese, for answers: 月曜日から金曜日の8時30分から17時15分まで(…休み)."""
-    by_spans: dict[tuple, list[int]] = {}
+    by_spans: dict[tuple[tuple[str, ...], ...], list[int]] = {}
     for day in range(7):
         spans = tuple(tuple(s) for s in hours.weekly.get(str(day), []))
         if spans:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from pydantic import ConfigDict, field_validator
+from pydantic import field_validator
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from core.clock import now
 from core.crypto import EncryptedText
@@ -125,11 +126,11 @@ class CannedReply(CannedReplyBase, table=True):
 
 
 class CannedReplyCreate(CannedReplyBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
 
 
 class CannedReplyUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
     title: str | None = Field(default=None, min_length=1, max_length=60)
     body: str | None = Field(default=None, min_length=1, max_length=2000)
 
@@ -190,7 +191,7 @@ def _hhmm(value: str) -> int:
 
 
 class OfficeHoursUpdate(OfficeHoursBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
 
 
 class OfficeHoursPublic(OfficeHoursBase):

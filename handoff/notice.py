@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from core.clock import JST, now
-from handoff.hours import WEEKDAYS_JA, HoursStatus, OfficeHoursBase, format_when, load_hours, next_opening, status
-from handoff.models import Ticket
+from handoff.hours import WEEKDAYS_JA, HoursStatus, format_when, load_hours, next_opening, status
+from handoff.models import OfficeHoursBase, Ticket
 from handoff.queue import queue_position, ticket_position
 from knowledge.hotlines import hotline_text
 

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from core.clock import now
 from core.models import Conversation
+from core.rows import saved_id
 from handoff.models import OPEN_STATES, Ticket
 
 
 def find_open_ticket(session: Session, conversation_id: int) -> Ticket | None:
     return session.exec(
-        select(Ticket).where(Ticket.conversation_id == conversation_id, Ticket.state.in_(OPEN_STATES))
+        select(Ticket).where(Ticket.conversation_id == conversation_id, col(Ticket.state).in_(OPEN_STATES))
     ).first()
 
 
@@ -46,7 +47,7 @@ def do_open_ticket(
 ) -> Ticket:
     """Creates a waiting ticket. Precondition: no open ticket exists for the conversation."""
     ticket = Ticket(
-        conversation_id=conversation.id,
+        conversation_id=saved_id(conversation),
         user_id=conversation.user_id,
         priority=0 if crisis else (1 if urgent else 2),
         crisis=crisis,

@@ -37,7 +37,7 @@ class TicketNotFound(ActionError):
     status = 404
     code = "not_found"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("見つかりません。")
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, and_, or_
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, DateTime, and_, inspect, or_
+from sqlmodel import Session, col, select
 
+from core.rows import saved_id
 from handoff.actions import _back_to_bot
 from handoff.models import OPEN_STATES, Ticket, TicketNote, TicketState
 
@@ -19,8 +20,8 @@ SYSTEM_STAFF_ID = 0  # no staff account has id 0: the console shows the note wit
 EXPIRED_NOTE = "{days}日間 対応の記録がなかったため、自動で閉じました(保存期間の上限)。内容は保存期間の決まりに従って消えます。"
 
 
-def _activity_columns():
-    return [c for c in Ticket.__table__.columns if isinstance(getattr(c.type, "impl_instance", c.type), DateTime)]
+def _activity_columns() -> list[ColumnElement[datetime]]:
+    return [c for c in inspect(Ticket).columns if isinstance(getattr(c.type, "impl_instance", c.type), DateTime)]
 
 
 def do_close_stale_tickets(session: Session, *, at: datetime, idle_since: datetime, days: int) -> int:
@@ -32,13 +33,13 @@ def do_close_stale_tickets(session: Session, *, at: datetime, idle_since: dateti
     """
     # NULL-safe: a timestamp never set (not claimed, never answered) is no activity
     active = or_(*(and_(c.is_not(None), c >= idle_since) for c in _activity_columns()))
-    stale = session.exec(select(Ticket).where(Ticket.state.in_(OPEN_STATES), ~active)).all()
+    stale = session.exec(select(Ticket).where(col(Ticket.state).in_(OPEN_STATES), ~active)).all()
     for ticket in stale:
         ticket.state = TicketState.closed.value
         ticket.outcome = EXPIRED_OUTCOME
         ticket.closed_at = at
         session.add(ticket)
-        session.add(TicketNote(ticket_id=ticket.id, staff_id=SYSTEM_STAFF_ID, body=EXPIRED_NOTE.format(days=days), created_at=at))
+        session.add(TicketNote(ticket_id=saved_id(ticket), staff_id=SYSTEM_STAFF_ID, body=EXPIRED_NOTE.format(days=days), created_at=at))
         _back_to_bot(session, ticket)
     session.flush()
     return len(stale)

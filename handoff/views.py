@@ -10,10 +10,11 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from core.clock import JST, now
 from core.models import ChannelUser, Conversation, Message
+from core.rows import saved_id
 from handoff.actions import Actor
 from handoff.intake import intake_lines
 from handoff.models import ConsentB, Referral, Ticket, TicketNote, TicketState
@@ -102,7 +103,7 @@ def summary(session: Session, ticket: Ticket, names: Names) -> TicketSummaryPubl
     until = ticket.claimed_at or ticket.closed_at or now()
     intake = json.loads(ticket.intake) if ticket.intake else {}
     return TicketSummaryPublic(
-        id=ticket.id,
+        id=saved_id(ticket),
         state=ticket.state,
         priority=ticket.priority,
         crisis=ticket.crisis,
@@ -139,15 +140,15 @@ def list_queue(session: Session, actor: Actor, view: str, names: Names, *, limit
     elif view == "mine":
         q = q.where(Ticket.state == TicketState.claimed.value, Ticket.assignee_id == actor.id)
     elif view == "closed_today":
-        q = q.where(Ticket.state.in_((TicketState.closed.value, TicketState.returned_to_bot.value)), Ticket.closed_at >= start_of_today_utc())
+        q = q.where(col(Ticket.state).in_((TicketState.closed.value, TicketState.returned_to_bot.value)), col(Ticket.closed_at) >= start_of_today_utc())
     elif view == "callback":  # the call-back list: open tickets whose person asked for a call
-        q = q.where(Ticket.state.in_((TicketState.waiting.value, TicketState.claimed.value)), Ticket.callback_window.is_not(None))
+        q = q.where(col(Ticket.state).in_((TicketState.waiting.value, TicketState.claimed.value)), col(Ticket.callback_window).is_not(None))
     else:
-        q = q.where(Ticket.state.in_((TicketState.waiting.value, TicketState.claimed.value)))
+        q = q.where(col(Ticket.state).in_((TicketState.waiting.value, TicketState.claimed.value)))
     if view == "closed_today":
-        q = q.order_by(Ticket.closed_at.desc(), Ticket.id.desc())
+        q = q.order_by(col(Ticket.closed_at).desc(), col(Ticket.id).desc())
     else:
-        q = q.order_by(Ticket.crisis.desc(), Ticket.priority.asc(), Ticket.created_at.asc(), Ticket.id.asc())
+        q = q.order_by(col(Ticket.crisis).desc(), col(Ticket.priority).asc(), col(Ticket.created_at).asc(), col(Ticket.id).asc())
     return [summary(session, t, names) for t in session.exec(q.limit(limit)).all()]
 
 
@@ -155,13 +156,13 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
     """One ticket with its conversation's transcript (the caller audits the read)."""
     intake = json.loads(ticket.intake) if ticket.intake else {}
     msgs = session.exec(
-        select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(Message.created_at, Message.id)
+        select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(col(Message.created_at), col(Message.id))
     ).all()
     # why the consent check: a declined user's topics are not shown even if an old row kept them
     consented = _consent_a(session.get(Conversation, ticket.conversation_id)) == "given"
     transcript = [
         TranscriptItemPublic(
-            id=m.id,
+            id=saved_id(m),
             at=m.created_at,
             direction=m.direction,
             sender=m.sender,
@@ -175,8 +176,8 @@ def detail(session: Session, ticket: Ticket, names: Names, titles: Callable[[str
         for m in msgs
     ]
     notes = [
-        NotePublic(id=n.id, at=n.created_at, staff_name=names(n.staff_id), body=n.body)
-        for n in session.exec(select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(TicketNote.created_at, TicketNote.id)).all()
+        NotePublic(id=saved_id(n), at=n.created_at, staff_name=names(n.staff_id), body=n.body)
+        for n in session.exec(select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(col(TicketNote.created_at), col(TicketNote.id))).all()
     ]
     referrals = [
         ReferralPublic(organisation=r.organisation, at=r.created_at, staff_name=names(r.staff_id))

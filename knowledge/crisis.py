@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .crisis_situation import TIERS, Patterns, SituationModel, compile_patterns, load_situations, read
+from .crisis_situation import TIERS, Lit, Patterns, SituationModel, compile_patterns, load_situations, read
 from .normalize import normalize
 
 LEXICON_PATH = Path(__file__).with_name("crisis_lexicon.yaml")
@@ -73,7 +73,7 @@ class CrisisLexicon:
             # Blank set phrases with a character no pattern uses, keeping the rest intact.
             norm = self.exclude.sub("■", norm)
         reading = read(norm, question="?" in text or "？" in text)
-        lit = self.situations.lit(reading) if self.situations is not None else set()
+        lit: Lit | set[str] = self.situations.lit(reading) if self.situations is not None else set()
         # Why keep looking after a "possible" match: 「消えたい、薬全部飲んだ」 is danger now, and
         # the tier decides whether the engine may ask a check question.
         possible: CrisisResult | None = None

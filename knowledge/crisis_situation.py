@@ -22,6 +22,7 @@ Only rule ids and group names leave this module; never the user's text.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class Reading:
     question: bool = False  # the raw text had ? or ？ (normalising turns it into a space)
 
 
-def _tail_forms(morphemes, start: int) -> list[str]:
+def _tail_forms(morphemes: list[sudachipy.Morpheme], start: int) -> list[str]:
     forms: list[str] = []
     for m in morphemes[start:start + 6]:
         pos = m.part_of_speech()
@@ -124,9 +125,10 @@ class Patterns:
         return bool(self.flat or self.spaced)
 
 
-def compile_patterns(label: str, sources) -> Patterns:
+def compile_patterns(label: str, sources: Iterable[object] | None) -> Patterns:
     """Compile ``sources``; raises ValueError naming ``label`` on a bad or match-everything pattern."""
-    flat, spaced = [], []
+    flat: list[re.Pattern[str]] = []
+    spaced: list[re.Pattern[str]] = []
     for source in sources or ():
         try:
             pattern = re.compile(str(source))

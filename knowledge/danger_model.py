@@ -32,8 +32,8 @@ from sklearn.linear_model import LogisticRegression
 
 from . import model_cache
 from .corpus import CORPUS_DIR, Example, fingerprint, load_corpus
-from .linear_fast import FastLinear
 from .lexical import analyze_message
+from .linear_fast import FastLinear
 from .normalize import Analysis
 from .topic_model import FEATURES_VERSION, features, identity, line_features
 
@@ -55,7 +55,7 @@ def danger_files(directory: Path | None = None) -> list[Path]:
 
 def load_danger_lines(path: Path | None = None) -> list[Example]:
     """Labelled lines; raises ValueError naming the line when one is malformed."""
-    out = []
+    out: list[Example] = []
     source = path or DANGER_FILE
     if not source.is_file():
         return out
@@ -84,7 +84,7 @@ class DangerModel:
     classifier: LogisticRegression
 
     @classmethod
-    def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> "DangerModel | None":
+    def train(cls, examples: list[Example] | None = None, *, cache_dir: Path | None = None) -> DangerModel | None:
         """Train on ``examples`` (default: :func:`training_examples`)."""
         if examples is None:
             examples = training_examples()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -41,18 +41,18 @@ class Office:
 
 
 @lru_cache(maxsize=4)
-def load_resources(path: str | None = None) -> dict:
+def load_resources(path: str | None = None) -> dict[str, Any]:
     """The parsed resources file (cached; the file is data shipped with the code)."""
     with open(path or RESOURCES_PATH, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
 
 
-def _value(item: dict, key: str) -> str | None:
+def _value(item: dict[str, Any], key: str) -> str | None:
     v = item.get(key)
     return str(v) if v not in (None, "") else None
 
 
-def _office(kind: str, item: dict) -> Office:
+def _office(kind: str, item: dict[str, Any]) -> Office:
     return Office(
         kind=kind, prefecture=item["prefecture"], name=item["name"], operator=_value(item, "operator"),
         address=_value(item, "address"), phone=_value(item, "phone"), hours=_value(item, "hours"),

@@ -14,7 +14,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from .kb import KnowledgeBase, load_kb
 from .understand import Understander, Understanding
@@ -22,17 +22,17 @@ from .understand import Understander, Understanding
 KINDS = ("faq", "intent", "none", "control")  # control: looks alarming, must not be crisis
 
 
-def _binary(stream) -> BinaryIO:
-    return getattr(stream, "buffer", stream)
+def _binary(stream: IO[Any]) -> BinaryIO:
+    return cast(BinaryIO, getattr(stream, "buffer", stream))
 
 
-def to_record(text: str, u: Understanding) -> dict:
+def to_record(text: str, u: Understanding) -> dict[str, Any]:
     """Exactly the README's fields, in its order."""
     return {"text": text, "intent": u.intent, "topic": u.topic if u.intent == "faq" else None,
             "score": u.score, "candidates": list(u.candidates)}
 
 
-def run_classify(stdin=None, stdout: TextIO | None = None, *, kb: KnowledgeBase | None = None,
+def run_classify(stdin: IO[Any] | None = None, stdout: TextIO | None = None, *, kb: KnowledgeBase | None = None,
                  stderr: TextIO | None = None) -> int:
     """Classify each input line; invalid UTF-8 stops with exit code 2 naming the line."""
     stdin = stdin if stdin is not None else sys.stdin
@@ -73,7 +73,7 @@ def is_right(kind: str, expect: list[str], u: Understanding) -> bool:
     return u.intent == "none"
 
 
-def load_labelled(path: str) -> list[dict]:
+def load_labelled(path: str) -> list[dict[str, Any]]:
     """Read a labelled ``.jsonl`` file; raises ValueError with the line number on bad input."""
     rows = []
     with open(path, encoding="utf-8") as fh:

@@ -31,7 +31,7 @@ def to_hiragana(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():
+def _tokenizer() -> sudachipy.Tokenizer:
     # why cached: the dictionary is memory-mapped once per process; tokenising is cheap.
     return sudachipy.Dictionary(dict="core").create()
 
@@ -79,7 +79,7 @@ def _read_plain(text: str) -> list[Segment]:
     segments: list[Segment] = []
     run_surface, run_reading, run_known = "", "", True
 
-    def flush_run():
+    def flush_run() -> None:
         nonlocal run_surface, run_reading, run_known
         if run_surface:
             if run_known:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -25,7 +26,7 @@ COST_WORDS = {"free": "無料", "paid": "通話料がかかる"}
 
 
 @lru_cache
-def _data() -> dict:
+def _data() -> dict[str, Any]:
     try:
         data = yaml.safe_load(HOTLINES_FILE.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {"hotlines": data}
@@ -34,7 +35,7 @@ def _data() -> dict:
 
 
 @lru_cache
-def hotlines() -> tuple[dict, ...]:
+def hotlines() -> tuple[dict[str, Any], ...]:
     """Every hotline that may be shown (a name and a number, not ``show: false``), in file order."""
     items = _data().get("hotlines") or []
     good = tuple(h for h in items if isinstance(h, dict) and h.get("name") and h.get("number") and h.get("show", True))
@@ -42,20 +43,20 @@ def hotlines() -> tuple[dict, ...]:
 
 
 @lru_cache
-def text_services() -> tuple[dict, ...]:
+def text_services() -> tuple[dict[str, Any], ...]:
     """Every chat/SNS service that may be shown, in file order."""
     items = _data().get("text_services") or []
     return tuple(s for s in items if isinstance(s, dict) and s.get("name") and s.get("show", True))
 
 
-def _spans(item: dict) -> list[tuple[time, time]]:
+def _spans(item: dict[str, Any]) -> list[tuple[time, time]]:
     spans = item.get("open")
     if not isinstance(spans, list):
         return []
     return [(time.fromisoformat(s), time.fromisoformat(e)) for s, e in spans]
 
 
-def is_open(item: dict, at: datetime) -> bool | None:
+def is_open(item: dict[str, Any], at: datetime) -> bool | None:
     """Open at ``at`` (JST daily spans, or "always"); None when the hours are unknown."""
     if item.get("open") == "always":
         return True
@@ -66,7 +67,7 @@ def is_open(item: dict, at: datetime) -> bool | None:
     return any(start <= clock < end for start, end in spans)
 
 
-def opens_at(item: dict, at: datetime) -> str | None:
+def opens_at(item: dict[str, Any], at: datetime) -> str | None:
     """When a closed daily service opens next, as 「12時」/「明日12時」 (None: unknown)."""
     spans = _spans(item)
     if not spans:
@@ -78,7 +79,7 @@ def opens_at(item: dict, at: datetime) -> str | None:
     return f"{word}{start.hour}時" + (f"{start.minute}分" if start.minute else "")
 
 
-def format_line(h: dict) -> str:
+def format_line(h: dict[str, Any]) -> str:
     """「・name number(無料・24時間)」: the cost and hours as the source states them."""
     notes = [w for w in (COST_WORDS.get(h.get("cost") or ""), h.get("hours")) if w]
     return f"・{h['name']} {h['number']}" + (f"({'・'.join(notes)})" if notes else "")
@@ -99,7 +100,7 @@ def crisis_phone_text(*, violence: bool = False, at: datetime | None = None) -> 
     the other lines (a line with daily hours only while it is open).
     """
     at = at or datetime.now(JST)
-    by_group: dict[str, list[dict]] = {}
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for h in hotlines():
         by_group.setdefault(h.get("group") or "other", []).append(h)
     blocks = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -74,7 +75,7 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def readability(entry: Entry) -> dict:
+def readability(entry: Entry) -> dict[str, Any]:
     """Figures for one entry: shown length, longest sentence, kanji share, words without reading."""
     text = shown_text(entry)
     visible = re.sub(r"\s", "", text)
@@ -89,7 +90,7 @@ def readability(entry: Entry) -> dict:
     }
 
 
-def check_readability(entry: Entry, where: str, problems: list[str]) -> dict:
+def check_readability(entry: Entry, where: str, problems: list[str]) -> dict[str, Any]:
     figures = readability(entry)
     if figures["chars"] > MAX_ANSWER_CHARS:
         problems.append(f"{where}: answer shows {figures['chars']} characters (max {MAX_ANSWER_CHARS})")

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from .kb import KnowledgeBase
+from .kb import Entry, KnowledgeBase
 from .normalize import Analysis, analyze, normalize
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yaml")
@@ -55,11 +55,11 @@ class Synonyms:
     keep: frozenset[str]
     protect: re.Pattern[str] | None = None
 
-    def analyze(self, text: str):
+    def analyze(self, text: str) -> Analysis:
         return analyze(text, keep=self.keep, protect=self.protect)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Synonyms":
+    def load(cls, path: Path | None = None) -> Synonyms:
         data = yaml.safe_load((path or SYNONYMS_PATH).read_text(encoding="utf-8")) or {}
         by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         keep: set[str] = set()
@@ -79,8 +79,8 @@ class Synonyms:
             for seq in seqs:
                 if seq:
                     by_first[seq[0]].append((seq, f"syn:{group}"))
-        for seqs in by_first.values():
-            seqs.sort(key=lambda s: -len(s[0]))
+        for found in by_first.values():
+            found.sort(key=lambda s: -len(s[0]))
         return cls(dict(by_first), keep_f, protect)
 
     def units(self, tokens: tuple[str, ...], surfaces: tuple[str, ...]) -> list[set[str]]:
@@ -172,7 +172,7 @@ class LexicalMatcher:
             else:
                 forms[key] = strength
 
-    def _index_entry(self, idx: int, entry) -> tuple[dict[str, float], set[str]]:
+    def _index_entry(self, idx: int, entry: Entry) -> tuple[dict[str, float], set[str]]:
         """One entry's forms (form -> strength) and reading bigrams; its docs join ``self.docs``."""
         forms: dict[str, float] = {}
         fields = [(_TITLE_TAIL.sub("", entry.title), STRONG)]
@@ -235,12 +235,12 @@ class LexicalMatcher:
         units = self.synonyms.units(a.tokens, a.surfaces)
         return _Doc(entry, strength, a.norm.replace(" ", ""), units, _bigrams(a.reading), a.compounds)
 
-    def _query_units(self, a) -> tuple[list[set[str]], list[str]]:
+    def _query_units(self, a: Analysis) -> tuple[list[set[str]], list[str]]:
         """Units of a message, with kana-typed vocabulary words recovered from their reading."""
         units = self.synonyms.units(a.tokens, a.surfaces)
         if not self.vocab_reading:
             return units, list(a.pos)
-        pairs = list(zip(units, a.surfaces, a.pos))
+        pairs = list(zip(units, a.surfaces, a.pos, strict=False))
         for run in _KANA_RUN.findall(a.norm):
             found, covered, i = [], 0, 0
             while i < len(run):
@@ -275,7 +275,7 @@ class LexicalMatcher:
     def _query_cover(self, units: list[set[str]], weights: list[float]) -> dict[int, float]:
         """Entry → Σ over the message's units of weight × the best strength of its forms there."""
         q_cover: dict[int, float] = defaultdict(float)
-        for unit, w in zip(units, weights):
+        for unit, w in zip(units, weights, strict=False):
             best: dict[int, float] = {}
             for form in unit:
                 for e, strength in self.form_postings.get(form, ()):
@@ -333,7 +333,7 @@ class LexicalMatcher:
         if not a.norm:
             return []
         units, poses = self._query_units(a)
-        weights = [self._unit_weight(u, p) for u, p in zip(units, poses)]
+        weights = [self._unit_weight(u, p) for u, p in zip(units, poses, strict=False)]
         # Compounds (保護観察所 vs 保護観察) tell close topics apart; they count only when the
         # knowledge base knows them, so a new compound (保護猫) is judged by its parts alone.
         for comp in a.compounds:

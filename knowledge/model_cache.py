@@ -29,7 +29,7 @@ def load(cache_dir: Path, name: str, key: str, kind: type[T]) -> T | None:
         return model if isinstance(model, kind) else None
     except FileNotFoundError:
         return None
-    except Exception as exc:  # noqa: BLE001 - a stale or broken cache must never stop the bot
+    except Exception as exc:  # why: a stale or broken cache must never stop the bot
         log.warning("model cache unreadable, retraining", extra={"model": name, "error": type(exc).__name__})
         return None
 

@@ -125,7 +125,7 @@ def normalize(text: str) -> str:
 # --- tokenizer ---------------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
-def _tokenizer():
+def _tokenizer() -> sudachipy.Tokenizer:
     # Why one cached tokenizer: loading the dictionary costs ~30 ms, tokenising ~30 µs.
     return sudachipy.Dictionary(dict="core").create()
 
@@ -227,7 +227,7 @@ class _Accumulator:
         self.poses.append(pos)
         self.reading.append(reading)
 
-    def morpheme(self, m, keep: frozenset[str]) -> None:
+    def morpheme(self, m: sudachipy.Morpheme, keep: frozenset[str]) -> None:
         detail = m.part_of_speech()
         pos = detail[0]
         if pos == "空白":

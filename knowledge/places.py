@@ -92,7 +92,7 @@ def _suffixed_readings() -> tuple[dict[str, str], re.Pattern[str]]:
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():
+def _tokenizer() -> sudachipy.Tokenizer:
     # why our own instance: loading costs ~30 ms once; the understander's is private to it.
     return sudachipy.Dictionary(dict="core").create()
 
@@ -104,7 +104,7 @@ def _strip_suffix(word: str) -> str | None:
     return None
 
 
-def _token_place(tokens: list, i: int) -> Place | None:
+def _token_place(tokens: list[sudachipy.Morpheme], i: int) -> Place | None:
     tok = tokens[i]
     following = tokens[i + 1] if i + 1 < len(tokens) else None
     place = _word_place(tok, following)
@@ -116,7 +116,7 @@ def _token_place(tokens: list, i: int) -> Place | None:
     return place
 
 
-def _word_place(tok, following) -> Place | None:
+def _word_place(tok: sudachipy.Morpheme, following: sudachipy.Morpheme | None) -> Place | None:
     surface = _fold(tok.surface())
     pos = tok.part_of_speech()
     after = _fold(following.surface()) if following is not None else ""
@@ -145,7 +145,7 @@ def _word_place(tok, following) -> Place | None:
     return None
 
 
-def _is_daibu(pos: tuple, following: str, following_pos: tuple) -> bool:
+def _is_daibu(pos: tuple[str, ...], following: str, following_pos: tuple[str, ...]) -> bool:
     """True when 大分 reads as だいぶ (an adverb), not as the prefecture."""
     if pos[0] == "副詞":
         return True
@@ -172,7 +172,7 @@ def find_place(text: str) -> Place | None:
     return min(found, key=lambda item: item[0])[1]
 
 
-def _suffixed_kana(normalised: str, tokens: list) -> list[tuple[int, Place]]:
+def _suffixed_kana(normalised: str, tokens: list[sudachipy.Morpheme]) -> list[tuple[int, Place]]:
     """あきたけん, さがけん, おおいたけん: hiragana name + suffix that starts and ends on word edges."""
     folded = _fold(normalised)  # same length: NFKC is already applied, kana folding is 1:1
     starts = {t.begin() for t in tokens}

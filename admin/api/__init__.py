@@ -42,7 +42,7 @@ def undeclared_routes(app: FastAPI) -> list[str]:
     for route in _api_routes(app.routes):
         if not route.path.startswith(PREFIX):
             continue
-        for method in sorted(route.methods):
+        for method in sorted(route.methods or ()):
             spec = declared.get((method, route.path))
             gated = any(d.dependency in DECLARED_GATES for d in route.dependencies)
             if spec is None or spec.endpoint is not route.endpoint or not gated:

@@ -19,7 +19,6 @@ from handoff.models import (
     OfficeHoursUpdate,
 )
 
-
 # --- canned replies ------------------------------------------------------------------------------
 
 def read_canned_replies(session: SessionDep) -> list[CannedReplyPublic]:

@@ -32,6 +32,7 @@ from core import db
 from handoff import actions, views
 from handoff.events import event_stream
 
+
 def _names(session: Session) -> views.Names:
     cache: dict[int, str | None] = {}
 
@@ -96,6 +97,7 @@ def transfer_ticket(ticket_id: DbId, body: TransferRequest, request: Request, se
     """Hands a ticket you hold to a colleague with the staff role."""
     colleague = accounts.colleague_actor(session, body.staff_id, lambda u: actor_for(u, None))
     ticket = actions.check_transfer_ticket(session, actor, ticket_id, colleague)
+    assert colleague is not None  # check_transfer_ticket refuses a missing colleague
     actions.do_transfer_ticket(session, actor, ticket, colleague)
     session.commit()
     return views.summary(session, ticket, _names(session))

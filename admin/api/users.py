@@ -14,7 +14,6 @@ from admin.deps import CurrentActor, SessionDep
 from admin.params import DbId
 from core.models import ChannelUser
 
-
 # --- users of the chat: lookup and erasure (admin), disclosure (staff) -----------------------------------
 
 def _channel_user(session: Session, user_id: int) -> ChannelUser:

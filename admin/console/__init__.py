@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,8 +33,10 @@ ADMIN_DIR = Path(__file__).resolve().parents[1]
 STATIC_DIR = ADMIN_DIR / "static"
 PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.kb_unanswered", "admin.console.staff", "admin.console.staff_actions", "admin.console.admin_pages", "admin.console.admin_settings")
 
+ResponseT = TypeVar("ResponseT", bound=Response)
 templates = Jinja2Templates(directory=str(ADMIN_DIR / "templates"))
-templates.env.loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates"))])
+_loader = ChoiceLoader([FileSystemLoader(str(ADMIN_DIR / "templates"))])
+templates.env.loader = _loader
 
 ROLE_LABELS = {"staff": "受付", "editor": "知識ベース", "admin": "管理"}
 
@@ -88,7 +90,7 @@ def console_login(session: SessionDep, login: Annotated[SignedIn, Depends(_conso
         raise _console_failure(exc) from None
 
 
-console_login.console_gate = True
+console_login.console_gate = True  # type: ignore[attr-defined]  # the marker admin.deps' start-up check reads
 ConsoleLogin = Annotated[SignedIn, Depends(console_login)]
 PUBLIC_PATHS = frozenset({"/console/login"})  # the only console pages open without a session
 
@@ -108,7 +110,7 @@ def page_roles(*roles: Role):
         return login
 
     _gate.__name__ = "page_" + "_or_".join(sorted(wanted))
-    _gate.console_gate = True
+    _gate.console_gate = True  # type: ignore[attr-defined]  # the marker admin.deps' start-up check reads
     return _gate
 
 
@@ -136,7 +138,7 @@ def render(request: Request, template: str, login: SignedIn | None = None, statu
     return no_store(response)
 
 
-def no_store(response: Response) -> Response:
+def no_store(response: ResponseT) -> ResponseT:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -181,8 +183,8 @@ def _share_chat_templates(app: FastAPI) -> None:
     set by bot/app.py): the console never reads the bot's folder by path.
     """
     chat = getattr(app.state, "chat_templates", None)
-    if chat is not None and chat not in templates.env.loader.loaders:
-        templates.env.loader.loaders.append(chat)
+    if chat is not None and chat not in _loader.loaders:
+        _loader.loaders = [*_loader.loaders, chat]
     for name, func in {**FILTERS, **getattr(app.state, "chat_filters", {})}.items():
         templates.env.filters.setdefault(name, func)
     for name, value in getattr(app.state, "chat_globals", {}).items():

@@ -7,7 +7,7 @@ cover, have their ``do_*`` functions here, with the same rules (audit in the sam
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin import audit
 from admin.api import audit as audit_api
@@ -110,7 +110,7 @@ def dashboard(request: Request, session: SessionDep, login: AdminPage, days: int
         "conversations": stacked_bars(labels, conv_series, title="1日ごとの会話の数(経路別)", unit="件"),
         "handoffs": stacked_bars(
             labels,
-            [Series("緊急", [float(v) for v in d.crisis], "#c62828"), Series("それ以外", [float(h - c) for h, c in zip(d.handoffs, d.crisis)], "#5b6abf")],
+            [Series("緊急", [float(v) for v in d.crisis], "#c62828"), Series("それ以外", [float(h - c) for h, c in zip(d.handoffs, d.crisis, strict=False)], "#5b6abf")],
             title="1日ごとの職員への引き継ぎ", unit="件",
         ),
         "waits": horizontal_bars([(label, float(n)) for label, n in d.wait_buckets], title="担当がつくまでの待ち時間", unit="件", colour="#e07b39"),
@@ -130,7 +130,7 @@ def last_logins(session: Session) -> dict[int, datetime]:
 
     from admin.models import AuditEvent
 
-    rows = session.exec(select(AuditEvent.actor_id, func.max(AuditEvent.at)).where(AuditEvent.action == "login.ok").group_by(AuditEvent.actor_id)).all()
+    rows = session.exec(select(col(AuditEvent.actor_id), func.max(col(AuditEvent.at))).where(col(AuditEvent.action) == "login.ok").group_by(col(AuditEvent.actor_id))).all()
     return {actor: at for actor, at in rows if actor is not None}
 
 
@@ -138,7 +138,7 @@ def unused_since(last_login: datetime | None, created_at: datetime, today: datet
     """True when the account has not been signed in with for UNUSED_DAYS (or never, and is that old)."""
     seen = last_login or created_at
     if seen.tzinfo is None:
-        seen = seen.replace(tzinfo=timezone.utc)
+        seen = seen.replace(tzinfo=UTC)
     return today - seen > timedelta(days=UNUSED_DAYS)
 
 
@@ -202,6 +202,7 @@ def _account_action(request: Request, session: Session, login: SignedIn, staff_i
     result = fn()
     if flash == "password":
         user = session.get(StaffUser, staff_id)
+        assert user is not None  # fn() has just reset this account's password
         return _accounts_page(request, session, login, one_time=(user.username, result.one_time_password))
     return _redirect("/console/admin/accounts", flash)
 

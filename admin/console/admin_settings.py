@@ -7,11 +7,12 @@ Only the consent text and the retention period, which the API does not cover, ha
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin.api import settings as settings_api
 from admin.console import AdminPage
@@ -87,7 +88,7 @@ def hours_page(request: Request, session: SessionDep, login: AdminPage):
 
 @router.post("/hours", response_class=HTMLResponse)
 def save_hours(request: Request, session: SessionDep, login: AdminPage, form: FormDep):
-    raw = {
+    raw: dict[str, Any] = {
         "weekly": {str(i): str(form.get(f"day{i}", "")) for i in range(7)},
         "closed_days": str(form.get("closed_days", "")),
         "closed_dates": str(form.get("closed_dates", "")),
@@ -206,7 +207,7 @@ def do_publish_consent_text(session: Session, actor: Actor, text: str) -> Consen
 def _consent_page(request: Request, session: Session, login: SignedIn, *, status: int = 200, error: str | None = None, draft: str | None = None) -> HTMLResponse:
     latest = current_consent(session)
     session.commit()  # version 1 is created from the packaged text on first use
-    versions = session.exec(select(ConsentText).where(ConsentText.kind == "A").order_by(ConsentText.version.desc())).all()
+    versions = session.exec(select(ConsentText).where(ConsentText.kind == "A").order_by(col(ConsentText.version).desc())).all()
     return _page(request, login, "consent.html", status=status, title="同意の説明文", latest=latest, versions=versions,
                  draft=draft if draft is not None else latest.text, error=error, ok=_flash(request))
 

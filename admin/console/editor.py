@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,8 +19,8 @@ from admin.console import EditorPage, NavItem, page_roles, render
 from admin.console.kb_preview import preview_context
 from admin.console.refusals import refused_with
 from admin.deps import FormDep, SessionDep, SignedIn
-from admin.models import Role
 from admin.kb_models import STATUS_LABELS, EntryVersion
+from admin.models import Role
 from admin.params import DbId, OptionalDbIdQuery
 from knowledge.editorial.diff import diff_lines, readable
 from knowledge.editorial.entries import ENTRY_ID, EntryFields, KbFiles, entry_text, split_lines
@@ -76,7 +76,8 @@ def _version_refused(status_code: int, *, problems: bool = False):
 
     def page(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int, **_form) -> HTMLResponse:
         row = wf.get_version(session, version_id)
-        found = {"problems": exc.problems} if problems else {}
+        assert row is not None  # the route found the version before the workflow refused
+        found: dict[str, Any] = {"problems": exc.problems} if problems else {}
         return _version_page(request, session, login, row, status_code=status_code, flash=exc.message, flash_kind="error", **found)
 
     return page
@@ -87,7 +88,9 @@ def _entry_refused(exc: wf.WorkflowError, *, request: Request, session, login: S
 
 
 def _rollback_refused(exc: wf.WorkflowError, *, request: Request, session, login: SignedIn, version_id: int) -> HTMLResponse:
-    return _entry_error(request, session, login, wf.get_version(session, version_id).entry_id, exc)
+    row = wf.get_version(session, version_id)
+    assert row is not None  # the route found the version before the workflow refused
+    return _entry_error(request, session, login, row.entry_id, exc)
 
 
 def _new_entry_refused(exc: wf.WorkflowError, *, request: Request, login: SignedIn, entry_id: str, title: str, questions: str, **_route) -> HTMLResponse:
@@ -192,7 +195,6 @@ def entry_page(request: Request, session: SessionDep, login: KbReaderPage, entry
     if text is None:
         return _not_found(request, login)
     entry = parse_entry(text)
-    live = _live(request).kb
     rows = wf.history(session, entry_id)
     published = wf.published_version(session, entry_id)
     return render(request, "console/kb/entry.html", login, title=entry.title, entry=entry, open_version=wf.open_version(session, entry_id),

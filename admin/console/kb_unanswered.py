@@ -47,7 +47,7 @@ def _unanswered_page(request: Request, session, login, *, error: str | None = No
 @refused_with(_unanswered_refused)
 def unanswered_new(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form(""), title: str = Form("")):
     """Starts a new entry whose questions are the cluster's texts."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
+    ids = [int(str(v)) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
     wf.check_new_entry(session, login.user, _files(request), entry_id.strip())
     fields = EntryFields(title=title.strip()[:120] or (texts[0] if texts else entry_id), answer="", questions=texts)
@@ -60,7 +60,7 @@ def unanswered_new(request: Request, session: SessionDep, login: EditorPage, for
 @refused_with(_paraphrase_refused)
 def unanswered_paraphrase(request: Request, session: SessionDep, login: EditorPage, form: FormDep, entry_id: str = Form("")):
     """Adds the cluster's texts to an entry's questions, in a draft."""
-    ids = [int(v) for v in form.getlist("message_id") if str(v).isdigit()][:200]
+    ids = [int(str(v)) for v in form.getlist("message_id") if str(v).isdigit()][:200]
     texts = wf.question_texts(session, ids)
     files = _files(request)
     if files.read(entry_id) is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin import canned_text
 from admin.auth import find_session
@@ -26,9 +26,9 @@ from core import db, rate_limit
 from core.clock import JST
 from core.models import Conversation, Message, OutboxMessage
 from handoff import actions, views
+from handoff.actions import ActionError, Actor
 from handoff.events import event_stream
 from handoff.hours import load_hours
-from handoff.actions import ActionError, Actor
 from handoff.models import CannedReply, CrisisOutcome, Outcome
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -181,10 +181,10 @@ def _delivery_states(session: Session, conversation_id: int) -> dict[int, str]:
     """Message id → outbox state for staff replies (delivered / failed / pending …)."""
     rows = session.exec(
         select(Message.id, OutboxMessage.state)
-        .join(OutboxMessage, OutboxMessage.id == Message.outbox_id)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(Message.outbox_id))
         .where(Message.conversation_id == conversation_id, Message.sender == "staff")
     ).all()
-    return {mid: state for mid, state in rows}
+    return {mid: state for mid, state in rows if mid is not None}
 
 
 def _filled_canned(request: Request, session: Session) -> list[CannedReply]:

@@ -99,6 +99,7 @@ def transfer(request: Request, ticket_id: DbId, session: SessionDep, login: Staf
     actor = _actor(request, login)
     colleague = accounts.colleague_actor(session, colleague_id, lambda u: actor_for(u, None))
     ticket = actions.check_transfer_ticket(session, actor, ticket_id, colleague)
+    assert colleague is not None  # check_transfer_ticket refuses a missing colleague
     actions.do_transfer_ticket(session, actor, ticket, colleague)
     session.commit()
     return RedirectResponse("/console/inbox?view=mine", status_code=303)

@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from core.clock import JST, now
 from admin.unanswered import INTENT_ABSTAINED, open_tickets
+from core.clock import JST, now
 from core.models import ChannelUser, Conversation, Message
 from handoff.models import Ticket
 
@@ -34,7 +34,7 @@ class Dashboard:
     abstained: int
     top_entries: list[tuple[str, int]]
     totals: dict[str, int] = field(default_factory=dict)
-    crisis_months: list["CrisisMonth"] = field(default_factory=list)
+    crisis_months: list[CrisisMonth] = field(default_factory=list)
 
     @property
     def abstention_rate(self) -> float | None:
@@ -85,7 +85,7 @@ def _day(at: datetime) -> date:
 
 def _conversations_per_day(session: Session, start: datetime, index: dict[date, int], *, include_demo: bool) -> dict[str, list[int]]:
     """Channel → conversations started on each day."""
-    q = select(Conversation.started_at, ChannelUser.channel).join(ChannelUser, ChannelUser.id == Conversation.user_id).where(Conversation.started_at >= start)
+    q = select(Conversation.started_at, ChannelUser.channel).join(ChannelUser, col(ChannelUser.id) == Conversation.user_id).where(Conversation.started_at >= start)
     if not include_demo:
         q = q.where(ChannelUser.is_demo == False)  # noqa: E712
     conversations: dict[str, list[int]] = defaultdict(lambda: [0] * len(index))
@@ -122,7 +122,7 @@ def _handoffs_per_day(session: Session, start: datetime, index: dict[date, int],
 
 
 def _wait_buckets(waits: list[float]) -> list[tuple[str, int]]:
-    buckets = Counter()
+    buckets: Counter[str] = Counter()
     for w in waits:
         for limit, label in WAIT_BUCKETS:
             if limit is None or w < limit:
@@ -135,7 +135,7 @@ def _answers(session: Session, start: datetime) -> tuple[int, int, Counter[str]]
     """(answered, abstained, entry id → times used) for the bot's replies since ``start``."""
     # why the bot's replies and not the user's lines: only the engine knows whether it tried to
     # answer; a line to staff or a place name it asked for is not a failed question (admin.unanswered)
-    mq = select(Message.conversation_id, Message.intent, Message.kind, Message.entry_id, Message.created_at).where(
+    mq = select(Message.conversation_id, Message.intent, Message.kind, Message.entry_id, Message.created_at).where(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         Message.created_at >= start, Message.sender == "bot", Message.direction == "out"
     )
     replies = session.exec(mq).all()

@@ -1,7 +1,7 @@
 """Reading entry versions: the published one, the open draft, the history, the one to diff against."""
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from admin.kb_models import OPEN_STATUSES, EntryVersion, VersionStatus
 from knowledge.editorial.entries import KbFiles
@@ -14,27 +14,27 @@ def get_version(session: Session, version_id: int) -> EntryVersion | None:
 
 def published_version(session: Session, entry_id: str) -> EntryVersion | None:
     q = select(EntryVersion).where(EntryVersion.entry_id == entry_id, EntryVersion.status == VersionStatus.published.value)
-    return session.exec(q.order_by(EntryVersion.id.desc())).first()
+    return session.exec(q.order_by(col(EntryVersion.id).desc())).first()
 
 
 def open_version(session: Session, entry_id: str) -> EntryVersion | None:
-    q = select(EntryVersion).where(EntryVersion.entry_id == entry_id, EntryVersion.status.in_(OPEN_STATUSES))
-    return session.exec(q.order_by(EntryVersion.id.desc())).first()
+    q = select(EntryVersion).where(EntryVersion.entry_id == entry_id, col(EntryVersion.status).in_(OPEN_STATUSES))
+    return session.exec(q.order_by(col(EntryVersion.id).desc())).first()
 
 
 def open_versions(session: Session) -> dict[str, EntryVersion]:
-    rows = session.exec(select(EntryVersion).where(EntryVersion.status.in_(OPEN_STATUSES)).order_by(EntryVersion.id)).all()
+    rows = session.exec(select(EntryVersion).where(col(EntryVersion.status).in_(OPEN_STATUSES)).order_by(col(EntryVersion.id))).all()
     return {r.entry_id: r for r in rows}
 
 
 def published_versions(session: Session) -> dict[str, EntryVersion]:
-    rows = session.exec(select(EntryVersion).where(EntryVersion.status == VersionStatus.published.value).order_by(EntryVersion.id)).all()
+    rows = session.exec(select(EntryVersion).where(col(EntryVersion.status) == VersionStatus.published.value).order_by(col(EntryVersion.id))).all()
     return {r.entry_id: r for r in rows}
 
 
 def history(session: Session, entry_id: str) -> list[EntryVersion]:
     """Every version of an entry, newest first."""
-    q = select(EntryVersion).where(EntryVersion.entry_id == entry_id).order_by(EntryVersion.id.desc())
+    q = select(EntryVersion).where(EntryVersion.entry_id == entry_id).order_by(col(EntryVersion.id).desc())
     return list(session.exec(q).all())
 
 
@@ -56,10 +56,10 @@ def previous_published(session: Session, row: EntryVersion) -> EntryVersion | No
         select(EntryVersion)
         .where(
             EntryVersion.entry_id == row.entry_id,
-            EntryVersion.id < row.id,
-            EntryVersion.status.in_((VersionStatus.published.value, VersionStatus.superseded.value)),
+            col(EntryVersion.id) < row.id,
+            col(EntryVersion.status).in_((VersionStatus.published.value, VersionStatus.superseded.value)),
         )
-        .order_by(EntryVersion.id.desc())
+        .order_by(col(EntryVersion.id).desc())
     )
     return session.exec(q).first()
 

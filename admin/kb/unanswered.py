@@ -28,7 +28,7 @@ def unanswered_questions(session: Session, *, days: int = UNANSWERED_DAYS, limit
     """
     since = now() - timedelta(days=days)
     q = (
-        select(Message.id, Message.conversation_id, Message.direction, Message.intent, Message.kind, Message.entry_id, Message.body, Message.created_at)
+        select(Message.id, Message.conversation_id, Message.direction, Message.intent, Message.kind, Message.entry_id, Message.body, Message.created_at)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .where(Message.created_at >= since)
         .order_by(Message.conversation_id, Message.created_at, Message.id)
         .limit(limit * 4)

@@ -14,7 +14,7 @@ import json
 from dataclasses import replace
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from admin import audit
 from admin.kb.queries import max_version, open_version, published_version
@@ -230,8 +230,8 @@ def do_publish(session: Session, reviewer: StaffUser, row: EntryVersion, files: 
     """
     old = published_version(session, row.entry_id)
     # why a conditional UPDATE: two reviewers pressing "publish" at once must not both succeed
-    claimed = session.execute(
-        update(EntryVersion).where(EntryVersion.id == row.id, EntryVersion.status == VersionStatus.review.value)
+    claimed = session.exec(
+        update(EntryVersion).where(col(EntryVersion.id) == row.id, col(EntryVersion.status) == VersionStatus.review.value)
         .values(status=VersionStatus.published.value)
     )
     if claimed.rowcount != 1:

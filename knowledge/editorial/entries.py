@@ -21,7 +21,7 @@ class KbFiles:
     seeds_dir: Path | None = None
 
     @classmethod
-    def default(cls, entries_dir: Path) -> "KbFiles":
+    def default(cls, entries_dir: Path) -> KbFiles:
         return cls(Path(entries_dir), kb_check.default_seeds_dir())
 
     def entry_path(self, entry_id: str) -> Path:
@@ -53,7 +53,7 @@ class EntryFields:
     review: str | None = None
 
     @classmethod
-    def of(cls, entry: Entry) -> "EntryFields":
+    def of(cls, entry: Entry) -> EntryFields:
         return cls(entry.title, entry.answer, list(entry.questions), list(entry.keywords), list(entry.related),
                    list(entry.sources), entry.as_of, entry.needs_place, dict(entry.facets), dict(entry.readings), entry.review)
 
