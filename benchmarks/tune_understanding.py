@@ -62,12 +62,12 @@ def main() -> None:
     print("current", current, {n: f"{accuracy(u, rows):.3f}" for n, rows in sets.items()})
     best = (0.0, None)
     for values in itertools.product(*GRID.values()):
-        for k, v in zip(GRID, values):
+        for k, v in zip(GRID, values, strict=True):
             setattr(und, k, v)
         accs = [accuracy(u, rows) for rows in sets.values()]
         mean = sum(accs) / len(accs)
         if mean > best[0]:
-            best = (mean, dict(zip(GRID, values)), accs)
+            best = (mean, dict(zip(GRID, values, strict=True)), accs)
     print("best  ", best[1], [f"{a:.3f}" for a in best[2]], f"mean {best[0]:.3f}")
     for k, v in current.items():
         setattr(und, k, v)
@@ -79,7 +79,7 @@ def main() -> None:
         for rows in sets.values():
             scope = [r for r in rows if r["kind"] == "faq"]
             got = [u.classify(r["text"]) for r in scope]
-            answered = [(r, g) for r, g in zip(scope, got) if g.intent == "faq"]
+            answered = [(r, g) for r, g in zip(scope, got, strict=True) if g.intent == "faq"]
             right = sum(g.topic in r["expect"] for r, g in answered)
             none_rows = [r for r in rows if r["kind"] == "none"]
             abst = sum(u.classify(r["text"]).intent == "none" for r in none_rows)

@@ -135,7 +135,7 @@ def measure(classifier, rows: list[dict], timed: bool = False) -> dict:
         times.append((time.perf_counter() - start) * 1000)
     res: dict = {"right": Counter(), "total": Counter(), "reg": defaultdict(lambda: [0, 0]),
                  "who": defaultdict(lambda: [0, 0]), "crisis": [0, 0], "false": 0, "times": sorted(times)}
-    for row, u in zip(rows, got):
+    for row, u in zip(rows, got, strict=True):
         ok = right(row, u)
         res["right"][row["kind"]] += ok
         res["total"][row["kind"]] += 1

@@ -112,7 +112,7 @@ def test_send_bodies_serialise_like_sdk_models():
             fresh = [OutMessage.from_dict(m.to_dict()) for m in messages]
             got = line.request_messages(fresh)
             assert len(got) == len(want)
-            for got_chunk, want_chunk in zip(got, want):
+            for got_chunk, want_chunk in zip(got, want, strict=True):
                 models = [Message.from_dict(m) for m in want_chunk]
                 for body, model in (
                     (line._prepared("tok", got_chunk, reply=True), ReplyMessageRequest(reply_token="tok", messages=models)),

@@ -47,7 +47,7 @@ def all_text_values():
             if not cols:
                 continue
             for row in conn.execute(select(*cols)):
-                for col, value in zip(cols, row):
+                for col, value in zip(cols, row, strict=True):
                     if value is not None:
                         yield table.name, col.name, str(value)
 
@@ -173,7 +173,7 @@ class TestKeys:
         assert CANARY not in out
 
     def test_rotate_in_one_step_with_a_key_file(self, chat, monkeypatch, capsys):
-        s = use_key_file(monkeypatch, None)
+        use_key_file(monkeypatch, None)
         some_content(chat)
         code, out = run_cli(capsys, "keys", "rotate")
         current = crypto.keyring().current
@@ -182,7 +182,7 @@ class TestKeys:
         assert CANARY not in out and base64.b64encode(crypto.keyring().keys[current]).decode() not in out
 
     def test_a_running_process_reads_rows_rotated_by_another(self, chat, monkeypatch, capsys):
-        s = use_key_file(monkeypatch, None)
+        use_key_file(monkeypatch, None)
         some_content(chat)
         old_ring = crypto.keyring()
         code, _ = run_cli(capsys, "keys", "rotate")
