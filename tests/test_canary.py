@@ -32,7 +32,7 @@ VARIANTS = (CANARY, CANARY.lower(), CANARY.replace("-", "－"))
 def all_logs(caplog):
     """Every record of every logger at DEBUG, formatted by the project's JSON formatter."""
     caplog.set_level(logging.DEBUG)
-    # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line.py)
+    # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line/adapter.py)
     for name in ("sqlalchemy", "linebot", "httpx", "httpcore", "uvicorn", "aiohttp", "telegram"):
         caplog.set_level(logging.DEBUG, logger=name)
     caplog.handler.setFormatter(JsonFormatter())
