@@ -1,6 +1,7 @@
 """The FastAPI application: health, web chat, channel webhooks, the admin API and console.
 
-``create_app`` is the composition root, so it is the one place in bot/ that imports admin/.
+``create_app`` is the composition root: it imports what it mounts (``mount_rooms``), so it
+is the one place in bot/ that imports admin/.
 Background workers (inbox, outbox, retention) run as asyncio tasks in the lifespan when
 ``RISTAPO_RUN_WORKERS`` is true (default), or as separate ``ristapo worker`` processes,
 whose composition root is :func:`create_worker` (no web app).
@@ -15,9 +16,13 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.staticfiles import StaticFiles
 
-from bot import engine, web
+from admin import admission, console
+from admin import api as admin_api
+from admin.console.kb_preview import AnswerPreview
+from bot import engine, pipeline, retention
+from bot.channels import CHANNELS
+from bot.channels.line import render as line_render
 from bot.runtime import get_runtime
 from bot.startup import log_channels, prepare
 from core import db, health, heap
@@ -50,6 +55,46 @@ class RistapoApp(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = prepare(settings or get_settings())
+    app = RistapoApp(
+        title="ristapo",
+        lifespan=_lifespan(settings),
+        # why dev only: the API map helps an attacker more than anyone in production or test
+        docs_url="/docs" if settings.env == "dev" else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.env == "dev" else None,
+    )
+    app.state.settings = settings
+    app.state.runtime = get_runtime()
+    app.state.answer_preview = answer_preview  # the editors' preview (admin/console/kb_preview.py)
+    app.state.workers: list[WorkerFactory] = []
+    app.state.on_startup: list[WorkerFactory] = []
+    app.state.on_shutdown: list[WorkerFactory] = []
+    # set by the long-running commands (serve, worker), not in tests: core/heap.py
+    app.state.freeze_heap = False
+    _add_health_routes(app, settings)
+    mount_rooms(app, settings)
+    log_channels(settings)
+    return app
+
+
+def mount_rooms(app: FastAPI, settings: Settings) -> None:
+    """Everything the service serves, in order: the pipeline, each channel, the admin side, retention.
+
+    Why this order: channels register their adapters with the pipeline; the web chat lends
+    its templates to the console's preview before the console mounts.
+    """
+    pipeline.install(app, settings)
+    for channel in CHANNELS:
+        if channel.install is not None:
+            channel.install(app, settings)
+    admin_api.install(app, settings)
+    console.install(app, settings)
+    admission.install(app, settings)
+    retention.install(app, settings)
+
+
+def _lifespan(settings: Settings):
+    """Start-up hooks, then the workers (when this process runs them); shutdown in reverse."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -73,25 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await stop(app)
 
-    app = RistapoApp(
-        title="ristapo",
-        lifespan=lifespan,
-        # why dev only: the API map helps an attacker more than anyone in production or test
-        docs_url="/docs" if settings.env == "dev" else None,
-        redoc_url=None,
-        openapi_url="/openapi.json" if settings.env == "dev" else None,
-    )
-    app.state.settings = settings
-    app.state.runtime = get_runtime()
-    app.state.answer_preview = answer_preview  # the editors' preview (admin/console/kb_preview.py)
-    app.state.chat_templates = web.templates.env.loader  # the previews show the web chat's bubbles
-    app.state.chat_filters = {"said": web.said}  # ... written as the chat writes them (ふりがな too)
-    app.state.chat_globals = {"A_FURIGANA": web.A_FURIGANA}
-    app.state.workers: list[WorkerFactory] = []
-    app.state.on_startup: list[WorkerFactory] = []
-    app.state.on_shutdown: list[WorkerFactory] = []
-    # set by the long-running commands (serve, worker), not in tests: core/heap.py
-    app.state.freeze_heap = False
+    return lifespan
+
+
+def _add_health_routes(app: FastAPI, settings: Settings) -> None:
+    """``/healthz`` for the load balancer and ``/`` to the web chat."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
@@ -114,34 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return RedirectResponse("/chat")
 
-    app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR)), name="static")
-    app.include_router(web.router)
-    _mount_optional(app, settings)
-    log_channels(settings)
-    return app
-
 
 def answer_preview(entry: Entry):
     """The editors' preview of ``entry``: the engine's own answer, and its LINE rendering."""
-    from admin.console.kb_preview import AnswerPreview
-    from bot.channels import line_render
-
     messages = engine.answer_messages(entry)
     return AnswerPreview(messages, line_render.render(messages))
-
-
-def _mount_optional(app: FastAPI, settings: Settings) -> None:
-    """Channels, workers and the admin side; each module exposes ``install(app, settings)``."""
-    import importlib
-
-    for name in ("bot.pipeline", "bot.channels.line", "bot.channels.telegram", "admin.api", "admin.console", "admin.admission", "bot.retention"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # not built yet in this checkout
-            raise
-        module.install(app, settings)
 
 
 @dataclass
@@ -168,13 +176,13 @@ def create_worker(settings: Settings | None = None) -> WorkerProcess:
     install_webhook(settings.staff_webhook_url, settings.public_base_url.rstrip("/") + "/console")
     worker = WorkerProcess()
     if settings.line_enabled:
-        from bot.channels.line import LineAdapter
+        from bot.channels.line.adapter import LineAdapter
 
         line = LineAdapter(settings)
         pipeline.register_adapter(line)
         worker.on_shutdown.append(line.aclose)
     if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramAdapter
+        from bot.channels.telegram.adapter import TelegramAdapter
 
         telegram = TelegramAdapter.from_settings(settings)
         pipeline.register_adapter(telegram)

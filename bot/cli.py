@@ -1,18 +1,23 @@
 """The ``ristapo`` console script.
 
-Core commands live here; other rooms add theirs through a ``register(subparsers)`` function
-in the modules listed in ``_EXTENSIONS`` (each sets ``func`` on its parsers).
+Core commands live here; other rooms and each channel add theirs through a
+``register(subparsers, parser)`` function (each sets ``func`` on its parsers). Those modules
+only build parsers: what a command needs is imported when it runs, so ``ristapo --help``
+stays quick.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+
+from admin import cli as admin_cli
+from admin import kb_cli
+from bot import privacy_cli, worker_cli
+from bot.channels import CHANNELS
+from core import migrate_cli
 
 # how long `ristapo serve` waits for open requests after SIGTERM (then it closes them)
 SHUTDOWN_GRACE_SECONDS = 10
-
-_EXTENSIONS = ("admin.cli", "admin.kb_cli", "bot.channels.line_cli", "bot.channels.telegram_cli", "bot.worker_cli", "bot.privacy_cli", "core.migrate_cli")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -39,12 +44,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     app.state.freeze_heap = True
     if args.demo:
-        try:
-            from bot.demo import seed_demo
-        except ModuleNotFoundError:
-            seed_demo = None
-        if seed_demo is not None:
-            seed_demo(print)
+        from bot.demo import seed_demo
+
+        seed_demo(print)
     base = f"http://{args.host}:{args.port}"
     print(f"ristapo: web chat {base}/chat   console {base}/console   (data: {settings.data_dir})", flush=True)
     # why a bounded graceful shutdown: an open console (server-sent events) or a stuck client
@@ -68,15 +70,6 @@ def _shutdown_grace() -> float:
         return float(os.environ.get("RISTAPO_SHUTDOWN_GRACE_SECONDS", SHUTDOWN_GRACE_SECONDS))
     except ValueError:
         return SHUTDOWN_GRACE_SECONDS
-
-
-def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.terminal import run_terminal_chat
-    from core.logs import setup_logging
-
-    setup_logging("WARNING")
-
-    return run_terminal_chat(user=args.user)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -111,10 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forwarded-allow-ips", default=None, help="reverse proxies whose X-Forwarded-For is trusted (default: RISTAPO_FORWARDED_ALLOW_IPS, else none)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("chat", help="talk to the bot in the terminal (same engine, same database)")
-    p.add_argument("--user", default=None, help="continue the conversation of this name (kept only as a keyed hash); without it each run starts fresh")
-    p.set_defaults(func=cmd_chat)
-
     p = sub.add_parser("classify", help="one JSON line per input line: intent, topic, score, candidates")
     p.set_defaults(func=cmd_classify)
 
@@ -128,14 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_kb_check)
     parser._kb_subparsers = kb  # type: ignore[attr-defined]  # extensions add "kb publish"
 
-    for name in _EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub, parser)
+    admin_cli.register(sub, parser)
+    kb_cli.register(sub, parser)
+    for channel in CHANNELS:
+        if channel.register_cli is not None:
+            channel.register_cli(sub, parser)
+    worker_cli.register(sub, parser)
+    privacy_cli.register(sub, parser)
+    migrate_cli.register(sub, parser)
     return parser
 
 

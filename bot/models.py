@@ -1,47 +1,10 @@
-"""Tables owned by the user side: the durable inbox of raw webhook events."""
+"""The user side's tables: the inbox of raw webhook events, which lives in core/inbox.py.
+
+Why a re-export: handoff's erasure must reach the inbox without importing bot/ (see
+core/inbox.py); the pipeline and its tests keep importing it from here.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from core.inbox import InboxEvent
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
-
-from core.clock import now
-from core.crypto import EncryptedText
-
-
-class InboxEvent(SQLModel, table=True):
-    """A raw webhook event stored before the 200 (persist-then-ack).
-
-    ``payload`` is encrypted and erased once processed for users without consent A; the row
-    keeps only ids and state so a redelivery is still recognised as a duplicate.
-    """
-
-    __tablename__ = "inbox_event"
-    __table_args__ = (
-        UniqueConstraint("channel", "external_id"),
-        # why partial: the workers ask "is there an earlier *pending* event of this user?" for
-        # every candidate; over pending rows only, the answer does not grow with history
-        Index(
-            "ix_inbox_event_pending_user", "channel", "user_key", "event_time", "id",
-            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'"),
-        ),
-        # the oldest pending events first, without sorting the whole backlog on every pass
-        Index(
-            "ix_inbox_event_pending_time", "event_time", "id",
-            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str
-    external_id: str  # LINE webhookEventId / Telegram update_id
-    user_key: str | None = Field(default=None, index=True)  # keyed hash: per-user ordering
-    event_time: datetime | None = None  # platform timestamp (ordering)
-    payload: str | None = Field(default=None, sa_column=Column(EncryptedText))
-    state: str = Field(default="pending", index=True)  # pending | done | failed
-    attempts: int = 0
-    lease_until: datetime | None = None
-    last_error: str | None = None
-    received_at: datetime = Field(default_factory=now)
-    processed_at: datetime | None = None
+__all__ = ["InboxEvent"]

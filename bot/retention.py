@@ -17,7 +17,7 @@ Rules (``RISTAPO_RETENTION_DAYS``, default 180; ``RISTAPO_PAYLOAD_RETENTION_DAYS
   row is processed/delivered and older than the payload period; the row keeps its ids so a
   redelivered event is still recognised as a duplicate. The rows go after the retention period
   (outbox rows in any state: a web reply never displayed in that time is not coming now).
-- Expired staff sessions are deleted (if the console is installed).
+- Expired staff sessions and old login attempts are deleted (by admin/auth.py, which owns them).
 
 Why foreign keys are walked rather than listed: a table added later that points at a
 conversation or ticket is deleted with it, so retention cannot silently miss new content.
@@ -34,10 +34,13 @@ from sqlalchemy import DateTime, Table, and_, delete, exists, func, not_, or_, s
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
+from admin import auth
 from core import db
 from core.clock import now
+from core.inbox import InboxEvent
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 from core.settings import Settings
+from handoff.models import OPEN_STATES, Ticket
 
 log = logging.getLogger("ristapo.retention")
 
@@ -46,8 +49,6 @@ INTERVAL = 24 * 3600.0
 CHUNK = 500
 INBOX_DONE = ("done", "failed")
 OUTBOX_DONE = ("delivered", "failed", "dead", "unconfirmed", "cancelled")
-SESSION_IDLE = timedelta(minutes=30)  # fallbacks when the console (admin.auth) is not installed
-SESSION_ABSOLUTE = timedelta(hours=10)
 LOGIN_ATTEMPT_KEEP = timedelta(days=30)
 
 
@@ -67,9 +68,6 @@ def purge(
     a real run would remove (cascades included) and nothing changes.
     """
     db.import_all_models()
-    from bot.models import InboxEvent
-    from handoff.models import OPEN_STATES, Ticket
-
     at = at or now()
     cutoff = at - timedelta(days=retention_days)
     payload_cutoff = at - timedelta(days=payload_retention_days)
@@ -84,13 +82,32 @@ def purge(
             session, at=at, idle_since=idle_since, days=ticket_max_age_days
         )
 
+    conversation_expired = _conversation_expired(cutoff)
+    _purge_conversations(session, conversation_expired, cutoff, counts)  # 1, 2
+    _purge_users(session, conversation_expired, cutoff, counts)  # 3
+    _purge_payloads(session, cutoff, payload_cutoff, counts)  # 4
+
+    # 5. expired console sessions
+    counts["staff_session"] += auth.do_purge_expired_sessions(session, at=at)
+
+    # 6. login attempts (usernames and IPs): throttling looks back minutes, keep 30 days for review
+    counts["login_attempt"] += auth.do_purge_login_attempts(session, before=at - LOGIN_ATTEMPT_KEEP)
+
+    if dry_run:
+        session.rollback()
+    return {k: v for k, v in sorted(counts.items()) if v}
+
+
+def _conversation_expired(cutoff: datetime) -> ColumnElement[bool]:
+    """A conversation with nothing recent in it and no open ticket."""
     open_ticket = exists().where(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES))
     recent_message = exists().where(Message.conversation_id == Conversation.id, Message.created_at >= cutoff)
     recent_ticket = exists().where(Ticket.conversation_id == Conversation.id, _any_recent(Ticket.__table__, cutoff))
-    conversation_expired = and_(
-        not_(_any_recent(Conversation.__table__, cutoff)), ~open_ticket, ~recent_message, ~recent_ticket
-    )
+    return and_(not_(_any_recent(Conversation.__table__, cutoff)), ~open_ticket, ~recent_message, ~recent_ticket)
 
+
+def _purge_conversations(session: Session, conversation_expired, cutoff: datetime, counts: Counter) -> None:
+    """Steps 1 and 2: expired conversations whole, then old messages and closed tickets in the others."""
     # 1. whole conversations (with messages, tickets, notes … through the foreign keys)
     _delete(session, Conversation.__table__, conversation_expired, counts)
 
@@ -116,7 +133,9 @@ def purge(
         counts,
     )
 
-    # 3. users with nothing left
+
+def _purge_users(session: Session, conversation_expired, cutoff: datetime, counts: Counter) -> None:
+    """Step 3: users with nothing left."""
     surviving_conversation = exists().where(Conversation.user_id == ChannelUser.id, not_(conversation_expired))
     live_outbox = exists().where(OutboxMessage.user_id == ChannelUser.id, OutboxMessage.created_at >= cutoff)
     surviving_ticket = exists().where(
@@ -127,7 +146,9 @@ def purge(
     )
     _delete(session, ChannelUser.__table__, user_expired, counts)
 
-    # 4. raw payloads: text first (short period), then the rows themselves
+
+def _purge_payloads(session: Session, cutoff: datetime, payload_cutoff: datetime, counts: Counter) -> None:
+    """Step 4: raw payloads: text first (short period), then the rows themselves."""
     inbox = InboxEvent.__table__
     inbox_old_payload = and_(
         inbox.c.state.in_(INBOX_DONE),
@@ -146,22 +167,6 @@ def purge(
     _erase(session, outbox, outbox_old_payload, ("payload", "reply_token"), counts)
     # why any state: a web reply never displayed, or a push that never went, is not coming now
     _delete(session, outbox, outbox.c.created_at < cutoff, counts)
-
-    # 5. expired console sessions
-    sessions = SQLModel.metadata.tables.get("staff_session")
-    if sessions is not None and {"created_at", "last_seen_at"} <= set(sessions.c.keys()):
-        idle, absolute = _session_limits()
-        expired = or_(sessions.c.created_at < at - absolute, sessions.c.last_seen_at < at - idle)
-        _delete(session, sessions, expired, counts)
-
-    # 6. login attempts (usernames and IPs): throttling looks back minutes, keep 30 days for review
-    attempts = SQLModel.metadata.tables.get("login_attempt")
-    if attempts is not None and "at" in attempts.c:
-        _delete(session, attempts, attempts.c.at < at - LOGIN_ATTEMPT_KEEP, counts)
-
-    if dry_run:
-        session.rollback()
-    return {k: v for k, v in sorted(counts.items()) if v}
 
 
 def run_once(settings: Settings, *, dry_run: bool = False) -> dict[str, int]:
@@ -246,11 +251,3 @@ def _delete(session: Session, table: Table, where, counts: Counter, depth: int =
 def _erase(session: Session, table: Table, where, columns: tuple[str, ...], counts: Counter) -> None:
     n = session.execute(update(table).where(where).values({c: None for c in columns})).rowcount
     counts[f"{table.name}.payload"] += n or 0
-
-
-def _session_limits() -> tuple[timedelta, timedelta]:
-    try:
-        from admin import auth
-    except ModuleNotFoundError:
-        return SESSION_IDLE, SESSION_ABSOLUTE
-    return getattr(auth, "IDLE_TIMEOUT", SESSION_IDLE), getattr(auth, "ABSOLUTE_TIMEOUT", SESSION_ABSOLUTE)

@@ -67,15 +67,16 @@ def engine() -> Engine:
 
 
 def import_all_models() -> None:
-    """Import every room's tables so metadata is complete (create_all, Alembic)."""
-    import importlib
+    """Import every room's tables so metadata is complete (create_all, Alembic, key rotation, retention).
 
-    for mod in ("core.models", "bot.models", "handoff.models", "admin.models", "admin.kb_models"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    Why imports inside: each of those modules imports this one (for ``EncryptedText`` and the
+    engine); at the top they would form a cycle, and every process would load every room.
+    """
+    import admin.kb_models  # noqa: F401
+    import admin.models  # noqa: F401
+    import core.inbox  # noqa: F401
+    import core.models  # noqa: F401
+    import handoff.models  # noqa: F401
 
 
 def create_all() -> None:

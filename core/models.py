@@ -120,7 +120,7 @@ class OutboxState(str, enum.Enum):
     failed = "failed"  # final 4xx
     dead = "dead"  # gave up after N attempts: staff alerted
     # a reply whose outcome is unknown and whose token has expired: not pushed again, because
-    # LINE most likely delivered it and a push would be a second copy (bot/channels/line.py)
+    # LINE most likely delivered it and a push would be a second copy (bot/channels/line/adapter.py)
     unconfirmed = "unconfirmed"
     cancelled = "cancelled"  # never sent: the user erased their data first (handoff/erase.py)
 

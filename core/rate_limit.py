@@ -4,7 +4,7 @@ Why: anyone can post to ``/chat`` without an account, and every new cookie is a 
 with their own hand-off; a script once opened 40 crisis tickets in 0.8 s. Three moving
 windows (the ``limits`` library) bound that: posts per cookie, posts per IP, and new
 conversations (posts without a cookie) per IP. A throttled post runs no turn and stores
-nothing, but its answer always carries the hotlines (bot/web_throttle.py).
+nothing, but its answer always carries the hotlines (bot/channels/web/throttle.py).
 
 Why in core: the web chat (bot/) throttles and the staff inbox (admin/) shows that a burst is
 being throttled; rooms import inward only.

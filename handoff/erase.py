@@ -11,10 +11,11 @@ erased.
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from core.clock import now
+from core.inbox import do_erase_processed_payloads
 from core.models import ChannelUser, Conversation, Message, OutboxMessage, OutboxState
 from core.rows import saved_id
 from handoff.models import OPEN_STATES, Ticket, TicketNote
@@ -84,7 +85,7 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
         conv.consent_version = None
         conv.current_ticket_id = None
         session.add(conv)
-    _erase_raw_events(session, user)
+    do_erase_processed_payloads(session, user.user_hash)
     session.flush()
     fresh = Conversation(user_id=saved_id(user), state="new")
     session.add(fresh)
@@ -92,17 +93,3 @@ def do_erase_user(session: Session, user: ChannelUser) -> Conversation:
     return fresh
 
 
-def _erase_raw_events(session: Session, user: ChannelUser) -> None:
-    """Erases the text of the user's processed raw webhook events (the inbox keeps ids and state).
-
-    Why by table name: the inbox is bot/'s table and handoff/ must not import bot/. Pending
-    events are left to the inbox worker, which erases them after processing (no consent now).
-    """
-    inbox = SQLModel.metadata.tables.get("inbox_event")
-    if inbox is None:
-        return
-    session.execute(
-        update(inbox)
-        .where(inbox.c.user_key == user.user_hash, inbox.c.state != "pending", inbox.c.payload.is_not(None))
-        .values(payload=None)
-    )

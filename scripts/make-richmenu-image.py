@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Render the LINE rich menu image (bot/channels/richmenu.png) with headless Chromium.
+"""Render the LINE rich menu image (bot/channels/line/richmenu.png) with headless Chromium.
 
 Each labelled tile is drawn exactly over its tap area from ``line_cli.rich_menu_definition()``,
 so the picture and the buttons cannot drift apart. Needs Playwright (a dev dependency),
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.line_cli import HEIGHT, WIDTH, rich_menu_definition  # noqa: E402
+from bot.channels.line.cli import HEIGHT, WIDTH, rich_menu_definition  # noqa: E402
 from core.messages import A_DELETE, A_EMERGENCY, A_HANDOFF, A_MENU  # noqa: E402
 
 MAX_BYTES = 1_000_000  # LINE refuses larger rich menu images
@@ -107,7 +107,7 @@ def render(out: Path, chromium: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bot" / "channels" / "richmenu.png")
+    parser.add_argument("--out", type=Path, default=ROOT / "bot" / "channels" / "line" / "richmenu.png")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser binary (Debian's chromium)")
     args = parser.parse_args()
     size = render(args.out, args.chromium)

@@ -50,7 +50,7 @@ def test_production_refuses_placeholder_secret(tmp_path):
 
 
 def test_terminal_chat_uses_the_same_engine(settings):
-    from bot.terminal import run_terminal_chat
+    from bot.channels.terminal.adapter import run_terminal_chat
 
     out = io.StringIO()
     run_terminal_chat(user="t1", stdin=io.StringIO("こんにちは\n1\n仕事を探したい\n"), stdout=out)

@@ -17,13 +17,8 @@ from core.logs import JsonFormatter
 from core.models import Message
 from tests.conftest import CANARY, CanaryCatcher
 
-try:
-    from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
-    from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
-
-    HAVE_LINE = True
-except ModuleNotFoundError:  # the LINE channel is built in parallel
-    HAVE_LINE = False
+from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
+from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
 VARIANTS = (CANARY, CANARY.lower(), CANARY.replace("-", "－"))
 
@@ -32,7 +27,7 @@ VARIANTS = (CANARY, CANARY.lower(), CANARY.replace("-", "－"))
 def all_logs(caplog):
     """Every record of every logger at DEBUG, formatted by the project's JSON formatter."""
     caplog.set_level(logging.DEBUG)
-    # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line.py)
+    # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line/adapter.py)
     for name in ("sqlalchemy", "linebot", "httpx", "httpcore", "uvicorn", "aiohttp", "telegram"):
         caplog.set_level(logging.DEBUG, logger=name)
     caplog.handler.setFormatter(JsonFormatter())
@@ -127,8 +122,7 @@ def test_canary_never_reaches_logs_or_the_database_file(settings, chat, all_logs
     drive_engine(chat)
     with TestClient(create_app(settings.model_copy(update={"run_workers": False}))) as client:
         drive_web(client)
-    if HAVE_LINE:
-        drive_line(request.getfixturevalue("line_env"))
+    drive_line(request.getfixturevalue("line_env"))
 
     with db.session_scope() as s:  # the text really was stored (encrypted) where consent allowed it
         assert any(m.body and CANARY in m.body for m in s.exec(select(Message)).all())

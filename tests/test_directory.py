@@ -164,7 +164,7 @@ def test_web_turns_the_phone_into_a_tel_link():
 
 
 def test_line_shows_the_phone_digits_as_plain_text():
-    from bot.channels.line_render import render_one
+    from bot.channels.line.render import render_one
     from core.messages import OutMessage
 
     rendered = render_one(OutMessage("text", format_offices(offices_for(find_place("名古屋")))))

@@ -20,7 +20,6 @@ ASYNC_ALLOWED = {
     "admin.console.login.login_step",  # the same, for the login pages
     "admin.api.tickets.stream_events",  # returns a stream; its session check runs in a thread
     "admin.console.staff.events",  # the same for the console
-    "bot.channels.telegram.telegram_webhook",  # awaits the body; stores through run_in_threadpool
 }
 
 

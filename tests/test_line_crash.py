@@ -153,7 +153,7 @@ def test_sigkill_while_line_holds_accepted_answers_sends_none_twice_and_loses_no
     Counted per user: every answer the outbox holds must have reached the fake exactly once
     (a duplicate is an answer LINE delivered twice, a loss one it never got).
     """
-    from bot.channels.line import request_messages
+    from bot.channels.line.payload import request_messages
     from core import identity
 
     env = _env(line_api)

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from bot import pipeline
+from bot.channels.line import render as line_render
 from bot.pipeline import wake
-from bot.channels import line_render
 from bot.models import InboxEvent
 from core import clock, db
 from core.messages import Button, OutMessage
@@ -376,7 +376,7 @@ def test_workers_in_serve_wake_on_a_webhook_and_answer(line_env, monkeypatch):
 def test_the_guard_stops_any_call_to_the_real_line_api(settings):
     import asyncio
 
-    from bot.channels.line import LineAdapter
+    from bot.channels.line.adapter import LineAdapter
 
     real = settings.model_copy(update={"line_channel_secret": "s", "line_channel_access_token": "t", "line_api_base": "https://api.line.me"})
     adapter = LineAdapter(real)

@@ -1,6 +1,6 @@
 """The LINE request bodies built from cached, pre-serialised messages are the SDK's own JSON.
 
-bot/channels/line.py sends ``reply_request``/``push_request`` objects instead of building SDK
+bot/channels/line/adapter.py sends ``reply_request``/``push_request`` objects instead of building SDK
 models for every message; these tests pin that the JSON the SDK client puts on the wire is
 exactly what ``ReplyMessageRequest(..., messages=[Message.from_dict(m) ...])`` gives.
 """
@@ -13,7 +13,8 @@ from linebot.v3.messaging import ReplyMessageRequest
 from pydantic.v1 import validate_arguments
 
 from bot import engine
-from bot.channels import line, line_render
+from bot.channels.line import payload as line
+from bot.channels.line import render as line_render
 from bot import texts
 from core.messages import A_ENTRY, Button, OutMessage
 

@@ -7,7 +7,7 @@ import struct
 import tomllib
 from pathlib import Path
 
-from bot.channels import line_cli
+from bot.channels.line import cli as line_cli
 from bot.cli import main
 from core.messages import A_DELETE, A_EMERGENCY, A_HANDOFF, A_MENU
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)

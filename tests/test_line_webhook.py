@@ -231,7 +231,7 @@ def test_other_methods_are_405_and_other_paths_reach_the_app(line_env):
 
 @pytest.mark.parametrize("declared", [True, False])
 def test_an_oversized_body_is_413_and_nothing_is_stored(line_env, declared):
-    from bot.channels.line import MAX_BODY_BYTES
+    from bot.channels.line.adapter import MAX_BODY_BYTES
 
     event = make_line_text_event("あ" * (MAX_BODY_BYTES // 3 + 10))
     body = line_body(event)

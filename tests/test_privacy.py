@@ -630,15 +630,9 @@ class TestWithoutConsent:
 
 # --------------------------------------------------------------------------- LINE (unsend, erasure of raw events)
 
-try:
-    from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
-
-    HAVE_LINE = True
-except ModuleNotFoundError:  # the LINE channel is built in parallel; these tests join when it lands
-    HAVE_LINE = False
+from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: E402, F401  (fixtures)
 
 
-@pytest.mark.skipif(not HAVE_LINE, reason="the LINE channel is not in this checkout")
 class TestLine:
     def test_unsend_removes_that_message_everywhere(self, line_env):
         from tests.builders import make_line_event, make_line_postback_event, make_line_text_event

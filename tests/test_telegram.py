@@ -96,9 +96,10 @@ def _rows(model):
 def _mount_pipeline_and_telegram(app, settings):
     # why not every room: these tests are about the channel; the browser test runs the whole app
     from bot import pipeline
-    from bot.channels import telegram
+    from bot.channels import telegram, web
 
     pipeline.install(app, settings)
+    web.install(app, settings)
     telegram.install(app, settings)
 
 
@@ -115,7 +116,7 @@ def tg(settings, monkeypatch):
         monkeypatch.setenv("RISTAPO_TELEGRAM_SECRET", SECRET)
         monkeypatch.setenv("RISTAPO_TELEGRAM_API_BASE", fake.base_url)
         monkeypatch.setenv("RISTAPO_RUN_WORKERS", "0")
-        monkeypatch.setattr("bot.app._mount_optional", _mount_pipeline_and_telegram)
+        monkeypatch.setattr("bot.app.mount_rooms", _mount_pipeline_and_telegram)
         get_settings.cache_clear()
         app = create_app(get_settings())
         try:

@@ -15,6 +15,12 @@ from handoff.models import Ticket
 HOUSING = "住むところがない"
 
 
+def _mount_web_chat_only(app, settings):
+    from bot.channels import web
+
+    web.install(app, settings)
+
+
 @pytest.fixture
 def app(settings, monkeypatch):
     from bot.app import create_app
@@ -22,7 +28,7 @@ def app(settings, monkeypatch):
     monkeypatch.setenv("RISTAPO_RUN_WORKERS", "0")
     # why: these tests drive only /chat; channels and the console have their own tests (the
     # browser test runs the whole app)
-    monkeypatch.setattr("bot.app._mount_optional", lambda app, settings: None)
+    monkeypatch.setattr("bot.app.mount_rooms", _mount_web_chat_only)
     return create_app(settings)
 
 
@@ -263,7 +269,7 @@ def test_an_anonymous_flood_opens_few_tickets_and_every_throttled_answer_has_the
 
 
 def test_a_throttled_post_stores_nothing_and_still_names_the_hotlines(client):
-    from bot.web_throttle import THROTTLED
+    from bot.channels.web.throttle import THROTTLED
     from core.models import ChannelUser
     from core.rate_limit import PER_COOKIE
 

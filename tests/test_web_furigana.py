@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from bot.web_text import ruby_tel
+from bot.channels.web.render import ruby_tel
 from core import db
 from core.messages import A_ENTRY, A_FURIGANA
 from handoff.models import Ticket

@@ -1,9 +1,7 @@
 """The server-rendered console at ``/console``: login steps, navigation by role, page modules.
 
-Page modules (``PAGE_MODULES``) each expose ``router`` and optionally ``NAV`` (a list of
-:class:`NavItem`); a module that does not exist yet in this checkout is skipped, so the staff
-inbox (``admin.console.staff``) and the admin pages (``admin.console.admin_pages``) plug in
-without touching this file.
+Page modules (``PAGE_MODULES``, imported at the end of this file) each expose ``router`` and
+optionally ``NAV`` (a list of :class:`NavItem`); a new page is one module plus one line there.
 
 Every page declares its roles with :func:`page_roles` (deny by default): the session comes
 from ``admin.deps`` (the same session, CSRF and audit rules as the JSON API); this module
@@ -12,7 +10,6 @@ Japanese 403 page instead of JSON.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -31,7 +28,6 @@ from core.template_filters import FILTERS
 
 ADMIN_DIR = Path(__file__).resolve().parents[1]
 STATIC_DIR = ADMIN_DIR / "static"
-PAGE_MODULES = ("admin.console.login", "admin.console.editor", "admin.console.kb_unanswered", "admin.console.staff", "admin.console.staff_actions", "admin.console.admin_pages", "admin.console.admin_settings")
 
 ResponseT = TypeVar("ResponseT", bound=Response)
 templates = Jinja2Templates(directory=str(ADMIN_DIR / "templates"))
@@ -217,16 +213,10 @@ def check_guarded(app: FastAPI) -> None:
 
 
 def install(app: FastAPI, settings) -> None:
-    """Mounts the console: static files, the page modules present, the error pages."""
+    """Mounts the console: static files, the page modules, the error pages."""
     app.mount("/console/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
     _share_chat_templates(app)
-    for name in PAGE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # that part of the console is not built in this checkout
-            raise
+    for module in PAGE_MODULES:
         NAV.extend(n for n in getattr(module, "NAV", []) if n not in NAV)
         if module.router not in ROUTERS:
             ROUTERS.append(module.router)
@@ -244,3 +234,17 @@ def install(app: FastAPI, settings) -> None:
     @app.exception_handler(ConsoleForbidden)
     async def _forbidden(request: Request, exc: ConsoleForbidden):
         return render(request, "console/message.html", None, status_code=403, title="開けません", message=exc.message)
+
+
+# why at the end: the page modules import this module's router, templates and helpers
+from admin.console import (  # noqa: E402
+    admin_pages,
+    admin_settings,
+    editor,
+    kb_unanswered,
+    login,
+    staff,
+    staff_actions,
+)
+
+PAGE_MODULES = (login, editor, kb_unanswered, staff, staff_actions, admin_pages, admin_settings)

@@ -1,16 +1,23 @@
-"""The port every channel implements (LINE, Telegram, web); the engine never imports a platform SDK.
+"""The port every webhook channel implements (LINE, Telegram); the engine never imports a platform SDK.
 
-A webhook route verifies the request, turns the body into :class:`RawEvent` s and stores them
-in the inbox (persist-then-ack). The inbox worker later asks the adapter to interpret each
-stored payload (:meth:`ChannelAdapter.to_inbound`), runs the engine turn, and the delivery
+One generic webhook mount (bot/channels/webhook_asgi.py) serves every adapter: it hands the
+request to :meth:`ChannelAdapter.parse_webhook`, stores the :class:`RawEvent` s it returns in
+the inbox (persist-then-ack) and answers. The inbox worker later asks the adapter to interpret
+each stored payload (:meth:`ChannelAdapter.to_inbound`), runs the engine turn, and the delivery
 worker hands outbox rows to :meth:`ChannelAdapter.send`.
+
+:class:`Channel` is how the composition root (bot/app.py, bot/cli.py) sees a channel package:
+what it mounts on the app and which commands it adds. The web chat and the terminal run their
+turns at once (no webhook, no outbox), so they are channels without an adapter.
 """
 from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.messages import Inbound, OutMessage
 
@@ -34,6 +41,20 @@ class Interpreted:
     reply_token: str | None = None
     reply_deadline: datetime | None = None
     side_effect: str | None = None  # "unfollow" | "unsend:<message id>" | "ignore" | "group"
+
+
+@dataclass
+class WebhookAnswer:
+    """What the generic mount does with one webhook request: store, answer, then ``after``."""
+
+    status: int = 200
+    text: str = "OK"
+    events: list[RawEvent] = field(default_factory=list)  # stored before the answer is sent
+    after: Callable[[], Awaitable[None]] | None = None  # best-effort platform calls (never raise)
+    # True: ``after`` runs as a detached task, so a burst of webhooks never waits for it (LINE);
+    # False: it runs once the answer is sent, before the request ends, like Starlette's
+    # BackgroundTask (Telegram: the button's spinner stops before the next update is read)
+    detach_after: bool = True
 
 
 class SendOutcome(str, enum.Enum):
@@ -63,6 +84,17 @@ class ChannelAdapter(abc.ABC):
     """Contract for a channel. Implementations must be safe to call from one asyncio loop."""
 
     name: str
+    webhook_path: str  # where the generic mount serves :meth:`parse_webhook`
+    max_body_bytes: int = 1_000_000  # larger bodies get 413 without being read
+
+    @abc.abstractmethod
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> WebhookAnswer:
+        """Verifies one webhook request and says what to store and answer; no database, no network.
+
+        ``headers`` have lower-case names. A refused request (bad signature or secret, not the
+        platform's shape) is an answer (4xx, nothing stored), never an exception; the log line
+        says why in a short code and never carries the body.
+        """
 
     @abc.abstractmethod
     def to_inbound(self, payload: str) -> Interpreted | None:
@@ -87,3 +119,16 @@ class ChannelAdapter(abc.ABC):
         is unknown); a channel whose reply has no idempotency key must then not send the
         message any other way.
         """
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel package as the composition root mounts it (``CHANNELS`` in bot/channels/__init__.py).
+
+    ``install(app, settings)`` mounts what the channel serves when its settings turn it on;
+    ``register_cli(subparsers, parser)`` adds its ``ristapo`` commands.
+    """
+
+    name: str
+    install: Callable[[Any, Any], None] | None = None
+    register_cli: Callable[[Any, Any], None] | None = None

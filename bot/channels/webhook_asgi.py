@@ -1,4 +1,4 @@
-"""A channel's webhook served as plain ASGI, in front of the web framework.
+"""The one webhook mount for every channel adapter, served as plain ASGI in front of the web framework.
 
 Why: a webhook only has to check a signature, store the body and answer 200, and LINE sends
 them in bursts. Through FastAPI/Starlette (routing over every console route, request and
@@ -6,9 +6,10 @@ response objects, exception wrappers) each request cost about three times the we
 work (measured with py-spy on a burst of 200; see docs/performance.md). Everything else
 (the chat, the console, the API) still goes through the framework.
 
-The handler gets the request headers (lower-case names) and the body, and returns
-``(status, text, after)``; ``after`` is an optional coroutine function run once the answer
-is sent (e.g. a courtesy message to a group), like Starlette's BackgroundTask.
+:func:`mount_webhook` serves ``adapter.webhook_path``: the adapter's ``parse_webhook`` says
+what to store and answer (a :class:`~bot.channels.base.WebhookAnswer`), the pipeline stores
+the events (persist-then-ack), and the answer's ``after`` (e.g. a courtesy message to a group)
+runs once the answer is sent.
 """
 from __future__ import annotations
 
@@ -16,10 +17,33 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot import pipeline
+from bot.channels.base import ChannelAdapter, WebhookAnswer
+
 log = logging.getLogger("ristapo.webhook")
 
-After = Callable[[], Awaitable[None]] | None
-Handler = Callable[[dict[str, str], bytes], Awaitable[tuple[int, str, After]]]
+Handler = Callable[[dict[str, str], bytes], Awaitable[WebhookAnswer]]
+
+
+def channel_handler(adapter: ChannelAdapter) -> Handler:
+    """Verifies, stores, answers; the workers do everything else."""
+
+    async def handle(headers: dict[str, str], body: bytes) -> WebhookAnswer:
+        answer = adapter.parse_webhook(headers, body)
+        # a database failure raises: answered 500, the platform redelivers, nothing acknowledged is lost
+        await pipeline.store_and_ack(adapter.name, answer.events)
+        return answer
+
+    return handle
+
+
+def mount_webhook(app, adapter: ChannelAdapter) -> None:
+    """Serves ``POST adapter.webhook_path`` below the framework (see the module docstring)."""
+    route = dict(path=adapter.webhook_path, handler=channel_handler(adapter), max_bytes=adapter.max_body_bytes)
+    if hasattr(app, "raw_routes"):  # bot.app.RistapoApp: before the whole middleware stack
+        app.raw_routes[adapter.webhook_path] = WebhookRoute(None, **route)
+    else:
+        app.add_middleware(WebhookRoute, **route)
 
 
 class WebhookRoute:
@@ -57,17 +81,29 @@ class WebhookRoute:
             await _answer(send, 413, "too large")
             return
         try:
-            status, text, after = await self.handler(headers, body)
+            answer = await self.handler(headers, body)
         except Exception as exc:
             # why no traceback: a database error's text can carry the statement's parameters
             log.error("webhook could not be stored; the platform will redeliver", extra={"path": self.path, "error_type": type(exc).__name__})
             await _answer(send, 500, "internal error")
             return
-        await _answer(send, status, text)
-        if after is not None:
-            task = asyncio.create_task(after())
-            self._after.add(task)
-            task.add_done_callback(self._after.discard)
+        await _answer(send, answer.status, answer.text)
+        if answer.after is None:
+            return
+        if not answer.detach_after:
+            await _run_after(answer.after, self.path)
+            return
+        task = asyncio.create_task(answer.after())
+        self._after.add(task)
+        task.add_done_callback(self._after.discard)
+
+
+async def _run_after(after, path: str) -> None:
+    """Runs ``after`` before the request ends; a failure is logged (type only), the answer is already sent."""
+    try:
+        await after()
+    except Exception as exc:
+        log.warning("webhook follow-up failed", extra={"path": path, "error_type": type(exc).__name__})
 
 
 async def _read_body(receive, limit: int) -> bytes | None:

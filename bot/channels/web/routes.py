@@ -1,7 +1,7 @@
 """The public web chat at ``/chat``: the same engine for someone without LINE or Telegram.
 
 Server-rendered, works without JavaScript (forms + post/redirect/get). With JavaScript,
-bot/static/chat.js posts the same forms with ``Accept: application/json`` and appends the new
+static/chat.js posts the same forms with ``Accept: application/json`` and appends the new
 bubbles (no reload, focus stays in the input), and polls ``/chat/items`` so staff replies
 appear. The conversation is keyed by a random token in an HttpOnly cookie; nothing personal
 ever appears in a URL.
@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, select
 
-from bot import web_throttle
-from bot.web_text import said
+from bot.channels.web import throttle as web_throttle
+from bot.channels.web.render import said
 from bot.runtime import current_consent_text
 from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound

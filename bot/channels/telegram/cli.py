@@ -10,7 +10,7 @@ def _webhook_url(url: str) -> str:
     """A bare ``https://host`` gets our route appended; a full URL is used as given."""
     parts = urlsplit(url)
     if parts.path in ("", "/"):
-        from bot.channels.telegram import WEBHOOK_PATH
+        from bot.channels.telegram.adapter import WEBHOOK_PATH
 
         parts = parts._replace(path=WEBHOOK_PATH)
     return urlunsplit(parts)
@@ -29,7 +29,7 @@ def _bot():
 
 def cmd_set_webhook(args: argparse.Namespace) -> int:
     """Registers the webhook with our secret and only the update kinds the bot serves."""
-    from bot.channels.telegram import ALLOWED_UPDATES, SECRET_PATTERN
+    from bot.channels.telegram.adapter import ALLOWED_UPDATES, SECRET_PATTERN
 
     bot, settings = _bot()
     secret = settings.telegram_secret or ""

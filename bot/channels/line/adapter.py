@@ -1,6 +1,7 @@
-"""The LINE channel: ``POST /webhooks/line`` (persist-then-ack) and :class:`LineAdapter`.
+"""The LINE channel's adapter: ``POST /webhooks/line`` (persist-then-ack) and delivery.
 
-The route only verifies the signature (the SDK's ``WebhookParser`` validator), stores each
+The generic webhook mount (bot/channels/webhook_asgi.py) serves :meth:`LineAdapter.parse_webhook`:
+it only verifies the signature (the SDK's ``WebhookParser`` validator), stores each
 event's raw JSON in the inbox (unique on ``webhookEventId``) and answers 200 — it never calls
 LINE or the engine, so it answers fast whatever they are doing. The inbox worker later asks
 :meth:`LineAdapter.to_inbound` what an event means, and the delivery worker calls
@@ -10,13 +11,13 @@ LINE or the engine, so it answers fast whatever they are doing. The inbox worker
 Pitfalls of line-bot-sdk v3 handled here (research/channels.md §0): the ``AsyncApiClient``
 is created inside the running loop; ``WebhookParser`` instead of ``WebhookHandler`` (which
 never awaits async callbacks); every call has an explicit timeout (the SDK default is 300 s);
-limits the SDK does not check are enforced in ``line_render``. The LINE profile (display
+limits the SDK does not check are enforced in ``line/render.py``. The LINE profile (display
 name) is never fetched.
 """
 from __future__ import annotations
 
 import asyncio
-import functools
+import hashlib
 import json
 import logging
 import time
@@ -27,11 +28,10 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 
 from bot import pipeline
-from bot.channels import line_render
-from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult
-from bot.channels.webhook_asgi import WebhookRoute
-from core import identity
-from core import clock
+from bot.channels.base import ChannelAdapter, Interpreted, RawEvent, SendOutcome, SendResult, WebhookAnswer
+from bot.channels.line import render as line_render
+from bot.channels.line.payload import _api_client_class, _prepared, _unchecked, request_messages
+from core import clock, identity
 from core.messages import Inbound, OutMessage
 from core.settings import Settings
 
@@ -103,6 +103,8 @@ class LineAdapter(ChannelAdapter):
     """LINE Messaging API through line-bot-sdk v3 (async)."""
 
     name = "line"
+    webhook_path = "/webhooks/line"
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(self, settings: Settings, *, timeout: float = 10.0, hint_timeout: float = 2.0):
         from linebot.v3 import WebhookParser
@@ -151,11 +153,34 @@ class LineAdapter(ChannelAdapter):
 
     # ------------------------------------------------------------------ webhook
 
-    def parse_webhook(self, body: bytes, signature: str | None) -> tuple[list[RawEvent], list[str]]:
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> WebhookAnswer:
+        """Verifies the signature and keeps each 1:1 event; a group gets a courtesy line after the 200."""
+        try:
+            events, courtesy = self.split_events(body, headers.get("x-line-signature"))
+        except WebhookRejected as exc:
+            # why no body in the log: it may hold a consultation; the reason code is enough
+            log.warning("line webhook rejected", extra={"kind": exc.reason, "path": self.webhook_path})
+            return WebhookAnswer(400, "bad request")
+        after = (lambda: self.send_group_notices(courtesy)) if courtesy else None
+        return WebhookAnswer(200, "OK", events, after)
+
+    def split_events(self, body: bytes, signature: str | None) -> tuple[list[RawEvent], list[str]]:
         """Verifies and splits a webhook body: (events to store, reply tokens owed a group notice).
 
         Raises :class:`WebhookRejected` for a missing/bad signature or an unreadable body.
         """
+        stored: list[RawEvent] = []
+        courtesy: list[str] = []
+        for ev in self._verified_events(body, signature):
+            if not isinstance(ev, dict):
+                continue
+            raw = self._raw_event(ev, courtesy)
+            if raw is not None:
+                stored.append(raw)
+        return stored, courtesy
+
+    def _verified_events(self, body: bytes, signature: str | None) -> list:
+        """The body's ``events`` once the signature holds (raises :class:`WebhookRejected`)."""
         from linebot.v3.exceptions import InvalidSignatureError
 
         if not signature:
@@ -186,41 +211,35 @@ class LineAdapter(ChannelAdapter):
             except Exception:
                 raise WebhookRejected("unparseable") from None
             events = data.get("events") or []
-        stored: list[RawEvent] = []
-        courtesy: list[str] = []
-        for ev in events:
-            if not isinstance(ev, dict):
-                continue
-            kind = str(ev.get("type"))
-            source = ev.get("source") or {}
-            mode = ev.get("mode", "active")
-            if mode != "active":
-                log.info("line event in standby mode ignored", extra={"kind": kind[:20]})
-                continue
-            if source.get("type") in ("group", "room"):
-                token = ev.get("replyToken")
-                if kind in ("message", "join") and token and self._owe_group_notice(source):
-                    courtesy.append(token)
-                continue  # why not stored: group talk is other people's words, not a consultation
-            user_id = source.get("userId") if source.get("type") == "user" else None
-            if kind not in HANDLED_TYPES or not user_id:
-                log.info("line event acknowledged without action", extra={"kind": kind[:20]})
-                continue
-            external_id = str(ev.get("webhookEventId") or "")
-            if not external_id:
-                # why a hash: an event without id must still be stored once, not once per delivery
-                import hashlib
+        return events
 
-                external_id = "h:" + hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()[:40]
-            stored.append(
-                RawEvent(
-                    external_id=external_id,
-                    platform_user_id=user_id,
-                    event_time=_ms_to_utc(ev.get("timestamp")),
-                    payload=json.dumps(ev, ensure_ascii=False, separators=(",", ":")),
-                )
-            )
-        return stored, courtesy
+    def _raw_event(self, ev: dict, courtesy: list[str]) -> RawEvent | None:
+        """The inbox row for one event, or None (a group's reply token may join ``courtesy``)."""
+        kind = str(ev.get("type"))
+        source = ev.get("source") or {}
+        mode = ev.get("mode", "active")
+        if mode != "active":
+            log.info("line event in standby mode ignored", extra={"kind": kind[:20]})
+            return None
+        if source.get("type") in ("group", "room"):
+            token = ev.get("replyToken")
+            if kind in ("message", "join") and token and self._owe_group_notice(source):
+                courtesy.append(token)
+            return None  # why not stored: group talk is other people's words, not a consultation
+        user_id = source.get("userId") if source.get("type") == "user" else None
+        if kind not in HANDLED_TYPES or not user_id:
+            log.info("line event acknowledged without action", extra={"kind": kind[:20]})
+            return None
+        external_id = str(ev.get("webhookEventId") or "")
+        if not external_id:
+            # why a hash: an event without id must still be stored once, not once per delivery
+            external_id = "h:" + hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()[:40]
+        return RawEvent(
+            external_id=external_id,
+            platform_user_id=user_id,
+            event_time=_ms_to_utc(ev.get("timestamp")),
+            payload=json.dumps(ev, ensure_ascii=False, separators=(",", ":")),
+        )
 
     def _owe_group_notice(self, source: dict) -> bool:
         key = identity.user_hash("line-group", str(source.get("groupId") or source.get("roomId") or ""))
@@ -355,13 +374,17 @@ class LineAdapter(ChannelAdapter):
             if reply_retry and not any(m.kind == "crisis" for m in messages):
                 return SendResult(SendOutcome.unconfirmed, error="reply_unconfirmed")
             # not retried: the token was never used, so pushing cannot duplicate anything
+        return await self._push(push_message, platform_user_id, requests, retry_key=retry_key, parts_sent=parts_sent)
+
+    async def _push(self, push_message, to: str, requests, *, retry_key: str, parts_sent: int) -> SendResult:
+        """Pushes each request not yet accepted, each with its own retry key (see :meth:`send`)."""
         for index, chunk in enumerate(requests):
             if index < parts_sent:
                 continue
             key = retry_key if index == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(index)))
             try:
                 await push_message(
-                    _prepared(platform_user_id, chunk, reply=False),
+                    _prepared(to, chunk, reply=False),
                     x_line_retry_key=key,
                     _return_http_data_only=True,
                     _request_timeout=self.timeout,
@@ -396,175 +419,6 @@ class LineAdapter(ChannelAdapter):
             return replace(result, outcome=SendOutcome.retry, reply="unknown")
 
 
-# --------------------------------------------------------------------- request bodies
-#
-# Why: building the SDK's pydantic (v1) models for a Flex answer and serialising them again
-# costs ≈ 1–2 ms per send, the largest single cost of delivery. The same few payloads (an
-# entry's answer, the consent prompt, the menu) go to every user, so each distinct payload is
-# rendered once and each distinct message validated by the SDK model once
-# (``Message.from_dict(m).to_dict()``); the serialised form is reused. The request then goes
-# through the real ``AsyncMessagingApi`` method and ``AsyncApiClient`` (URL, auth, headers,
-# X-Line-Retry-Key, timeout, error handling), only its body is already a plain dict.
-# Staff replies (kind "staff": a person's words to one user) are converted each time and never
-# kept in either cache.
-
-MESSAGE_CACHE_SIZE = 2048
-PAYLOAD_CACHE_SIZE = 1024
-
-
-@functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
-def _sdk_message(key: str) -> dict:
-    """The JSON the SDK sends for one rendered message (validated by its model). Never mutate it."""
-    from linebot.v3.messaging import Message
-
-    return Message.from_dict(json.loads(key)).to_dict()
-
-
-def sdk_messages(chunk: list[dict], *, cache: bool = True) -> list[dict]:
-    """What ``[Message.from_dict(m).to_dict() for m in chunk]`` gives (from the cache if ``cache``)."""
-    if not cache:
-        from linebot.v3.messaging import Message
-
-        return [Message.from_dict(m).to_dict() for m in chunk]
-    return [_sdk_message(json.dumps(m, ensure_ascii=False, sort_keys=True, separators=(",", ":"))) for m in chunk]
-
-
-class _Payload:
-    """A list of OutMessages as a cache key: equal when their ``repr`` s are equal.
-
-    Why ``repr``: the dataclass repr shows every field (buttons included) with strings quoted,
-    so two payloads share an entry only if everything ``line_render`` could read is the same.
-    """
-
-    __slots__ = ("messages", "key", "_hash")
-
-    def __init__(self, messages: list[OutMessage]):
-        self.messages = messages
-        self.key = repr(messages)
-        self._hash = hash(self.key)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, _Payload) and self.key == other.key
-
-
-def _render_requests(messages: list[OutMessage], *, cache: bool) -> tuple[list[dict], ...]:
-    return tuple(sdk_messages(c, cache=cache) for c in line_render.chunk(line_render.render(messages)))
-
-
-@functools.lru_cache(maxsize=PAYLOAD_CACHE_SIZE)
-def _cached_requests(payload: _Payload) -> tuple[list[dict], ...]:
-    return _render_requests(payload.messages, cache=True)
-
-
-def request_messages(messages: list[OutMessage]) -> tuple[list[dict], ...]:
-    """The SDK-serialised messages of each request (≤ 5 each) for ``messages``. Never mutate them.
-
-    Why a cache per payload: the same answer goes to every user who asks, and rendering it and
-    finding its messages in ``_sdk_message`` (a JSON dump each) cost more than the HTTP call.
-    A payload with a staff message (a person's words to one user) is built each time and never kept.
-    """
-    if any(m.kind == "staff" for m in messages):
-        return _render_requests(messages, cache=False)
-    return _cached_requests(_Payload(messages))
-
-
-@functools.cache
-def _prepared_classes():
-    from linebot.v3.messaging import PushMessageRequest, ReplyMessageRequest
-
-    class PreparedReply(ReplyMessageRequest):
-        """A ReplyMessageRequest whose ``messages`` are already the SDK's serialised dicts."""
-
-        def to_dict(self):
-            return {"replyToken": self.reply_token, "messages": self.messages, "notificationDisabled": self.notification_disabled}
-
-    class PreparedPush(PushMessageRequest):
-        def to_dict(self):
-            out = {"to": self.to, "messages": self.messages, "notificationDisabled": self.notification_disabled}
-            if self.custom_aggregation_units is not None:
-                out["customAggregationUnits"] = self.custom_aggregation_units
-            return out
-
-    return PreparedReply, PreparedPush
-
-
-def _unchecked(method):
-    """An ``AsyncMessagingApi.*_with_http_info`` method without pydantic's argument check.
-
-    Why: ``reply_message``/``push_message`` only call ``*_with_http_info`` with
-    ``_return_http_data_only``, and both layers are wrapped in ``validate_arguments``, which
-    builds a pydantic model of the arguments on every call (≈ 40 µs per send) to check a
-    request this module has just built from SDK-validated messages and a str retry key
-    (tests/test_line_payload.py checks that these arguments pass it). The method body — path,
-    auth, X-Line-Retry-Key, Accept/Content-Type, timeout — runs as the SDK wrote it.
-    """
-    raw = getattr(method, "raw_function", None)  # set by pydantic.v1's validate_arguments
-    return functools.partial(raw, method.__self__) if raw is not None else method
-
-
-_UNREAD_RESPONSES = frozenset({"PushMessageResponse", "ReplyMessageResponse"})
-
-
-@functools.cache
-def _api_client_class():
-    """``AsyncApiClient`` that neither walks a prepared body again nor parses a send's response.
-
-    Why: ``sanitize_for_serialization`` rebuilds every dict and list of the body (a Flex answer
-    is a few hundred nodes) to turn models into JSON values; a prepared request's ``to_dict``
-    already is those values, so it is used as it is. And a 2xx reply/push response (the sent
-    messages' ids) was parsed into pydantic models that nobody reads: this client belongs to
-    :class:`LineAdapter`, which never uses them, so those calls return ``None``. Error
-    responses are raised by the REST layer before this point, as before; anything else goes
-    the SDK's way.
-    """
-    from linebot.v3.messaging import AsyncApiClient
-
-    prepared = _prepared_classes()
-
-    class ApiClient(AsyncApiClient):
-        def sanitize_for_serialization(self, obj):
-            if type(obj) in prepared:
-                return obj.to_dict()
-            return super().sanitize_for_serialization(obj)
-
-        def deserialize(self, response, response_type):
-            if response_type in _UNREAD_RESPONSES:
-                return None
-            return super().deserialize(response, response_type)
-
-    return ApiClient
-
-
-def _prepared(to: str, messages: list[dict], *, reply: bool):
-    """A request body around already serialised messages (1–5 of them, as ``chunk`` makes)."""
-    prepared_reply, prepared_push = _prepared_classes()
-    if reply:
-        return prepared_reply.construct(reply_token=to, messages=messages, notification_disabled=False)
-    return prepared_push.construct(to=to, messages=messages, notification_disabled=False)
-
-
-def reply_request(reply_token: str, chunk: list[dict], *, cache: bool = True):
-    """The request body for a reply; the same JSON as ``ReplyMessageRequest(...)`` with SDK models."""
-    from linebot.v3.messaging import Message, ReplyMessageRequest
-
-    if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
-        # outside the model's limits: let the SDK model say so, exactly as before
-        return ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in chunk])
-    return _prepared(reply_token, sdk_messages(chunk, cache=cache), reply=True)
-
-
-def push_request(to: str, chunk: list[dict], *, cache: bool = True):
-    """The request body for a push; the same JSON as ``PushMessageRequest(...)`` with SDK models."""
-    from linebot.v3.messaging import Message, PushMessageRequest
-
-    if not 1 <= len(chunk) <= line_render.MAX_MESSAGES_PER_REQUEST:
-        return PushMessageRequest(to=to, messages=[Message.from_dict(m) for m in chunk])
-    return _prepared(to, sdk_messages(chunk, cache=cache), reply=False)
-
-
 def _classify(exc: BaseException) -> SendResult:
     """Maps an SDK/transport error to a send outcome (no message text in ``error``)."""
     from linebot.v3.messaging import ApiException
@@ -589,45 +443,3 @@ def _retry_after(exc) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-# ---------------------------------------------------------------------- route + install
-
-def webhook_handler(adapter: "LineAdapter"):
-    """``POST /webhooks/line``: verifies, stores, answers 200; the workers do everything else."""
-
-    async def handle(headers: dict[str, str], body: bytes):
-        try:
-            events, courtesy = adapter.parse_webhook(body, headers.get("x-line-signature"))
-        except WebhookRejected as exc:
-            # why no body in the log: it may hold a consultation; the reason code is enough
-            log.warning("line webhook rejected", extra={"kind": exc.reason, "path": "/webhooks/line"})
-            return 400, "bad request", None
-        # a database failure raises: answered 500, LINE may redeliver, nothing acknowledged is lost
-        await pipeline.store_and_ack("line", events)
-        return 200, "OK", (lambda: adapter.send_group_notices(courtesy)) if courtesy else None
-
-    return handle
-
-
-def install(app, settings: Settings) -> None:
-    """Mounts the webhook and registers the adapter when the LINE credentials are set."""
-    if not settings.line_enabled:
-        return
-    adapter = LineAdapter(settings)
-    # why now rather than at the first reply: the SDK's message models (about 100,000 objects)
-    # are then part of the start-up heap that `ristapo serve` freezes (core/heap.py)
-    import linebot.v3.messaging  # noqa: F401
-    pipeline.register_adapter(adapter)
-    app.state.line_adapter = adapter
-    # why below the framework: see bot/channels/webhook_asgi.py (LINE sends bursts)
-    route = dict(path="/webhooks/line", handler=webhook_handler(adapter), max_bytes=MAX_BODY_BYTES)
-    if hasattr(app, "raw_routes"):  # bot.app.RistapoApp: before the whole middleware stack
-        app.raw_routes[route["path"]] = WebhookRoute(None, **route)
-    else:
-        app.add_middleware(WebhookRoute, **route)
-
-    async def _close(app) -> None:
-        await adapter.aclose()
-
-    app.state.on_shutdown.append(_close)

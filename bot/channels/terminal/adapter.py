@@ -12,25 +12,17 @@ import secrets
 import sys
 from pathlib import Path
 
+from bot.channels.terminal.render import render
 from bot.runtime import get_runtime
 from bot.service import handle_inbound
 from bot.startup import prepare
 from core import db
 from core.logs import JsonFormatter
+from core.messages import Inbound
 from core.settings import get_settings
-from core.messages import Inbound, OutMessage
 
 HEADER = "りすたぽ チャット(終わるときは Ctrl-D。番号を送るとボタンを押したことになります)"
 LOG_FILE = Path("logs") / "chat.log"
-
-
-def render(m: OutMessage) -> str:
-    """One bot message as plain text, its buttons numbered for the next line."""
-    lines = [m.plain_text()]
-    choices = m.buttons + m.quick_replies
-    if choices:
-        lines.append("  " + "  ".join(f"[{i + 1}] {b.label}" for i, b in enumerate(choices)))
-    return "\n".join(lines)
 
 
 def fresh_user() -> str:
