@@ -83,7 +83,7 @@ def test_an_idle_worker_takes_another_process_commit_without_waiting_for_its_pol
         time.sleep(0.5)  # the loop's first pass found nothing: it now waits for 30 s
         ev = make_line_text_event("こんにちは", user_id="U-listen")
         body = line_body(ev)
-        raw, _courtesy = line_env.adapter.parse_webhook(body, sign(body, line_env.secret))
+        raw, _courtesy = line_env.adapter.split_events(body, sign(body, line_env.secret))
         with Session(other) as s:  # another process's webhook: stored and committed, no poke here
             pipeline.store_events(s, "line", raw)
             s.commit()
