@@ -148,7 +148,11 @@ def start_cluster(name: str, db_url: str, fake, *, servers: int, workers: int) -
     for _ in range(servers):
         port = _free_port()
         proc = _spawn(["serve", "--port", str(port)], env)
-        _wait_healthy(port, proc)  # one after the other: the first one migrates a dev SQLite file
+        try:
+            _wait_healthy(port, proc)  # one after the other: the first one migrates a dev SQLite file
+        except SystemExit:
+            Cluster(name, ports, [*procs, proc]).stop()  # why: a failed start must not leave servers behind
+            raise
         procs.append(proc)
         ports.append(port)
     for _ in range(0 if sqlite else workers):
@@ -248,7 +252,13 @@ def main(argv: list[str] | None = None) -> int:
             figures = Figures()
             for run in range(1, args.runs + 1):
                 print(f"\n{label}, run {run}/{args.runs}", flush=True)
-                run_config(config, kind, int(n or 1), args, rates, fake, pg_url, pg_env, figures)
+                try:
+                    run_config(config, kind, int(n or 1), args, rates, fake, pg_url, pg_env, figures)
+                except SystemExit as exc:
+                    # why go on: on a shared machine one slow start-up must not throw away the
+                    # other runs; the failed run is reported and counts in no figure
+                    print(f"  run {run} failed: {exc}", flush=True)
+                    figures.add("failed runs", 1, ".0f")
             summary.append(figures.report(f"  {label}: median (min–max) over {args.runs} run(s)", indent="    "))
     finally:
         fake.stop()
