@@ -107,6 +107,16 @@ class CpuMeter:
             return 0.0 if st is None else st[1]
         return tree_cpu(pid, children)
 
+    def per_event(self, before: Snapshot, after: Snapshot, events: int) -> dict[str, float]:
+        """ms of CPU per event: each label, ``harness``, ``system`` (under test) and ``other``."""
+        used = {k: after.per_label.get(k, 0.0) - before.per_label.get(k, 0.0) for k in self.labels}
+        per = 1000 / events if events else float("nan")
+        out = {k: v * per for k, v in used.items()}
+        out["harness"] = sum(v for k, v in used.items() if k.startswith("harness")) * per
+        out["system"] = sum(v for k, v in used.items() if not k.startswith("harness")) * per
+        out["other"] = max(0.0, (after.busy - before.busy) - sum(used.values())) * per
+        return out
+
     def report(self, before: Snapshot, after: Snapshot, events: int, *, indent: str = "  ", unit: str = "processed event") -> str:
         """A few lines: ms of CPU per event per label, harness share, other load, cores used."""
         wall = after.wall - before.wall

@@ -12,7 +12,8 @@ connections, the sustained step over aiohttp keep-alive:
 ``benchmarks/loadgen.py``); the fake LINE API runs in its own asyncio process
 (``benchmarks/fake_line_fast.py``). Both steps print where the CPU went (harness, server,
 other load on the machine) from ``/proc``. Options: ``--events N``, ``--concurrency C``,
-``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes), ``--fake threaded``
+``--burst-concurrency B``, ``--inbox-workers W`` (extra worker processes), ``--runs N`` (default
+3: each run a fresh server; median and min–max printed at the end), ``--fake threaded``
 (the test suite's in-process ``FakeLineApi``, for comparison; it answers a keep-alive request
 only after ≈ 44 ms, a Nagle/delayed-ACK stall, so end-to-end figures with it are lower).
 
@@ -47,6 +48,7 @@ import httpx  # noqa: E402
 from benchmarks import loadgen  # noqa: E402
 from benchmarks.cpu_meter import CpuMeter  # noqa: E402
 from benchmarks.fake_line_fast import start_fake  # noqa: E402
+from benchmarks.runs import Figures, LoadSampler, add_runs_argument, header  # noqa: E402
 
 SECRET = "bench-channel-secret"
 KEY = os.urandom(32)
@@ -95,22 +97,8 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
     raise SystemExit("ristapo serve did not start")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--burst", type=int, default=200)
-    ap.add_argument("--events", type=int, default=1500)
-    ap.add_argument("--users", type=int, default=300)
-    ap.add_argument("--concurrency", type=int, default=50)
-    ap.add_argument("--burst-concurrency", type=int, default=200, help="burst requests in flight (200 = all at once)")
-    ap.add_argument("--burst-client", choices=["raw", "aiohttp"], default="raw",
-                    help="burst client: raw asyncio streams, one new connection per request, bytes built beforehand "
-                         "(≈ 13 ms p99 for 200 against a do-nothing server here), or aiohttp (≈ 35–55 ms)")
-    ap.add_argument("--inbox-workers", type=int, default=0, help="extra `ristapo worker --inbox` processes")
-    ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
-                    help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
-    args = ap.parse_args()
-
-    fake = start_fake(args.fake)
+def one_run(args, fake, figures: Figures) -> None:
+    """One fresh server (new temp dir): the burst, then the sustained step; figures appended."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/webhooks/line"
     with tempfile.TemporaryDirectory(prefix="ristapo-bench-") as data_dir:
@@ -136,14 +124,16 @@ def main() -> int:
             # 1. burst while LINE is slow
             fake.set_delay(5.0)
             reqs = loadgen.signed_events(args.burst, args.burst, "b", SECRET)
-            cpu0 = meter.snapshot()
-            t0 = time.perf_counter()
-            if args.burst_client == "raw" and args.burst_concurrency >= args.burst:
-                out = loadgen.run(loadgen.burst(url, reqs))
-            else:
-                out = loadgen.run(loadgen.closed_loop(url, reqs, args.burst_concurrency))
-            burst_s = time.perf_counter() - t0
-            cpu1 = meter.snapshot()
+            sampler = LoadSampler()
+            with sampler:
+                cpu0 = meter.snapshot()
+                t0 = time.perf_counter()
+                if args.burst_client == "raw" and args.burst_concurrency >= args.burst:
+                    out = loadgen.run(loadgen.burst(url, reqs))
+                else:
+                    out = loadgen.run(loadgen.closed_loop(url, reqs, args.burst_concurrency))
+                burst_s = time.perf_counter() - t0
+                cpu1 = meter.snapshot()
             if out.ok != args.burst:
                 raise SystemExit(f"burst: only {out.ok}/{args.burst} webhooks answered 200")
             lat = [1000 * x for x in out.latencies]
@@ -151,6 +141,10 @@ def main() -> int:
                   f"in {burst_s:.2f} s while the fake LINE API sleeps 5 s per call ({args.fake} fake)")
             print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
             print(meter.report(cpu0, cpu1, args.burst, unit="webhook, while the burst's requests were in flight"))
+            print(f"  {sampler.line()}")
+            figures.add("burst webhook p50 (ms)", statistics.median(lat))
+            figures.add("burst webhook p99 (ms)", _pct(lat, 99))
+            figures.add("burst webhook max (ms)", max(lat))
             fake.set_delay(0.0)
             if not fake.wait_accepted(args.burst, timeout=120):
                 print(f"  (burst backlog not drained: {fake.accepted_count()}/{args.burst} replies accepted)")
@@ -160,13 +154,15 @@ def main() -> int:
 
             # 2. sustained throughput with a fast LINE
             reqs = loadgen.signed_events(args.events, args.users, "s", SECRET)
-            cpu0 = meter.snapshot()
-            t0 = time.perf_counter()
-            out = loadgen.run(loadgen.closed_loop(url, reqs, args.concurrency))
-            ingest_s = time.perf_counter() - t0
-            done = fake.wait_accepted(args.events, timeout=300)
-            total_s = time.perf_counter() - t0
-            cpu1 = meter.snapshot()
+            sampler = LoadSampler()
+            with sampler:
+                cpu0 = meter.snapshot()
+                t0 = time.perf_counter()
+                out = loadgen.run(loadgen.closed_loop(url, reqs, args.concurrency))
+                ingest_s = time.perf_counter() - t0
+                done = fake.wait_accepted(args.events, timeout=300)
+                total_s = time.perf_counter() - t0
+                cpu1 = meter.snapshot()
             got = fake.accepted_count()
             lat = [1000 * x for x in out.latencies]
             print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
@@ -177,7 +173,12 @@ def main() -> int:
                   f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
             print(f"  requests the fake LINE API got during the run: {fake.traffic()}")
             print(meter.report(cpu0, cpu1, got))
-            print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other processes share it)")
+            print(f"  {sampler.line()}")
+            figures.add("sustained ingest (webhooks/s)", args.events / ingest_s, ".0f")
+            figures.add("sustained end to end (events/s)", got / total_s, ".0f")
+            per = meter.per_event(cpu0, cpu1, got)
+            figures.add("sustained CPU, system under test (ms/event)", per["system"], ".2f")
+            figures.add("sustained CPU, harness (ms/event)", per["harness"], ".2f")
         finally:
             for p in extra:
                 p.terminate()
@@ -186,7 +187,36 @@ def main() -> int:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            fake.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--events", type=int, default=1500)
+    ap.add_argument("--users", type=int, default=300)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--burst-concurrency", type=int, default=200, help="burst requests in flight (200 = all at once)")
+    ap.add_argument("--burst-client", choices=["raw", "aiohttp"], default="raw",
+                    help="burst client: raw asyncio streams, one new connection per request, bytes built beforehand "
+                         "(≈ 13 ms p99 for 200 against a do-nothing server here), or aiohttp (≈ 35–55 ms)")
+    ap.add_argument("--inbox-workers", type=int, default=0, help="extra `ristapo worker --inbox` processes")
+    ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
+                    help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
+    add_runs_argument(ap)
+    args = ap.parse_args(argv)
+
+    print(header("line_webhook.py", args.runs), flush=True)
+    fake = start_fake(args.fake)
+    figures = Figures()
+    try:
+        for run in range(1, args.runs + 1):
+            print(f"\n— run {run}/{args.runs} (fresh server, SQLite) —", flush=True)
+            one_run(args, fake, figures)
+    finally:
+        fake.stop()
+    print()
+    print(figures.report(f"summary over {args.runs} run(s): median (min–max)"))
+    print(header("line_webhook.py", args.runs))
     return 0
 
 

@@ -21,6 +21,9 @@ gets a few warm-up events before its first step.
 PostgreSQL: a throwaway cluster from ``scripts/pg-test-cluster.sh`` (as root it installs
 PostgreSQL when missing), or ``--pg-url postgresql+psycopg://...`` of an empty database you
 own. Bounded in time: ``--step-seconds`` per rate, a configuration stops at its knee.
+``--runs N`` (default 3) runs each configuration N times on a fresh database and prints the
+median and min–max of every figure, the load average before and during each run, and the commit
+(``benchmarks/runs.py``).
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ import httpx  # noqa: E402
 from benchmarks import loadgen  # noqa: E402
 from benchmarks.cpu_meter import CpuMeter, postmaster_pid  # noqa: E402
 from benchmarks.fake_line_fast import start_fake  # noqa: E402
+from benchmarks.runs import Figures, LoadSampler, add_runs_argument, header  # noqa: E402
 
 SECRET = "bench-channel-secret"
 KEY = "b1:" + base64.b64encode(os.urandom(32)).decode()
@@ -109,6 +113,7 @@ class Step:
     drained: bool = False
     processed: int = 0
     cpu: str = ""
+    cpu_per_event: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -143,7 +148,11 @@ def start_cluster(name: str, db_url: str, fake, *, servers: int, workers: int) -
     for _ in range(servers):
         port = _free_port()
         proc = _spawn(["serve", "--port", str(port)], env)
-        _wait_healthy(port, proc)  # one after the other: the first one migrates a dev SQLite file
+        try:
+            _wait_healthy(port, proc)  # one after the other: the first one migrates a dev SQLite file
+        except SystemExit:
+            Cluster(name, ports, [*procs, proc]).stop()  # why: a failed start must not leave servers behind
+            raise
         procs.append(proc)
         ports.append(port)
     for _ in range(0 if sqlite else workers):
@@ -175,7 +184,9 @@ def run_step(cluster: Cluster, fake, rate: int, seconds: float, users: int, drai
     end = last or time.perf_counter()
     step.processed_per_s = done / (end - start)
     step.processed = done
-    step.cpu = meter.report(cpu0, meter.snapshot(), done, indent="    ")
+    cpu1 = meter.snapshot()
+    step.cpu = meter.report(cpu0, cpu1, done, indent="    ")
+    step.cpu_per_event = meter.per_event(cpu0, cpu1, done)
     # why 1.5 s: a system that keeps up finishes within moments of the last request
     step.drained = last is not None and (last - start) <= seconds + 1.5 and done >= step.ok == total
     return step
@@ -218,9 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (default: a throwaway cluster)")
     ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
                     help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
+    add_runs_argument(ap)
     args = ap.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
 
+    print(header("load.py", args.runs), flush=True)
     fake = start_fake(args.fake)
     pg_url, pg_env = (args.pg_url, {}) if args.pg_url else (None, {})
     wanted = args.configs.split(",")
@@ -235,48 +248,78 @@ def main(argv: list[str] | None = None) -> int:
             kind, _, n = config.partition("-")
             if kind == "pg" and pg_url is None:
                 continue
-            if kind == "pg":
-                reset_pg(pg_url)
-                db_url = pg_url
-            else:
-                db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
-            cluster = start_cluster(config, db_url, fake, servers=int(n or 1), workers=args.workers)
-            meter = CpuMeter()
-            meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
-            meter.add("harness: fake LINE API process", fake.pid)
-            for port, proc in zip(cluster.ports, cluster.procs):
-                meter.add(f"ristapo serve :{port}", proc.pid)
-            for proc in cluster.procs[len(cluster.ports):]:
-                meter.add("ristapo worker (all)", proc.pid)
-            if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
-                meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
             label = f"{config} ({n} serve{'' if kind == 'sqlite' else f' + {args.workers} workers'})"
-            print(f"\n{label}", flush=True)
-            knee = None
-            below: list[Step] = []
-            try:
-                warm_up(cluster, fake)
-                for rate in rates:
-                    step = run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter)
-                    print_step(config, step)
-                    if not step.drained:
-                        break
-                    knee = step
-                    below.append(step)
-            finally:
-                cluster.stop()
-            if knee:
-                p99 = max(_pct(s.latencies, 99) for s in below)
-                summary.append(f"  {label:<34} knee ≈ {knee.rate}/s  sustained {knee.processed_per_s:6.1f} events/s  worst webhook p99 below the knee {1000 * p99:6.1f} ms")
-            else:
-                summary.append(f"  {label:<34} behind already at {rates[0]}/s")
+            figures = Figures()
+            for run in range(1, args.runs + 1):
+                print(f"\n{label}, run {run}/{args.runs}", flush=True)
+                try:
+                    run_config(config, kind, int(n or 1), args, rates, fake, pg_url, pg_env, figures)
+                except SystemExit as exc:
+                    # why go on: on a shared machine one slow start-up must not throw away the
+                    # other runs; the failed run is reported and counts in no figure
+                    print(f"  run {run} failed: {exc}", flush=True)
+                    figures.add("failed runs", 1, ".0f")
+            summary.append(figures.report(f"  {label}: median (min–max) over {args.runs} run(s)", indent="    "))
     finally:
         fake.stop()
         if pg_env:
             subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-cluster.sh"), "stop"], env={**os.environ, **pg_env}, capture_output=True)
-    print("\nsummary (knee = highest offered rate fully processed without a growing backlog)")
+    print("\nsummary (knee = highest offered rate fully processed without a growing backlog; "
+          "a rate a run never reached is missing from its n)")
     print("\n".join(summary))
+    print(header("load.py", args.runs))
     return 0
+
+
+def run_config(config: str, kind: str, servers: int, args, rates: list[int], fake, pg_url, pg_env, figures: Figures) -> None:
+    """One run of one configuration on a fresh database: warm-up, then the rates up to the knee."""
+    if kind == "pg":
+        reset_pg(pg_url)
+        db_url = pg_url
+    else:
+        db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
+    cluster = start_cluster(config, db_url, fake, servers=servers, workers=args.workers)
+    meter = CpuMeter()
+    meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
+    meter.add("harness: fake LINE API process", fake.pid)
+    for port, proc in zip(cluster.ports, cluster.procs):
+        meter.add(f"ristapo serve :{port}", proc.pid)
+    for proc in cluster.procs[len(cluster.ports):]:
+        meter.add("ristapo worker (all)", proc.pid)
+    if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
+        meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
+    knee = None
+    below: list[Step] = []
+    steps: list[Step] = []
+    sampler = LoadSampler()
+    try:
+        warm_up(cluster, fake)
+        with sampler:
+            for rate in rates:
+                step = run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter)
+                print_step(config, step)
+                steps.append(step)
+                figures.add(f"{rate:>5}/s offered: processed/s", step.processed_per_s)
+                figures.add(f"{rate:>5}/s offered: webhook p99 ms", 1000 * _pct(step.latencies, 99))
+                figures.add(f"{rate:>5}/s offered: CPU system under test ms/ev", step.cpu_per_event["system"], ".2f")
+                if not step.drained:
+                    break
+                knee = step
+                below.append(step)
+    finally:
+        cluster.stop()
+    print(f"  {sampler.line()}", flush=True)
+    if knee:
+        p99 = max(_pct(s.latencies, 99) for s in below)
+        print(f"  knee ≈ {knee.rate}/s  sustained {knee.processed_per_s:6.1f} events/s  worst webhook p99 below the knee {1000 * p99:6.1f} ms")
+        figures.add("knee (offered/s)", knee.rate, ".0f")
+        figures.add("processed/s at the knee", knee.processed_per_s)
+        figures.add("worst webhook p99 below the knee ms", 1000 * p99)
+    else:
+        print(f"  behind already at {rates[0]}/s")
+        figures.add("knee (offered/s)", 0, ".0f")
+    # why the highest processed rate as well: a run that falls behind still says what it managed
+    figures.add("highest processed/s in any step", max((s.processed_per_s for s in steps), default=0.0))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 No HTTP, no subprocesses: N signed-and-parsed LINE text events are stored in the inbox, then
 
-1. **webhook parse**: ``LineAdapter.parse_webhook`` per one-event body (signature check + split);
+1. **webhook parse**: ``LineAdapter.split_events`` per one-event body (signature check + split);
 2. **turns**: ``pipeline.process_inbox_batch`` until the inbox is empty → engine turns per second
    (take, turn, writes, outbox row, mark done, as in production);
 3. **delivery**: ``pipeline.run_outbox_once`` against the local fake LINE API → sends per second
@@ -13,7 +13,9 @@ No HTTP, no subprocesses: N signed-and-parsed LINE text events are stored in the
 4. **classify**: ``Understander.classify`` alone on the benchmark texts.
 
 SQLite in a temp dir by default; ``--pg-url`` uses an *empty* PostgreSQL database instead
-(tables are dropped and created). ``--profile turns|delivery`` prints the top of a cProfile.
+(tables are dropped and created). ``--profile turns|delivery`` prints the top of a cProfile
+(of the last run; ``--sort tottime --top 60``). ``--runs N`` (default 3) repeats steps 1–4 with
+new users each time and prints median and min–max (``benchmarks/runs.py``).
 Figures (2-core VM, otherwise idle, per item): SQLite turn 1.15 ms CPU (2.7 ms before the
 batched turns, 5.2 ms before the hot-path work), delivery 0.52 ms CPU (1.47, 3.75), parse
 0.020 ms, classify 0.29 ms; PostgreSQL turn 1.27 ms CPU / 2.6 ms wall (4.0 / 5.8, 7.4 / 9.4). More in
@@ -36,8 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import line_body, make_line_text_event, sign  # noqa: E402
+from core.messages import A_CONSENT_YES  # noqa: E402
+from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign  # noqa: E402
 from tests.fakes.line_api import FakeLineApi  # noqa: E402
+from benchmarks.runs import Figures, LoadSampler, add_runs_argument, header  # noqa: E402
 
 SECRET = "bench-channel-secret"
 TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう",
@@ -118,12 +122,99 @@ async def _same_thread(fn, *a, **kw):
     return fn(*a, **kw)
 
 
+def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
+    """One measured run: parse, turns, delivery, classify; figures appended, profile returned."""
+    from core import db
+
+    if args.consented:
+        # why untimed: the figure is the turn of a consented user (understanding, answer), not
+        # the consent prompt every new user sees first
+        with db.session_scope() as s:
+            for i in range(min(args.users, args.events)):
+                body = line_body(make_line_postback_event(A_CONSENT_YES, user_id=f"Us{run}-{i:04d}"))
+                pipeline.store_events(s, "line", adapter.split_events(body, sign(body, SECRET))[0])
+        while pipeline.process_inbox_batch(50):
+            pass
+        asyncio.run(_deliver(pipeline, adapter))
+
+    # 1. webhook parse
+    signed = bodies(args.events, f"s{run}-")
+    t0 = time.perf_counter()
+    parsed = [adapter.split_events(body, sig)[0] for body, sig in signed]
+    parse_s = time.perf_counter() - t0
+    with db.session_scope() as s:
+        for evs in parsed:
+            pipeline.store_events(s, "line", evs)
+
+    # 2. turns
+    # why only the last run is profiled: the earlier ones measure without the profiler's cost
+    prof = cProfile.Profile() if args.profile == "turns" and run == args.runs else None
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    turns = 0
+    while True:
+        n = pipeline.process_inbox_batch(50)
+        if n == 0:
+            break
+        turns += n
+    if prof:
+        prof.disable()
+    turns_s = time.perf_counter() - t0
+    turns_cpu = time.process_time() - c0
+
+    # 3. delivery
+    fake.ask("reset")
+    if args.profile == "delivery" and run == args.runs:
+        # why threads off: cProfile sees one thread; run claim/finish on the loop's thread
+        asyncio.to_thread = _same_thread  # the module every pipeline module uses
+        prof = cProfile.Profile()
+        prof.enable()
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    sent = asyncio.run(_deliver(pipeline, adapter))
+    send_s = time.perf_counter() - t0
+    send_cpu = time.process_time() - c0
+    if args.profile == "delivery" and run == args.runs:
+        prof.disable()
+    accepted = fake.ask("count")
+
+    # 4. classify
+    und = rt.knowledge.understander
+    reps = max(1, args.events // len(TEXTS))
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for text in TEXTS:
+            und.classify(text)
+    cls_s = time.perf_counter() - t0
+    cls_cpu = time.process_time() - c0
+
+    figures.add("webhook parse (ms each)", 1000 * parse_s / args.events, ".3f")
+    figures.add("turns (events/s)", turns / turns_s, ".0f")
+    figures.add("turn wall (ms each)", 1000 * turns_s / max(turns, 1), ".2f")
+    figures.add("turn CPU (ms each)", 1000 * turns_cpu / max(turns, 1), ".2f")
+    figures.add("delivery (sends/s)", sent / send_s, ".0f")
+    figures.add("delivery CPU (ms each)", 1000 * send_cpu / max(sent, 1), ".2f")
+    figures.add("classify wall (ms each)", 1000 * cls_s / (reps * len(TEXTS)), ".3f")
+    figures.add("classify CPU (ms each)", 1000 * cls_cpu / (reps * len(TEXTS)), ".3f")
+    print(f"  run {run}/{args.runs}: turn CPU {1000 * turns_cpu / max(turns, 1):.2f} ms ({turns} turns), "
+          f"delivery CPU {1000 * send_cpu / max(sent, 1):.2f} ms ({accepted} accepted by the fake)", flush=True)
+    return prof
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=600)
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (its tables are dropped)")
-    ap.add_argument("--profile", default="", choices=["", "turns", "delivery"], help="cProfile one step (main thread)")
+    ap.add_argument("--profile", default="", choices=["", "turns", "delivery"], help="cProfile one step (main thread, last run)")
+    ap.add_argument("--sort", default="cumulative", help="pstats sort key for --profile (cumulative, tottime, ...)")
+    ap.add_argument("--top", type=int, default=45, help="rows of the profile to print")
+    ap.add_argument("--consented", action="store_true",
+                    help="users accept the consent first (untimed), so the timed turns reach the understanding")
+    add_runs_argument(ap)
     args = ap.parse_args()
 
     fake = _RemoteFake()
@@ -150,72 +241,27 @@ def main() -> int:
         warm = bodies(20, "w")
         with db.session_scope() as s:
             for body, sig in warm:
-                pipeline.store_events(s, "line", adapter.parse_webhook(body, sig)[0])
+                pipeline.store_events(s, "line", adapter.split_events(body, sig)[0])
         while pipeline.process_inbox_batch(50):
             pass
         asyncio.run(_deliver(pipeline, adapter))
 
-        # 1. webhook parse
-        signed = bodies(args.events, "s")
-        t0 = time.perf_counter()
-        parsed = [adapter.parse_webhook(body, sig)[0] for body, sig in signed]
-        parse_s = time.perf_counter() - t0
-        with db.session_scope() as s:
-            for evs in parsed:
-                pipeline.store_events(s, "line", evs)
-
-        # 2. turns
-        prof = cProfile.Profile() if args.profile == "turns" else None
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        if prof:
-            prof.enable()
-        turns = 0
-        while True:
-            n = pipeline.process_inbox_batch(50)
-            if n == 0:
-                break
-            turns += n
-        if prof:
-            prof.disable()
-        turns_s = time.perf_counter() - t0
-        turns_cpu = time.process_time() - c0
-
-        # 3. delivery
-        fake.ask("reset")
-        if args.profile == "delivery":
-            # why threads off: cProfile sees one thread; run claim/finish on the loop's thread
-            asyncio.to_thread = _same_thread  # the module every pipeline module uses
-            prof = cProfile.Profile()
-            prof.enable()
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        sent = asyncio.run(_deliver(pipeline, adapter))
-        send_s = time.perf_counter() - t0
-        send_cpu = time.process_time() - c0
-        if args.profile == "delivery":
-            prof.disable()
-        accepted = fake.ask("count")
-
-        # 4. classify
-        und = rt.knowledge.understander
-        reps = max(1, args.events // len(TEXTS))
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            for text in TEXTS:
-                und.classify(text)
-        cls_s = time.perf_counter() - t0
-
         backend = "PostgreSQL" if args.pg_url else "SQLite"
-        print(f"pipeline_turns: {args.events} events from {args.users} users, {backend}, one process, one thread")
-        print(f"  webhook parse   {args.events / parse_s:8.0f} bodies/s  ({1000 * parse_s / args.events:.3f} ms each)")
-        print(f"  turns           {turns / turns_s:8.0f} events/s  ({1000 * turns_s / max(turns, 1):.2f} ms each, CPU {1000 * turns_cpu / max(turns, 1):.2f} ms, {turns} turns)")
-        print(f"  delivery        {sent / send_s:8.0f} sends/s   ({1000 * send_s / max(sent, 1):.2f} ms each, CPU {1000 * send_cpu / max(sent, 1):.2f} ms, {accepted} accepted by the fake)")
-        print(f"  classify        {reps * len(TEXTS) / cls_s:8.0f} texts/s   ({1000 * cls_s / (reps * len(TEXTS)):.3f} ms each)")
+        figures = Figures()
+        prof = None
+        for run in range(1, args.runs + 1):
+            sampler = LoadSampler()
+            with sampler:
+                prof = _measure(args, run, pipeline, adapter, rt, fake, bodies, figures)
+            print(f"  run {run}/{args.runs}: {sampler.line()}", flush=True)
+        print(f"pipeline_turns: {args.events} events from {args.users} {'consented ' if args.consented else 'new '}users per run, "
+              f"{backend}, one process, one thread")
+        print(figures.report(f"median (min–max) over {args.runs} run(s), each with new users:"))
         print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        print(header("pipeline_turns.py", args.runs))
         if prof:
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(out.getvalue())
         pipeline.unregister_adapter("line")
         fake.stop()

@@ -25,16 +25,14 @@ from bot.erase import do_erase_user
 from core.messages import Inbound, OutMessage
 from bot.runtime import Runtime, consent_for_turn
 from bot.states import DialogueState
+from bot.turn_settings import turn_settings
 from core import identity
 from core.clock import now
 from core.models import INTENT_ABSTAINED, ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
-from core.service_settings import retention_days
 from core.users import find_user
-from core.settings import get_settings
 from handoff import actions as handoff_actions
 from handoff import notify
-from handoff.hours import describe_hours, load_hours
 from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
 from knowledge.kb import render_answer
 from handoff.models import OPEN_STATES, Ticket, TicketState
@@ -287,7 +285,8 @@ def handle_inbound(
     def notice(urgent: bool) -> str:
         return waiting_notice(session, urgent=urgent)
 
-    values = answer_values(session)
+    current = turn_settings(session)
+    values = current.answer_values()
     ctx = EngineContext(
         knowledge.kb,
         knowledge.understander,
@@ -298,7 +297,7 @@ def handle_inbound(
         consent_valid_from=consent.valid_from or None,
         waiting_ack=lambda crisis: waiting_ack(session, ticket, crisis=crisis),
         now=now,
-        phone_callbacks=lambda: load_hours(session).phone_callbacks,
+        phone_callbacks=lambda: current.hours.phone_callbacks,
     )
     result = engine.turn(_view(conv, ticket), inbound, ctx)
     fill_placeholders(result.out, values)
@@ -415,7 +414,7 @@ def handle_inbound(
 
 def answer_values(session: Session) -> dict[str, str]:
     """What ``{office_hours}`` and ``{retention_days}`` in answers and the consent text mean now."""
-    return {"office_hours": describe_hours(load_hours(session)), "retention_days": str(retention_days(session, get_settings()))}
+    return turn_settings(session).answer_values()
 
 
 def fill_placeholders(out: list[OutMessage], values: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ Button actions are short ASCII strings (LINE postback ≤ 300 chars, Telegram �
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -37,7 +37,16 @@ class OutMessage:
     urgent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What ``dataclasses.asdict`` gives (same keys, same order), without its deep copy.
+
+        Why by hand: every turn serialises its replies into the outbox, and ``asdict``'s
+        recursive copy cost ≈ 0.1 ms per message, more than the JSON encoding. Every value
+        is a str, int, bool or None, or a list of buttons, so nothing needs copying.
+        """
+        d = {name: getattr(self, name) for name in _OUT_FIELDS}
+        d["buttons"] = [_button_dict(b) for b in self.buttons]
+        d["quick_replies"] = [_button_dict(b) for b in self.quick_replies]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OutMessage":
@@ -50,6 +59,14 @@ class OutMessage:
         """The message as plain text (terminal, logs-free fallbacks, SMS-like channels)."""
         parts = [f"【{self.title}】" if self.title else "", self.text, self.source_line or ""]
         return "\n".join(p for p in parts if p)
+
+
+_OUT_FIELDS = tuple(f.name for f in fields(OutMessage))
+_BUTTON_FIELDS = tuple(f.name for f in fields(Button))
+
+
+def _button_dict(button: Button) -> dict[str, Any]:
+    return {name: getattr(button, name) for name in _BUTTON_FIELDS}
 
 
 # Action ids (postback data). Keep them short and ASCII.

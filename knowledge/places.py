@@ -191,11 +191,14 @@ _WHERE_WORDS = re.compile(
 
 
 def office_request(text: str) -> Place | None:
-    """The place, when ``text`` names one and asks where its office is (「博多に住んどるけど窓口どこ？」)."""
-    place = find_place(text)
-    if place is None:
+    """The place, when ``text`` names one and asks where its office is (「博多に住んどるけど窓口どこ？」).
+
+    Why the words first: the engine asks this of every message, and most name no office; the
+    two regexes cost microseconds, finding a place costs a second tokenisation of the message.
+    """
+    if not text:
         return None
     folded = _fold(text)
-    if _OFFICE_WORDS.search(folded) and _WHERE_WORDS.search(folded):
-        return place
-    return None
+    if not (_OFFICE_WORDS.search(folded) and _WHERE_WORDS.search(folded)):
+        return None
+    return find_place(text)

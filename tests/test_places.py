@@ -99,3 +99,16 @@ def test_office_request_needs_a_place_and_a_question(text, prefecture):
 @pytest.mark.parametrize("text", ["大阪に住んでます", "窓口はどこ？", "博多ラーメンが好き"])
 def test_not_an_office_request(text):
     assert office_request(text) is None
+
+
+@pytest.mark.parametrize("text", ["仕事を探したい", "大阪に住んでます", "博多ラーメンが好き", "住むところがない"])
+def test_a_message_naming_no_office_is_not_tokenised_again(text, monkeypatch):
+    # why: the engine asks office_request of every message; most name no office, and finding a
+    # place costs a second tokenisation (issue 20's profile of the worker's turn)
+    from knowledge import places
+
+    def refuse():
+        raise AssertionError("office_request tokenised a message that names no office")
+
+    monkeypatch.setattr(places, "_tokenizer", refuse)
+    assert office_request(text) is None
