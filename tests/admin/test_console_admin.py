@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlmodel import select
 
-from tests.test_console_staff import app, audit_rows, open_ticket, persona  # noqa: F401  (fixtures)
+from tests.admin.test_console_staff import app, audit_rows, open_ticket, persona  # noqa: F401  (fixtures)
 
 ADMIN_PAGES = ["/console/admin", "/console/admin/accounts", "/console/admin/hours", "/console/admin/canned",
                "/console/admin/consent", "/console/admin/retention", "/console/admin/audit", "/console/admin/audit.csv"]
@@ -180,7 +180,7 @@ def test_every_audited_action_has_japanese_words():
 
     from admin.audit_labels import ACTION_LABELS
 
-    root = pathlib.Path(__file__).resolve().parents[1]
+    root = pathlib.Path(__file__).resolve().parents[2]
     codes = set()
     for folder in ("admin", "handoff", "bot", "core"):
         for path in (root / folder).rglob("*.py"):

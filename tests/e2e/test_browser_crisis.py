@@ -1,14 +1,14 @@
 """The crisis reply fits one phone screen (390 × 844) in the web chat, in real headless Chromium.
 
 Issue 14 §2: a person in danger must see the kind line, 110/119 and the free 24-hour lines
-without scrolling inside one message. Same harness as tests/test_browser_chat.py.
+without scrolling inside one message. Same harness as tests/e2e/test_browser_chat.py.
 """
 from __future__ import annotations
 
 import pytest
 
 from tests.browser_support import shots_dir
-from tests.test_browser_chat import PHONE, _consent, _phone, browser, server  # noqa: F401  (fixtures)
+from tests.e2e.test_browser_chat import PHONE, _consent, _phone, browser, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from core.models import ChannelUser, Message
 from tests.builders import line_body, make_line_event, make_line_text_event, sign
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "line" / "webhook.json"
+FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "line" / "webhook.json"
 
 
 def _rows(model):

@@ -144,7 +144,7 @@ def _login_ip(base: str, forwarded_for: str) -> str:
 
 @pytest.mark.slow
 def test_x_forwarded_for_is_ignored_unless_the_proxy_is_configured(settings):
-    from tests.test_line_crash import ROOT, _free_port, _start
+    from tests.e2e.test_line_crash import ROOT, _free_port, _start
 
     results = {}
     for proxies in ("", "127.0.0.1"):

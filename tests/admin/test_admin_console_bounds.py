@@ -12,8 +12,8 @@ import pytest
 
 from admin.console.admin_pages import AUDIT_PAGE
 from admin.params import MAX_DB_ID, MAX_OFFSET
-from tests.test_admin_routes import api_routes
-from tests.test_console_staff import app, persona  # noqa: F401  (fixtures)
+from tests.admin.test_admin_routes import api_routes
+from tests.admin.test_console_staff import app, persona  # noqa: F401  (fixtures)
 
 # why exempt: clamped to 14 or 30 before use, so no value reaches the database
 UNBOUNDED_ON_PURPOSE = {("/console/admin", "days")}

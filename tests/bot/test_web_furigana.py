@@ -1,7 +1,7 @@
 """Issue 18: the web chat's 「ふりがな」 switch — readings over kanji with <ruby>, rendered on the
 server (so the page without JavaScript has them too), escaped, with the entry's own readings.
 
-The browser half (the switch in place, at 390 px, remembered) is tests/test_browser_furigana.py.
+The browser half (the switch in place, at 390 px, remembered) is tests/e2e/test_browser_furigana.py.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from core import db
 from core.messages import A_ENTRY, A_FURIGANA
 from handoff.models import Ticket
 from knowledge.furigana import as_parentheses
-from tests.test_web_chat import HOUSING, _Page, app, client, page, post  # noqa: F401 — fixtures
+from tests.bot.test_web_chat import HOUSING, _Page, app, client, page, post  # noqa: F401 — fixtures
 
 # The words people must say at a counter. 保護観察所 is read ほごかんさつしょ: that is how the
 # Ministry of Justice reads it (moj.go.jp/KIDS/info/hogokyoku.html 「保護観察所(ほごかんさつしょ)」,

@@ -28,7 +28,7 @@ from tests.builders import make_line_text_event
 from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres(only=True)]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_EVENTS = 1000
 N_USERS = 100
 N_WORKERS = 4

@@ -133,7 +133,7 @@ def test_one_id_cannot_have_two_tiers(tmp_path):
         load_lexicon(lex)
 
 
-OWN_SET = Path(__file__).resolve().parents[1] / "benchmarks" / "crisis_own.jsonl"
+OWN_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "crisis_own.jsonl"
 
 
 def test_own_tuning_set_keeps_recall_and_false_alarms():
@@ -154,7 +154,7 @@ def test_danger_now_wins_over_possible_in_one_message():
 
 def test_every_group_and_rule_block_is_reviewable():
     """Each word group starts with a comment saying what it is for (the file is read by people)."""
-    lines = (Path(__file__).resolve().parents[1] / "knowledge" / "crisis_situations.yaml").read_text(
+    lines = (Path(__file__).resolve().parents[2] / "knowledge" / "crisis_situations.yaml").read_text(
         encoding="utf-8").splitlines()
     start, end = lines.index("groups:"), lines.index("rules:")
     uncommented = [line.strip() for i, line in enumerate(lines[start:end], start)

@@ -12,7 +12,7 @@ from bot.cli import main
 from core.messages import A_DELETE, A_EMERGENCY, A_HANDOFF, A_MENU
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["答えを探す", "人と話す", "緊急のとき", "記録の削除"]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_support import shots_dir
-from tests.test_browser_console import _sign_in, browser, console, line_api  # noqa: F401  (fixtures)
+from tests.e2e.test_browser_console import _sign_in, browser, console, line_api  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import inspect
 
 from fastapi.routing import APIRoute
 
-from tests.test_admin_routes import api_routes
+from tests.admin.test_admin_routes import api_routes
 
 ASYNC_ALLOWED = {
     "admin.deps.read_form",  # awaits the body

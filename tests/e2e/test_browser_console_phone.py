@@ -1,7 +1,7 @@
 """The console on a 390×844 phone: no page runs off the side, the reply box is where staff look,
 new user messages appear in place, and axe-core finds no serious or critical problem.
 
-Uses the ``console`` server of tests/test_browser_console.py (``ristapo serve --demo`` with LINE
+Uses the ``console`` server of tests/e2e/test_browser_console.py (``ristapo serve --demo`` with LINE
 pointed at the local fake, and a staff, an admin and an editor account).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from tests.axe_support import serious_violations
 from tests.builders import make_line_postback_event, make_line_text_event
 from tests.browser_support import shots_dir
-from tests.test_browser_console import _post_line, _sign_in, browser, console, line_api  # noqa: F401  (fixtures)
+from tests.e2e.test_browser_console import _post_line, _sign_in, browser, console, line_api  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

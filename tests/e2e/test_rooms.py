@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROOMS = ("bot", "knowledge", "handoff", "admin", "core")
 FORBIDDEN = {
     "knowledge": {"bot", "handoff", "admin", "core"},

@@ -11,7 +11,7 @@ from admin.console.refusals import refused_with
 from admin.kb import WorkflowError
 from handoff.actions import ActionError
 
-CONSOLE = Path(__file__).resolve().parents[1] / "admin" / "console"
+CONSOLE = Path(__file__).resolve().parents[2] / "admin" / "console"
 HANDLED_CENTRALLY = {"ActionError", "WorkflowError"}
 
 

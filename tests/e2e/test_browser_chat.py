@@ -26,7 +26,7 @@ from tests.browser_support import chromium, free_port, ristapo_cmd, shots_dir, s
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = shots_dir() / "web-chat.png"
 PHONE = {"width": 390, "height": 844}
 HOUSING = "住むところがない"

@@ -28,7 +28,7 @@ from tests.browser_support import chromium, free_port, ristapo_cmd, shots_dir, s
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = shots_dir()
 DESKTOP = {"width": 1280, "height": 860}
 TABLET = {"width": 768, "height": 1024}

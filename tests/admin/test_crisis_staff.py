@@ -11,7 +11,7 @@ from core.clock import JST
 from handoff.hours import DEFAULT_HOURS, do_save_hours
 from handoff.models import Ticket
 from tests.conftest import ChatDriver
-from tests.test_console_staff import app, open_ticket, persona, staff  # noqa: F401  (fixtures)
+from tests.admin.test_console_staff import app, open_ticket, persona, staff  # noqa: F401  (fixtures)
 
 
 def test_a_crisis_ticket_is_on_top_and_its_outcome_and_first_reply_are_counted(app, staff, settings, shared_runtime):  # noqa: F811

@@ -24,7 +24,7 @@ from tests.browser_support import chromium, free_port, require_chromium, ristapo
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = shots_dir()
 DESKTOP = {"width": 1280, "height": 900}
 ENTRY = "soudan-muryo"
@@ -136,7 +136,7 @@ def test_editor_drafts_previews_second_editor_publishes_and_bot_answers(site, br
     user = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP").new_page()
     user.set_default_timeout(15_000)
     user.goto(url + "/chat")
-    # the chat posts without reloading the page (tests/test_browser_chat.py): wait for the bubbles
+    # the chat posts without reloading the page (tests/e2e/test_browser_chat.py): wait for the bubbles
     user.fill("textarea[name=text]", "こんにちは")
     user.get_by_role("button", name="送る").click()
     user.locator('.bubble[data-kind="welcome"]').wait_for(state="detached")  # the reply replaced the welcome

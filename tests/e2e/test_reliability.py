@@ -29,7 +29,7 @@ from core.models import Conversation, Message
 from tests.conftest import CANARY, ChatDriver
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PG_SCRIPT = ROOT / "scripts" / "pg-test-cluster.sh"
 STAFF_IDS = (1, 2)
 WHO = st.sampled_from(["holder", "holder", *STAFF_IDS])  # mostly the rightful holder, sometimes anyone

@@ -30,7 +30,7 @@ from tests.builders import line_body, make_line_text_event, sign
 from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, Recorded, line_api, line_api_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 USERS = [f"U-crash-{i}" for i in range(5)]
 TEXTS = ["こんにちは", "住むところがない", "仕事を探したい", "お金に困っている", "家族のことで相談したい", "ありがとう"]
 
