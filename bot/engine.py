@@ -10,15 +10,13 @@ States and transitions: :class:`bot.states.DialogueState`, drawn in ``bot/flow.m
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any
+from dataclasses import replace
 
 from bot import intake as intake_mod
 from bot import texts, waiting
 from bot.followup import involves_violence
 from bot.states import DialogueState as S
+from bot.turn_types import ConversationView, EngineContext, Event, TurnResult  # re-exported for the service and helpers
 from core.messages import (
     A_CHOICE,
     A_CONSENT_NO,
@@ -43,57 +41,7 @@ from knowledge.furigana import as_parentheses
 from knowledge.hotlines import crisis_phone_text
 from knowledge.kb import Entry, KnowledgeBase
 from knowledge.places import find_place, format_offices, office_request, offices_for
-from knowledge.understand import Understander, Understanding
-
-
-@dataclass(frozen=True)
-class ConversationView:
-    """What the engine may know about a conversation (no platform ids, no history text)."""
-
-    state: S = S.NEW
-    consent_version: int | None = None  # accepted consent-A version
-    consent_declined: bool = False
-    ticket_open: bool = False  # a hand-off ticket is waiting or claimed
-    pending: dict[str, Any] = field(default_factory=dict)  # e.g. {"place_for": id, "intake": {...}}
-    ticket_waiting: bool = False  # the open ticket is not claimed yet: the bot keeps answering
-    ticket_crisis: bool = False  # the open ticket is a crisis ticket: every message gets help now
-    reopenable: bool = False  # staff closed a ticket within the grace period: a new message reopens it
-
-    @property
-    def consented(self) -> bool:
-        return self.consent_version is not None
-
-
-@dataclass
-class EngineContext:
-    kb: KnowledgeBase
-    understander: Understander
-    consent_version: int
-    consent_text: str
-    waiting_notice: Callable[[bool], str] = lambda urgent: texts.HANDOFF_DONE
-    crisis_staff_line: Callable[[], str] = lambda: texts.CRISIS_STAFF  # hours-aware in the service
-    consent_valid_from: int | None = None  # accepted versions >= this need no new prompt (None: only the current)
-    # received + place in the queue + who reads when (hours-aware in the service); arg: crisis ticket
-    waiting_ack: Callable[[bool], str] = lambda crisis: texts.HANDOFF_WAITING
-    phone_callbacks: Callable[[], bool] = lambda: False  # the office calls people back (office settings)
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-
-
-@dataclass
-class Event:
-    """Something the service must do: ``kind`` plus data (never message text)."""
-
-    kind: str  # consent | handoff | delete_user | answered | abstained | crisis | staff_notify | intent
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TurnResult:
-    view: ConversationView
-    out: list[OutMessage]
-    events: list[Event]
-    understanding: Understanding | None = None
-    store_inbound: bool = False  # the inbound text may be kept (consent A given before this turn)
+from knowledge.understand import Understanding
 
 
 def turn(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnResult:
@@ -109,23 +57,9 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
     action = inbound.action or ""
     und: Understanding | None = ctx.understander.classify(text) if inbound.kind == "text" and text else None
 
-    # why first: danger to life outranks consent, staff ownership and any FAQ match.
-    if und and und.intent == "crisis":
-        result = _crisis(view, ctx, und, text=text, by_button=False)
-        if crisis_tier(und, text) == "possible" and not view.ticket_crisis:
-            # why a ticket AND a question: a message that may mean danger must reach staff and
-            # keep every later message answered (電話はむり → text help); the question lets the
-            # person say how urgent it is, and staff see the answer.
-            result.out.insert(1, OutMessage("text", texts.DANGER_QUESTION, buttons=texts.danger_buttons()))
-            result.view = replace(result.view, pending={**result.view.pending, "danger_check": True})
-        return result
-    # why a question first: a curious tap on 緊急のとき must not raise a false urgent alarm.
-    if action == A_EMERGENCY:
-        return _danger_check(view, ctx, None, text, possible=False)
-    if action == A_DANGER_YES or (view.pending.get("danger_check") and not action and text in texts.DANGER_YES_WORDS):
-        return _crisis(_without(view, "danger_check"), ctx, und, text=text, by_button=True)
-    if action == A_DANGER_NO or (view.pending.get("danger_check") and not action and text in texts.DANGER_NO_WORDS):
-        return TurnResult(_without(view, "danger_check"), [OutMessage("text", texts.DANGER_NO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "danger_no"})], und)
+    safety = _safety_first(view, ctx, und, action, text)
+    if safety is not None:
+        return safety
     if view.pending.get("danger_check"):
         view = _without(view, "danger_check")
 
@@ -178,6 +112,29 @@ def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> Tur
     elif view.state == S.AWAIT_CONSENT and not view.consent_declined and result.out:
         result.out[-1].quick_replies = texts.CONSENT_BUTTONS + result.out[-1].quick_replies[:1]
     return result
+
+
+def _safety_first(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str,
+                  text: str) -> TurnResult | None:
+    """Danger first: a crisis message, the 緊急 button and the answer to 「いま危ない状態ですか?」."""
+    # why first: danger to life outranks consent, staff ownership and any FAQ match.
+    if und and und.intent == "crisis":
+        result = _crisis(view, ctx, und, text=text, by_button=False)
+        if crisis_tier(und, text) == "possible" and not view.ticket_crisis:
+            # why a ticket AND a question: a message that may mean danger must reach staff and
+            # keep every later message answered (電話はむり → text help); the question lets the
+            # person say how urgent it is, and staff see the answer.
+            result.out.insert(1, OutMessage("text", texts.DANGER_QUESTION, buttons=texts.danger_buttons()))
+            result.view = replace(result.view, pending={**result.view.pending, "danger_check": True})
+        return result
+    # why a question first: a curious tap on 緊急のとき must not raise a false urgent alarm.
+    if action == A_EMERGENCY:
+        return _danger_check(view, ctx, None, text, possible=False)
+    if action == A_DANGER_YES or (view.pending.get("danger_check") and not action and text in texts.DANGER_YES_WORDS):
+        return _crisis(_without(view, "danger_check"), ctx, und, text=text, by_button=True)
+    if action == A_DANGER_NO or (view.pending.get("danger_check") and not action and text in texts.DANGER_NO_WORDS):
+        return TurnResult(_without(view, "danger_check"), [OutMessage("text", texts.DANGER_NO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "danger_no"})], und)
+    return None
 
 
 def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str) -> TurnResult:
