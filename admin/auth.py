@@ -212,13 +212,13 @@ def do_end_all_sessions(session: Session, staff_id: int) -> int:
 
 def do_purge_expired_sessions(session: Session, *, at: datetime) -> int:
     """Deletes sessions past the idle or the absolute limit (retention, bot/retention.py); caller commits."""
-    expired = (StaffSession.created_at < at - ABSOLUTE_TIMEOUT) | (StaffSession.last_seen_at < at - IDLE_TIMEOUT)
-    return session.execute(delete(StaffSession).where(expired)).rowcount or 0
+    expired = (col(StaffSession.created_at) < at - ABSOLUTE_TIMEOUT) | (col(StaffSession.last_seen_at) < at - IDLE_TIMEOUT)
+    return session.exec(delete(StaffSession).where(expired)).rowcount or 0
 
 
 def do_purge_login_attempts(session: Session, *, before: datetime) -> int:
     """Deletes login attempts (usernames and IPs) older than ``before``; caller commits."""
-    return session.execute(delete(LoginAttempt).where(LoginAttempt.at < before)).rowcount or 0
+    return session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < before)).rowcount or 0
 
 
 # --- login throttling ------------------------------------------------------------------------

@@ -66,9 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = get_runtime()
     app.state.answer_preview = answer_preview  # the editors' preview (admin/console/kb_preview.py)
-    app.state.workers: list[WorkerFactory] = []
-    app.state.on_startup: list[WorkerFactory] = []
-    app.state.on_shutdown: list[WorkerFactory] = []
+    workers: list[WorkerFactory] = []
+    on_startup: list[WorkerFactory] = []
+    on_shutdown: list[WorkerFactory] = []
+    app.state.workers, app.state.on_startup, app.state.on_shutdown = workers, on_startup, on_shutdown
     # set by the long-running commands (serve, worker), not in tests: core/heap.py
     app.state.freeze_heap = False
     _add_health_routes(app, settings)

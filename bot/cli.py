@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # since an unanswered webhook is redelivered and stored events survive the restart
     proxies = args.forwarded_allow_ips if args.forwarded_allow_ips is not None else settings.forwarded_allow_ips
     uvicorn.run(
-        app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=_shutdown_grace(),
+        app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=_shutdown_grace(),  # type: ignore[arg-type]  # uvicorn annotates int but passes it to asyncio.timeout, which takes float
         # why off unless configured: uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, so
         # any local process (or a proxy that passes the header through) could pick the client IP
         # that login throttling and the audit log see

@@ -29,16 +29,18 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import DateTime, Table, and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy import Column, DateTime, Table, and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from admin import auth
 from core import db
 from core.clock import now
 from core.inbox import InboxEvent
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
+from core.rows import table_of
 from core.settings import Settings
 from handoff.models import OPEN_STATES, Ticket
 
@@ -100,34 +102,34 @@ def purge(
 
 def _conversation_expired(cutoff: datetime) -> ColumnElement[bool]:
     """A conversation with nothing recent in it and no open ticket."""
-    open_ticket = exists().where(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES))
-    recent_message = exists().where(Message.conversation_id == Conversation.id, Message.created_at >= cutoff)
-    recent_ticket = exists().where(Ticket.conversation_id == Conversation.id, _any_recent(Ticket.__table__, cutoff))
-    return and_(not_(_any_recent(Conversation.__table__, cutoff)), ~open_ticket, ~recent_message, ~recent_ticket)
+    open_ticket = exists().where(col(Ticket.conversation_id) == col(Conversation.id), col(Ticket.state).in_(OPEN_STATES))
+    recent_message = exists().where(col(Message.conversation_id) == col(Conversation.id), col(Message.created_at) >= cutoff)
+    recent_ticket = exists().where(col(Ticket.conversation_id) == col(Conversation.id), _any_recent(table_of(Ticket), cutoff))
+    return and_(not_(_any_recent(table_of(Conversation), cutoff)), ~open_ticket, ~recent_message, ~recent_ticket)
 
 
 def _purge_conversations(session: Session, conversation_expired, cutoff: datetime, counts: Counter) -> None:
     """Steps 1 and 2: expired conversations whole, then old messages and closed tickets in the others."""
     # 1. whole conversations (with messages, tickets, notes … through the foreign keys)
-    _delete(session, Conversation.__table__, conversation_expired, counts)
+    _delete(session, table_of(Conversation), conversation_expired, counts)
 
     # 2. old messages and closed old tickets inside conversations that live on
-    busy = select(Ticket.conversation_id).where(Ticket.state.in_(OPEN_STATES))
-    _delete(session, Message.__table__, and_(Message.created_at < cutoff, Message.conversation_id.not_in(busy)), counts)
+    busy = select(col(Ticket.conversation_id)).where(col(Ticket.state).in_(OPEN_STATES))
+    _delete(session, table_of(Message), and_(col(Message.created_at) < cutoff, col(Message.conversation_id).not_in(busy)), counts)
     _delete(
         session,
-        Ticket.__table__,
-        and_(Ticket.state.not_in(OPEN_STATES), not_(_any_recent(Ticket.__table__, cutoff))),
+        table_of(Ticket),
+        and_(col(Ticket.state).not_in(OPEN_STATES), not_(_any_recent(table_of(Ticket), cutoff))),
         counts,
     )
     # why: a closed ticket's row can outlive its intake by a whole period (its closing time is
     # recent); the answers were written when it was opened and go when they are that old
     _erase(
         session,
-        Ticket.__table__,
+        table_of(Ticket),
         and_(
-            Ticket.state.not_in(OPEN_STATES), Ticket.created_at < cutoff,
-            or_(Ticket.intake.is_not(None), Ticket.answered_topics.is_not(None)),
+            col(Ticket.state).not_in(OPEN_STATES), col(Ticket.created_at) < cutoff,
+            or_(col(Ticket.intake).is_not(None), col(Ticket.answered_topics).is_not(None)),
         ),
         ("intake", "answered_topics"),
         counts,
@@ -136,20 +138,20 @@ def _purge_conversations(session: Session, conversation_expired, cutoff: datetim
 
 def _purge_users(session: Session, conversation_expired, cutoff: datetime, counts: Counter) -> None:
     """Step 3: users with nothing left."""
-    surviving_conversation = exists().where(Conversation.user_id == ChannelUser.id, not_(conversation_expired))
-    live_outbox = exists().where(OutboxMessage.user_id == ChannelUser.id, OutboxMessage.created_at >= cutoff)
+    surviving_conversation = exists().where(col(Conversation.user_id) == col(ChannelUser.id), not_(conversation_expired))
+    live_outbox = exists().where(col(OutboxMessage.user_id) == col(ChannelUser.id), col(OutboxMessage.created_at) >= cutoff)
     surviving_ticket = exists().where(
-        Ticket.user_id == ChannelUser.id, or_(Ticket.state.in_(OPEN_STATES), _any_recent(Ticket.__table__, cutoff))
+        col(Ticket.user_id) == col(ChannelUser.id), or_(col(Ticket.state).in_(OPEN_STATES), _any_recent(table_of(Ticket), cutoff))
     )
     user_expired = and_(
-        not_(_any_recent(ChannelUser.__table__, cutoff)), ~surviving_conversation, ~live_outbox, ~surviving_ticket
+        not_(_any_recent(table_of(ChannelUser), cutoff)), ~surviving_conversation, ~live_outbox, ~surviving_ticket
     )
-    _delete(session, ChannelUser.__table__, user_expired, counts)
+    _delete(session, table_of(ChannelUser), user_expired, counts)
 
 
 def _purge_payloads(session: Session, cutoff: datetime, payload_cutoff: datetime, counts: Counter) -> None:
     """Step 4: raw payloads: text first (short period), then the rows themselves."""
-    inbox = InboxEvent.__table__
+    inbox = table_of(InboxEvent)
     inbox_old_payload = and_(
         inbox.c.state.in_(INBOX_DONE),
         inbox.c.payload.is_not(None),
@@ -158,7 +160,7 @@ def _purge_payloads(session: Session, cutoff: datetime, payload_cutoff: datetime
     _erase(session, inbox, inbox_old_payload, ("payload",), counts)
     _delete(session, inbox, and_(inbox.c.state.in_(INBOX_DONE), inbox.c.received_at < cutoff), counts)
 
-    outbox = OutboxMessage.__table__
+    outbox = table_of(OutboxMessage)
     outbox_old_payload = and_(
         outbox.c.state.in_(OUTBOX_DONE),
         or_(outbox.c.payload.is_not(None), outbox.c.reply_token.is_not(None)),
@@ -221,7 +223,7 @@ def _is_datetime(column) -> bool:
     return isinstance(getattr(kind, "impl_instance", kind), DateTime)
 
 
-def _children(table: Table) -> Iterable[tuple[Table, object]]:
+def _children(table: Table) -> Iterable[tuple[Table, Column[Any]]]:
     for child in SQLModel.metadata.sorted_tables:
         if child is table:
             continue
@@ -249,5 +251,5 @@ def _delete(session: Session, table: Table, where, counts: Counter, depth: int =
 
 
 def _erase(session: Session, table: Table, where, columns: tuple[str, ...], counts: Counter) -> None:
-    n = session.execute(update(table).where(where).values({c: None for c in columns})).rowcount
+    n = session.exec(update(table).where(where).values({c: None for c in columns})).rowcount
     counts[f"{table.name}.payload"] += n or 0

@@ -17,26 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import engine
 from bot.engine import ConversationView, EngineContext, TurnResult
 from bot.erase import do_erase_user
-from core.messages import Inbound, OutMessage
 from bot.runtime import Runtime, consent_for_turn
 from bot.states import DialogueState
 from bot.turn_settings import turn_settings
 from core import identity
 from core.clock import now
+from core.messages import Inbound, OutMessage
 from core.models import INTENT_ABSTAINED, ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
+from core.rows import saved_id
 from core.users import find_user
 from handoff import actions as handoff_actions
 from handoff import notify
-from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
-from knowledge.kb import render_answer
 from handoff.models import OPEN_STATES, Ticket, TicketState
+from handoff.notice import crisis_staff_line, waiting_ack, waiting_notice
 from handoff.queue import do_escalate_to_crisis, do_note_user_message, do_open_ticket, do_reopen_ticket
+from knowledge.kb import render_answer
 
 log = logging.getLogger("ristapo.service")
 
@@ -79,7 +80,7 @@ def get_open_conversation(session: Session, user: ChannelUser) -> Conversation:
 
 
 def _new_conversation(session: Session, user: ChannelUser) -> Conversation:
-    conv = Conversation(user_id=user.id, state=DialogueState.NEW.value)
+    conv = Conversation(user_id=saved_id(user), state=DialogueState.NEW.value)
     session.add(conv)
     session.flush()
     return conv
@@ -101,16 +102,16 @@ def _turn_statements() -> dict:
     return {
         # the user, their open conversation and its open ticket in one round trip
         "load": select(ChannelUser, Conversation, Ticket)
-        .outerjoin(Conversation, and_(Conversation.user_id == ChannelUser.id, Conversation.closed == False))  # noqa: E712
-        .outerjoin(Ticket, and_(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES)))
-        .where(ChannelUser.channel == bindparam("channel"), ChannelUser.user_hash == bindparam("key"))
-        .order_by(Conversation.id, Ticket.id)
+        .outerjoin(Conversation, and_(col(Conversation.user_id) == col(ChannelUser.id), col(Conversation.closed) == False))  # noqa: E712
+        .outerjoin(Ticket, and_(col(Ticket.conversation_id) == col(Conversation.id), col(Ticket.state).in_(OPEN_STATES)))
+        .where(col(ChannelUser.channel) == bindparam("channel"), col(ChannelUser.user_hash) == bindparam("key"))
+        .order_by(col(Conversation.id), col(Ticket.id))
         .limit(1),
         "load_many": select(ChannelUser, Conversation, Ticket)
-        .outerjoin(Conversation, and_(Conversation.user_id == ChannelUser.id, Conversation.closed == False))  # noqa: E712
-        .outerjoin(Ticket, and_(Ticket.conversation_id == Conversation.id, Ticket.state.in_(OPEN_STATES)))
-        .where(ChannelUser.channel == bindparam("channel"), ChannelUser.user_hash.in_(bindparam("keys", expanding=True)))
-        .order_by(ChannelUser.id, Conversation.id, Ticket.id),
+        .outerjoin(Conversation, and_(col(Conversation.user_id) == col(ChannelUser.id), col(Conversation.closed) == False))  # noqa: E712
+        .outerjoin(Ticket, and_(col(Ticket.conversation_id) == col(Conversation.id), col(Ticket.state).in_(OPEN_STATES)))
+        .where(col(ChannelUser.channel) == bindparam("channel"), col(ChannelUser.user_hash).in_(bindparam("keys", expanding=True)))
+        .order_by(col(ChannelUser.id), col(Conversation.id), col(Ticket.id)),
     }
 
 
@@ -180,7 +181,7 @@ def create_users(session: Session, channel: str, platform_ids: list[str]) -> dic
             for u in users
         ],
     ).all()
-    return {pid: (u, c, None) for pid, u, c in zip(platform_ids, users, convs)}
+    return {pid: (u, c, None) for pid, u, c in zip(platform_ids, users, convs, strict=False)}
 
 
 class TurnWrites:
@@ -278,7 +279,7 @@ def handle_inbound(
         out = handoff_actions.do_answer_consent_b(session, user=user, action=inbound.action or "")
         row = enqueue(session, user=user, messages=out, reply_token=reply_token, reply_deadline=reply_deadline) if out else None
         session.flush()
-        return Handled(out, user.id, conv.id, row.id if row else None, ["consent_b"])
+        return Handled(out, saved_id(user), saved_id(conv), row.id if row else None, ["consent_b"])
     consent = consent_for_turn(session)
     knowledge = rt.knowledge
 
@@ -309,13 +310,13 @@ def handle_inbound(
     if inbound.kind == "text":
         writes.add_messages(session, [
             _message_row(
-                conv.id,
+                saved_id(conv),
                 direction="in",
                 sender="user",
                 body=inbound.text if result.store_inbound else None,
-                intent=und.intent if keep else None,
-                entry_id=und.topic if keep else None,
-                score=und.score if keep else None,
+                intent=und.intent if keep and und is not None else None,
+                entry_id=und.topic if keep and und is not None else None,
+                score=und.score if keep and und is not None else None,
                 external_id=inbound.external_id,
             )
         ])
@@ -325,7 +326,7 @@ def handle_inbound(
         kinds.append(ev.kind)
         if ev.kind == "consent":
             session.add(
-                Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
+                Consent(user_id=saved_id(user), kind="A", version=consent.version, text_hash=consent.text_hash, choice=ev.data["choice"], channel=channel)
             )
         elif ev.kind == "handoff" and ticket is None and (existing := _open_ticket_of_user(session, user)) is not None:
             # one open ticket per person: a new hand-off (a crisis above all) joins the open one
@@ -336,7 +337,7 @@ def handle_inbound(
             answered = [
                 e
                 for e in session.exec(
-                    select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", Message.entry_id.is_not(None))
+                    select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", col(Message.entry_id).is_not(None))
                 ).all()
                 if e
             ] if consented else []
@@ -373,7 +374,7 @@ def handle_inbound(
             # The answer to a question back: kept beside the message it answers (marked
             # intent "clarify"), so that editors can review the pair as a training line.
             writes.add_messages(session, [_message_row(
-                conv.id, direction="in", sender="user", kind="choice", body=None,
+                saved_id(conv), direction="in", sender="user", kind="choice", body=None,
                 intent="clarified", entry_id=ev.data.get("entry_id"),
             )])
         elif ev.kind == "danger_check":
@@ -381,7 +382,7 @@ def handle_inbound(
 
     if "delete_user" in kinds:
         writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
-        session.add(Consent(user_id=user.id, kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
+        session.add(Consent(user_id=saved_id(user), kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
         conv = do_erase_user(session, user)
         ticket = None
 
@@ -390,7 +391,7 @@ def handle_inbound(
     abstained = "abstained" in kinds  # the unanswered-questions view and the dashboard count these
     writes.add_messages(session, [
         _message_row(
-            conv.id,
+            saved_id(conv),
             direction="out",
             sender="bot",
             kind=m.kind,
@@ -404,12 +405,12 @@ def handle_inbound(
     ])
     outbox_id = None
     if result.out:
-        row = outbox_values(user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
-        writes.add_outbox(session, row)
-        outbox_id = row["id"]
+        values_row = outbox_values(user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
+        writes.add_outbox(session, values_row)
+        outbox_id = values_row["id"]
     if not deferred:
         session.flush()
-    return Handled(result.out, user.id, conv.id, outbox_id, kinds, conv)
+    return Handled(result.out, saved_id(user), saved_id(conv), outbox_id, kinds, conv)
 
 
 def answer_values(session: Session) -> dict[str, str]:
@@ -427,7 +428,7 @@ def fill_placeholders(out: list[OutMessage], values: dict[str, str]) -> None:
 def _open_ticket_of_user(session: Session, user: ChannelUser) -> Ticket | None:
     """The user's open ticket in any of their conversations (the turn's own was not open)."""
     return session.exec(
-        select(Ticket).where(Ticket.user_id == user.id, Ticket.state.in_(OPEN_STATES)).order_by(Ticket.id)
+        select(Ticket).where(Ticket.user_id == user.id, col(Ticket.state).in_(OPEN_STATES)).order_by(col(Ticket.id))
     ).first()
 
 

@@ -24,8 +24,8 @@ from sqlmodel import Session
 from core.models import ServiceSetting
 from core.service_settings import retention_days
 from core.settings import get_settings
-from handoff.hours import OfficeHoursBase, describe_hours, load_hours
-from handoff.models import OfficeSettings
+from handoff.hours import describe_hours, load_hours
+from handoff.models import OfficeHoursBase, OfficeSettings
 
 CACHE_SECONDS = 1.0
 _CHANGED = "ristapo_turn_settings_changed"

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
-from sqlalchemy import update
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import Column, Index, UniqueConstraint, text, update
+from sqlmodel import Field, Session, SQLModel, col
 
 from core.clock import now
 from core.crypto import EncryptedText
@@ -62,6 +61,10 @@ def do_erase_processed_payloads(session: Session, user_hash: str) -> None:
     """
     session.execute(
         update(InboxEvent)
-        .where(InboxEvent.user_key == user_hash, InboxEvent.state != "pending", InboxEvent.payload.is_not(None))
+        .where(
+            col(InboxEvent.user_key) == user_hash,
+            col(InboxEvent.state) != "pending",
+            col(InboxEvent.payload).is_not(None),
+        )
         .values(payload=None)
     )

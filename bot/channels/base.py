@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,7 +50,7 @@ class WebhookAnswer:
     status: int = 200
     text: str = "OK"
     events: list[RawEvent] = field(default_factory=list)  # stored before the answer is sent
-    after: Callable[[], Awaitable[None]] | None = None  # best-effort platform calls (never raise)
+    after: Callable[[], Coroutine[Any, Any, None]] | None = None  # best-effort platform calls (never raise)
     # True: ``after`` runs as a detached task, so a burst of webhooks never waits for it (LINE);
     # False: it runs once the answer is sent, before the request ends, like Starlette's
     # BackgroundTask (Telegram: the button's spinner stops before the next update is read)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot import pipeline
 from bot.channels.base import ChannelAdapter, WebhookAnswer
@@ -39,7 +40,7 @@ def channel_handler(adapter: ChannelAdapter) -> Handler:
 
 def mount_webhook(app, adapter: ChannelAdapter) -> None:
     """Serves ``POST adapter.webhook_path`` below the framework (see the module docstring)."""
-    route = dict(path=adapter.webhook_path, handler=channel_handler(adapter), max_bytes=adapter.max_body_bytes)
+    route: dict[str, Any] = dict(path=adapter.webhook_path, handler=channel_handler(adapter), max_bytes=adapter.max_body_bytes)
     if hasattr(app, "raw_routes"):  # bot.app.RistapoApp: before the whole middleware stack
         app.raw_routes[adapter.webhook_path] = WebhookRoute(None, **route)
     else:

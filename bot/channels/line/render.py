@@ -172,7 +172,7 @@ def _as_texts(msg: OutMessage, extra_choices: list[Button]) -> list[dict]:
         text = f"【{msg.title}】\n{text}"
     if msg.source_line:
         text = f"{text}\n\n{msg.source_line}"
-    out = [{"type": "text", "text": part} for part in split_text(text)]
+    out: list[dict] = [{"type": "text", "text": part} for part in split_text(text)]
     qr = quick_reply(extra_choices + msg.quick_replies)
     if out and qr:
         out[-1]["quickReply"] = qr

@@ -16,12 +16,11 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.channels.web import throttle as web_throttle
 from bot.channels.web.render import said
 from bot.runtime import current_consent_text
-from knowledge.kb import render_answer
 from bot.service import answer_values, handle_inbound
 from core import db
 from core.clock import now
@@ -29,6 +28,7 @@ from core.messages import A_FURIGANA, Inbound, OutMessage
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 from core.template_filters import FILTERS
 from core.users import find_user
+from knowledge.kb import render_answer
 
 COOKIE = "ristapo_chat"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -71,13 +71,13 @@ def transcript(session: Session, user: ChannelUser) -> list[dict]:
     if conv is not None:
         for m in session.exec(select(Message).where(Message.conversation_id == conv.id, Message.direction == "in")).all():
             items.append((m.created_at, 0, {"who": "user", "text": m.body, "unstored": m.body is None}))
-    q = select(OutboxMessage).where(OutboxMessage.user_id == user.id, OutboxMessage.payload.is_not(None))
+    q = select(OutboxMessage).where(OutboxMessage.user_id == user.id, col(OutboxMessage.payload).is_not(None))
     for row in session.exec(q).all():
         if since is not None and row.created_at < since:
             continue
         for i, d in enumerate(json.loads(row.payload or "[]")):
-            m = OutMessage.from_dict(d)
-            items.append((row.created_at, 1 + i, {"who": row.sender, "msg": m}))
+            out = OutMessage.from_dict(d)
+            items.append((row.created_at, 1 + i, {"who": row.sender, "msg": out}))
         if row.state != "delivered":
             row.state = "delivered"
             row.delivered_at = now()
@@ -209,7 +209,7 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form(""), fu
     action = action.strip()[:64]
     switched = _furigana_asked(furigana)
     if switched is not None and not (text or action):
-        response = RedirectResponse("/chat#bottom", status_code=303)
+        response: Response = RedirectResponse("/chat#bottom", status_code=303)
         _remember_furigana(response, switched, request)
         response.headers.update(SECURITY_HEADERS)
         return response
@@ -222,7 +222,7 @@ def chat_post(request: Request, text: str = Form(""), action: str = Form(""), fu
         with db.session_scope() as session:
             handle_inbound(session, request.app.state.runtime, channel="web", platform_id=token, inbound=inbound)
     if wants_json(request):  # the page's script: the new bubbles, no reload
-        response: Response = JSONResponse(_update_for(request, token, _after(request)))
+        response = JSONResponse(_update_for(request, token, _after(request)))
     else:
         response = RedirectResponse("/chat#bottom", status_code=303)
     # why HttpOnly + SameSite=Lax: page scripts never need the token, and another site's form
