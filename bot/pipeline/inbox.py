@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, exists, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.models import InboxEvent
 from bot.pipeline.registry import get_adapter, worker_channels
@@ -26,6 +26,7 @@ from bot.pipeline.tuning import MAX_INBOX_ATTEMPTS, TUNING, backoff
 from bot.pipeline.turns import TurnBatch, apply_side_effect, has_consent, maybe_loading, register_new_users
 from core import clock, db
 from core.models import Conversation
+from core.rows import saved_id
 
 log = logging.getLogger("ristapo.pipeline")
 
@@ -50,45 +51,45 @@ def _not_blocked():
 def _inbox_statements() -> dict:
     """Statements built once (building SQLAlchemy expressions costs more than running them)."""
     due = and_(
-        InboxEvent.state == literal_column("'pending'"),  # literal: matches the partial indexes
-        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until <= bindparam("now")),
+        col(InboxEvent.state) == literal_column("'pending'"),  # literal: matches the partial indexes
+        or_(col(InboxEvent.lease_until).is_(None), col(InboxEvent.lease_until) <= bindparam("now")),
         _not_blocked(),
     )
     return {
-        "candidates": select(InboxEvent.id)
-        .where(InboxEvent.channel.in_(bindparam("channels", expanding=True)), due)
-        .order_by(InboxEvent.event_time, InboxEvent.id)
+        "candidates": select(col(InboxEvent.id))
+        .where(col(InboxEvent.channel).in_(bindparam("channels", expanding=True)), due)
+        .order_by(col(InboxEvent.event_time), col(InboxEvent.id))
         .limit(bindparam("limit")),
-        "take": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due),
-        "take_pg": select(InboxEvent).where(InboxEvent.id == bindparam("eid"), due).with_for_update(skip_locked=True),
+        "take": select(InboxEvent).where(col(InboxEvent.id) == bindparam("eid"), due),
+        "take_pg": select(InboxEvent).where(col(InboxEvent.id) == bindparam("eid"), due).with_for_update(skip_locked=True),
         # why synchronize_session=False: the taken row object is not read after this UPDATE
         # (the transaction ends), so the ORM need not evaluate the statement against it
         "finish": update(InboxEvent)
-        .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None)
+        .where(col(InboxEvent.id) == bindparam("eid"), col(InboxEvent.state) == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=col(InboxEvent.attempts) + 1, last_error=None)
         .execution_options(synchronize_session=False),
         "finish_erase": update(InboxEvent)
-        .where(InboxEvent.id == bindparam("eid"), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None)
+        .where(col(InboxEvent.id) == bindparam("eid"), col(InboxEvent.state) == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=col(InboxEvent.attempts) + 1, last_error=None, payload=None)
         .execution_options(synchronize_session=False),
         # the same for a batch of events (ids), one statement each
-        "take_many": select(InboxEvent).where(InboxEvent.id.in_(bindparam("eids", expanding=True)), due),
+        "take_many": select(InboxEvent).where(col(InboxEvent.id).in_(bindparam("eids", expanding=True)), due),
         # PostgreSQL: the ids of the oldest due events not locked by another worker, locked for
         # this one (ids only: sorting whole rows, payloads included, cost PostgreSQL more than
         # everything else once a backlog built up)
-        "claim_pg": select(InboxEvent.id)
-        .where(InboxEvent.channel.in_(bindparam("channels", expanding=True)), due)
-        .order_by(InboxEvent.event_time, InboxEvent.id)
+        "claim_pg": select(col(InboxEvent.id))
+        .where(col(InboxEvent.channel).in_(bindparam("channels", expanding=True)), due)
+        .order_by(col(InboxEvent.event_time), col(InboxEvent.id))
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True),
-        "by_ids": select(InboxEvent).where(InboxEvent.id.in_(bindparam("eids", expanding=True))).order_by(InboxEvent.event_time, InboxEvent.id),
+        "by_ids": select(InboxEvent).where(col(InboxEvent.id).in_(bindparam("eids", expanding=True))).order_by(col(InboxEvent.event_time), col(InboxEvent.id)),
         "finish_many": update(InboxEvent)
-        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None)
+        .where(col(InboxEvent.id).in_(bindparam("eids", expanding=True)), col(InboxEvent.state) == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=col(InboxEvent.attempts) + 1, last_error=None)
         .execution_options(synchronize_session=False),
         "finish_many_erase": update(InboxEvent)
-        .where(InboxEvent.id.in_(bindparam("eids", expanding=True)), InboxEvent.state == "pending")
-        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=InboxEvent.attempts + 1, last_error=None, payload=None)
+        .where(col(InboxEvent.id).in_(bindparam("eids", expanding=True)), col(InboxEvent.state) == "pending")
+        .values(state="done", processed_at=bindparam("at"), lease_until=None, attempts=col(InboxEvent.attempts) + 1, last_error=None, payload=None)
         .execution_options(synchronize_session=False),
     }
 
@@ -188,10 +189,10 @@ def _process_event(session: Session, row: InboxEvent, runtime, batch: TurnBatch 
         erase = not has_consent(session, user)
         outcome = it.side_effect or "ignored"
     if batch is not None:
-        batch.done.append((row.id, erase))
+        batch.done.append((saved_id(row), erase))
         return outcome
     session.flush()
-    _finish_inbox(session, row.id, erase=erase)
+    _finish_inbox(session, saved_id(row), erase=erase)
     return outcome
 
 
@@ -298,7 +299,7 @@ def _process_locked_groups(channels: list[str], limit: int, runtime, loop: async
 def _run_batch(session: Session, rows: list[InboxEvent], runtime, loop, interpreted: dict | None = None) -> None:
     batch = TurnBatch(session, rows, interpreted)
     for row in rows:
-        maybe_loading(row, loop, batch.interpreted.get(row.id))
+        maybe_loading(row, loop, batch.interpreted.get(saved_id(row)))
         _process_event(session, row, runtime, batch)
     batch.write(session)
     _finish_many(session, batch.done)  # the SQLite claim: all or none

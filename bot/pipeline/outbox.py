@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, exists, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from bot.channels.base import SendOutcome, SendResult
 from bot.pipeline.registry import get_adapter, worker_channels
@@ -84,51 +85,51 @@ def _outbox_statements() -> dict:
     """Statements built once, parameterised by ``channels``, ``now``, ``lease``, ``limit``, ``oids``."""
     due = _outbox_due()
     job_columns = (
-        OutboxMessage.id, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
-        OutboxMessage.reply_token, OutboxMessage.reply_deadline, OutboxMessage.attempts, OutboxMessage.created_at,
-        OutboxMessage.parts_sent, OutboxMessage.reply_state,
+        col(OutboxMessage.id), col(OutboxMessage.channel), col(OutboxMessage.user_id), col(OutboxMessage.payload),
+        col(OutboxMessage.reply_token), col(OutboxMessage.reply_deadline), col(OutboxMessage.attempts), col(OutboxMessage.created_at),
+        col(OutboxMessage.parts_sent), col(OutboxMessage.reply_state),
     )
     take = dict(
         state=OutboxState.sending.value,
-        attempts=OutboxMessage.attempts + 1,
+        attempts=col(OutboxMessage.attempts) + 1,
         lease_until=case(
-            (and_(OutboxMessage.reply_token.is_not(None), OutboxMessage.reply_deadline > bindparam("now")), bindparam("reply_lease")),
+            (and_(col(OutboxMessage.reply_token).is_not(None), col(OutboxMessage.reply_deadline) > bindparam("now")), bindparam("reply_lease")),
             else_=bindparam("lease"),
         ),
         # recorded before the call (see the module docstring): a fresh token becomes "sending";
         # "sending" found again means its attempt died mid-call: "unknown"
         reply_state=case(
-            (OutboxMessage.reply_state == "sending", "unknown"),
+            (col(OutboxMessage.reply_state) == "sending", "unknown"),
             (
                 and_(
-                    OutboxMessage.reply_state.is_(None),
-                    OutboxMessage.reply_token.is_not(None),
-                    OutboxMessage.reply_deadline > bindparam("now"),
+                    col(OutboxMessage.reply_state).is_(None),
+                    col(OutboxMessage.reply_token).is_not(None),
+                    col(OutboxMessage.reply_deadline) > bindparam("now"),
                 ),
                 "sending",
             ),
-            else_=OutboxMessage.reply_state,
+            else_=col(OutboxMessage.reply_state),
         ),
     )
     return {
-        "candidates": select(OutboxMessage.id).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")),
+        "candidates": select(col(OutboxMessage.id)).where(due).order_by(col(OutboxMessage.created_at)).limit(bindparam("limit")),
         # SQLite: the conditional UPDATE re-checks "due" under the write lock, so a row is
         # leased by exactly one process; RETURNING says which
         "lease": update(OutboxMessage)
-        .where(OutboxMessage.id.in_(bindparam("oids", expanding=True)), due)
+        .where(col(OutboxMessage.id).in_(bindparam("oids", expanding=True)), due)
         .values(**take)
-        .returning(OutboxMessage.id),
+        .returning(col(OutboxMessage.id)),
         # PostgreSQL: the due rows locked for this transaction (other workers skip them), then leased
-        "claim_pg": select(*job_columns).where(due).order_by(OutboxMessage.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True),
-        "lease_pg": update(OutboxMessage).where(OutboxMessage.id.in_(bindparam("oids", expanding=True))).values(**take),
-        "jobs": select(*job_columns).where(OutboxMessage.id.in_(bindparam("oids", expanding=True))),
-        "users": select(ChannelUser.id, ChannelUser.platform_id, ChannelUser.active).where(ChannelUser.id.in_(bindparam("uids", expanding=True))),
+        "claim_pg": select(*job_columns).where(due).order_by(col(OutboxMessage.created_at)).limit(bindparam("limit")).with_for_update(skip_locked=True),
+        "lease_pg": update(OutboxMessage).where(col(OutboxMessage.id).in_(bindparam("oids", expanding=True))).values(**take),
+        "jobs": select(*job_columns).where(col(OutboxMessage.id).in_(bindparam("oids", expanding=True))),
+        "users": select(col(ChannelUser.id), col(ChannelUser.platform_id), col(ChannelUser.active)).where(col(ChannelUser.id).in_(bindparam("uids", expanding=True))),
         # why the attempts check: a row whose lease ran out may have been taken by another worker
         "delivered": update(OutboxMessage)
         .where(
-            OutboxMessage.id.in_(bindparam("oids", expanding=True)),
-            OutboxMessage.state == OutboxState.sending.value,
-            OutboxMessage.attempts == bindparam("tries"),
+            col(OutboxMessage.id).in_(bindparam("oids", expanding=True)),
+            col(OutboxMessage.state) == OutboxState.sending.value,
+            col(OutboxMessage.attempts) == bindparam("tries"),
         )
         .values(state=OutboxState.delivered.value, delivered_at=bindparam("at"), lease_until=None, last_error=None, reply_token=None),
     }
@@ -250,7 +251,7 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
             return
         rows = {
             r.id: r
-            for r in session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([job.outbox_id for job, _ in others]))).scalars()
+            for r in session.execute(select(OutboxMessage).where(col(OutboxMessage.id).in_([job.outbox_id for job, _ in others]))).scalars()
         }
         for job, result in others:
             row = rows.get(job.outbox_id)

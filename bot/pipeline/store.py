@@ -18,6 +18,7 @@ from bot.channels.base import RawEvent
 from bot.models import InboxEvent
 from bot.pipeline.wake import notify, poke
 from core import clock, db, identity
+from core.rows import table_of
 
 
 def is_postgres(session: Session) -> bool:
@@ -59,12 +60,14 @@ def _inbox_row(channel: str, raw: RawEvent, received: datetime) -> dict:
 def _store_statement(dialect: str):
     """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING, built once per dialect."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only the two supported engines
-        raise RuntimeError(f"unsupported database {dialect}")
-    return dialect_insert(InboxEvent.__table__).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table_of(InboxEvent)).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table_of(InboxEvent)).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only the two supported engines
 
 
 # why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
@@ -140,7 +143,7 @@ class _GroupCommit:
             poke("inbox")
 
 
-_group_commits: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit]" = weakref.WeakKeyDictionary()
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
 
 
 async def store_and_ack(channel: str, events: list[RawEvent]) -> None:

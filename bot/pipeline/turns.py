@@ -11,7 +11,7 @@ import contextlib
 import logging
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.channels.base import Interpreted
 from bot.models import InboxEvent
@@ -19,6 +19,7 @@ from bot.pipeline.registry import get_adapter
 from bot.pipeline.tuning import LOADING_AFTER_SECONDS
 from core import clock, db, identity
 from core.models import ChannelUser, Conversation, Message
+from core.rows import saved_id
 
 log = logging.getLogger("ristapo.pipeline")
 
@@ -51,7 +52,7 @@ def register_new_users(event_ids: list[int]) -> dict[int, Interpreted | None]:
 
     with db.session_scope() as session:
         rows = session.execute(
-            select(InboxEvent.id, InboxEvent.channel, InboxEvent.payload).where(InboxEvent.id.in_(event_ids), InboxEvent.state == "pending")
+            select(col(InboxEvent.id), col(InboxEvent.channel), col(InboxEvent.payload)).where(col(InboxEvent.id).in_(event_ids), col(InboxEvent.state) == "pending")
         ).all()
         interpreted = {row.id: interpret(row.channel, row.payload) for row in rows}
         for channel, pids in _users_by_channel(rows, interpreted).items():
@@ -73,7 +74,8 @@ class TurnBatch:
         self.writes = TurnWrites(deferred=True)
         self.done: list[tuple[int, bool]] = []
         known = interpreted or {}
-        self.interpreted = {row.id: known[row.id] if row.id in known else interpret(row.channel, row.payload) for row in rows}
+        ids = [saved_id(row) for row in rows]
+        self.interpreted = {rid: known[rid] if rid in known else interpret(row.channel, row.payload) for rid, row in zip(ids, rows, strict=True)}
         self.loaded: dict[tuple[str, str], tuple] = {}
         for channel, pids in _users_by_channel(rows, self.interpreted).items():
             found = load_turns(session, channel, pids)
@@ -91,7 +93,7 @@ class TurnBatch:
 def _find_user(session: Session, channel: str, platform_id: str) -> ChannelUser | None:
     key = identity.user_hash(channel, platform_id)
     return session.execute(
-        select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_hash == key)
+        select(ChannelUser).where(col(ChannelUser.channel) == channel, col(ChannelUser.user_hash) == key)
     ).scalar_one_or_none()
 
 
@@ -99,8 +101,8 @@ def has_consent(session: Session, user: ChannelUser | None) -> bool:
     if user is None:
         return False
     got = session.execute(
-        select(Conversation.id).where(
-            Conversation.user_id == user.id, Conversation.closed == False, Conversation.consent_version.is_not(None)  # noqa: E712
+        select(col(Conversation.id)).where(
+            col(Conversation.user_id) == user.id, col(Conversation.closed) == False, col(Conversation.consent_version).is_not(None)  # noqa: E712
         )
     ).first()
     return got is not None
@@ -115,9 +117,9 @@ def apply_side_effect(session: Session, channel: str, it: Interpreted, row: Inbo
         session.add(user)
     elif effect.startswith("unsend:") and user is not None:
         message_id = effect.split(":", 1)[1]
-        conv_ids = select(Conversation.id).where(Conversation.user_id == user.id)
+        conv_ids = select(col(Conversation.id)).where(col(Conversation.user_id) == user.id)
         for msg in session.execute(
-            select(Message).where(Message.external_id == message_id, Message.conversation_id.in_(conv_ids))
+            select(Message).where(col(Message.external_id) == message_id, col(Message.conversation_id).in_(conv_ids))
         ).scalars():
             session.delete(msg)
         _erase_unsent_payload(session, channel, row, message_id)
@@ -131,7 +133,7 @@ def _erase_unsent_payload(session: Session, channel: str, row: InboxEvent, messa
     adapter = get_adapter(channel)
     for other in session.execute(
         select(InboxEvent).where(
-            InboxEvent.channel == channel, InboxEvent.user_key == row.user_key, InboxEvent.payload.is_not(None), InboxEvent.id != row.id
+            col(InboxEvent.channel) == channel, col(InboxEvent.user_key) == row.user_key, col(InboxEvent.payload).is_not(None), col(InboxEvent.id) != row.id
         )
     ).scalars():
         try:
@@ -152,7 +154,7 @@ def maybe_loading(row: InboxEvent, loop: asyncio.AbstractEventLoop | None, it: I
         return
     adapter = get_adapter(row.channel)
     hint = getattr(adapter, "show_processing", None)
-    if hint is None:
+    if adapter is None or hint is None:
         return
     if it is None:
         try:
