@@ -88,7 +88,7 @@ async def _console_user(base: str, token: str, n: int, until: float, think: floa
                 async with client.get(base + PAGES[i % len(PAGES)], allow_redirects=False) as r:
                     await r.read()
                     status = r.status
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 status = 599
             tally.add(status, time.perf_counter() - t)
             i += 1
@@ -106,7 +106,7 @@ async def _webhooks(base: str, rate: float, until: float, tally: Tally) -> None:
                 async with client.post(base + "/webhooks/line", data=req.body, headers=req.headers) as r:
                     await r.read()
                     status = r.status
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 status = 599
             tally.add(status, time.perf_counter() - t)
 
@@ -172,7 +172,7 @@ def main() -> None:
         fake.stop()
     if args.probe:
         with open(args.probe + ".client.json", "w") as f:
-            json.dump({"hooks": list(zip(hooks.sent_at, hooks.latencies)), "console": list(zip(console.sent_at, console.latencies))}, f)
+            json.dump({"hooks": list(zip(hooks.sent_at, hooks.latencies, strict=True)), "console": list(zip(console.sent_at, console.latencies, strict=True))}, f)
     print(f"{args.users} console users (think {args.think}s), {args.rate:g} webhooks/s, {args.seconds:g}s, 1 serve on SQLite; "
           f"/proc/loadavg before: {load_before} after: {_loadavg()}")
     print(f"  webhooks: {len(hooks.latencies)} sent, p50 {_ms(hooks.latencies, 50)} ms, p99 {_ms(hooks.latencies, 99)} ms, "

@@ -100,7 +100,7 @@ async def _serve(sock: socket.socket) -> None:
                 state.waiters.append((target, fut))
                 try:
                     await asyncio.wait_for(fut, timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     state.waiters = [w for w in state.waiters if w[1] is not fut]
         elif what != "stats":
             return web.Response(status=404)
@@ -164,7 +164,7 @@ class LeanFakeLineApi:
         self._proc: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self) -> "LeanFakeLineApi":
+    def start(self) -> LeanFakeLineApi:
         self._proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True)
         line = self._proc.stdout.readline()
         if not line.strip().isdigit():
@@ -234,7 +234,7 @@ class ThreadedFake:
 
         self.fake = FakeLineApi()
 
-    def start(self) -> "ThreadedFake":
+    def start(self) -> ThreadedFake:
         self.fake.start()
         return self
 

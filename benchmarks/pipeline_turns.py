@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.runs import Figures, LoadSampler, add_runs_argument, header  # noqa: E402
 from core.messages import A_CONSENT_YES  # noqa: E402
 from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign  # noqa: E402
 from tests.fakes.line_api import FakeLineApi  # noqa: E402
-from benchmarks.runs import Figures, LoadSampler, add_runs_argument, header  # noqa: E402
 
 SECRET = "bench-channel-secret"
 TEXTS = ["住むところがない", "仕事を探したい", "こんにちは", "お金に困っている", "出所したばかりです", "ありがとう",
@@ -61,9 +61,9 @@ def _setup(data_dir: str, pg_url: str | None, fake) -> None:
         RISTAPO_LINE_DATA_API_BASE=fake.base_url,
         NO_PROXY="127.0.0.1,localhost",
     )
-    from core.settings import get_settings
     from bot.startup import prepare
     from core import db
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +24,9 @@ from knowledge import danger_model  # noqa: E402
 from knowledge.corpus import Example, load_corpus  # noqa: E402
 from knowledge.crisis import default_lexicon  # noqa: E402
 from knowledge.danger_model import DangerModel, danger_files, load_danger_lines, training_examples  # noqa: E402
+from knowledge.lexical import analyze_message  # noqa: E402
 from knowledge.normalize import normalize  # noqa: E402
 from knowledge.topic_model import features  # noqa: E402
-from knowledge.lexical import analyze_message  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 

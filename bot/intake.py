@@ -76,7 +76,7 @@ def window_question() -> OutMessage:
     return OutMessage("text", texts.PHONE_WINDOW_ASK, buttons=buttons)
 
 
-def callback_step(view: "ConversationView", ctx: "EngineContext", action: str, text: str) -> "TurnResult | None":
+def callback_step(view: ConversationView, ctx: EngineContext, action: str, text: str) -> TurnResult | None:
     """The call-back questions while the ticket waits; None when this message is not an answer."""
     from bot.engine import Event, TurnResult
 

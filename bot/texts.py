@@ -4,10 +4,10 @@ from __future__ import annotations
 from core.messages import (
     A_CONSENT_NO,
     A_CONSENT_YES,
-    A_DELETE,
-    A_DELETE_NO,
     A_DANGER_NO,
     A_DANGER_YES,
+    A_DELETE,
+    A_DELETE_NO,
     A_DELETE_YES,
     A_EMERGENCY,
     A_ENTRY,

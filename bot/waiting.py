@@ -8,9 +8,10 @@ text-based help that is open at that hour. Once staff claim the ticket the bot i
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from bot import texts
 from bot.followup import cannot_call, involves_violence
@@ -29,8 +30,8 @@ _SHORT_NUMBERS = ("110", "119", "0120-279-338")
 _ANSWERED_INTENTS = ("faq", "menu")
 
 
-def waiting_room(view: "ConversationView", ctx: "EngineContext", und: "Understanding | None", action: str, text: str,
-                 *, respond: Callable[..., "TurnResult"]) -> "TurnResult":
+def waiting_room(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str,
+                 *, respond: Callable[..., TurnResult]) -> TurnResult:
     """Acknowledges a message while the ticket waits; answers what the bot can answer."""
     from bot.engine import Event, TurnResult
 
@@ -54,7 +55,7 @@ def waiting_room(view: "ConversationView", ctx: "EngineContext", und: "Understan
     return TurnResult(view, out, events, und)
 
 
-def _ack(view: "ConversationView", ctx: "EngineContext", text: str, und, *, answered: bool) -> tuple[OutMessage, "ConversationView"]:
+def _ack(view: ConversationView, ctx: EngineContext, text: str, und, *, answered: bool) -> tuple[OutMessage, ConversationView]:
     """The sign of life: the full notice at most every few minutes, else one short line."""
     at = ctx.now()
     if view.ticket_crisis:
@@ -78,7 +79,7 @@ def _ack(view: "ConversationView", ctx: "EngineContext", text: str, und, *, answ
     return OutMessage("text", body, quick_replies=quick), replace(view, pending={**view.pending, "ack_at": at.isoformat()})
 
 
-def _text_help(ctx: "EngineContext", text: str, und, *, violence: bool) -> OutMessage:
+def _text_help(ctx: EngineContext, text: str, und, *, violence: bool) -> OutMessage:
     """For a person on a crisis ticket who cannot or will not phone: chat services open now."""
     violence = violence or involves_violence(text, getattr(und, "crisis_id", None))
     services = text_help_text(violence=violence, at=ctx.now())
@@ -89,15 +90,15 @@ def _text_help(ctx: "EngineContext", text: str, und, *, violence: bool) -> OutMe
     return OutMessage("text", "\n".join(lines), quick_replies=[texts.crisis_quick_replies()[1]], urgent=True)
 
 
-def is_for_staff(und: "Understanding | None", action: str) -> bool:
+def is_for_staff(und: Understanding | None, action: str) -> bool:
     """A typed message meant for staff: anything but a button, the menu, thanks or a greeting."""
     if action or und is None:
         return False
     return und.intent not in ("menu", "greeting", "thanks", "delete_data")
 
 
-def reopen(view: "ConversationView", ctx: "EngineContext", und: "Understanding | None", action: str, text: str,
-           *, respond: Callable[..., "TurnResult"]) -> "TurnResult":
+def reopen(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str,
+           *, respond: Callable[..., TurnResult]) -> TurnResult:
     """Reopens the ticket staff closed a short while ago: it waits again, and the message is answered as in the waiting room."""
     from bot.engine import Event
     from bot.states import DialogueState as S

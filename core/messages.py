@@ -49,7 +49,7 @@ class OutMessage:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OutMessage":
+    def from_dict(cls, data: dict[str, Any]) -> OutMessage:
         data = dict(data)
         data["buttons"] = [Button(**b) for b in data.get("buttons", [])]
         data["quick_replies"] = [Button(**b) for b in data.get("quick_replies", [])]

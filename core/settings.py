@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     demo: bool = False
 
     @model_validator(mode="after")
-    def _resolve_paths(self) -> "Settings":
+    def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
         prefix = "sqlite:///"
         if self.database_url.startswith(prefix) and not self.database_url.startswith(prefix + "/"):

@@ -187,7 +187,7 @@ class Lit:
     (past-over, prevention ...) are rarely needed; this keeps the floor well under a millisecond.
     """
 
-    def __init__(self, model: "SituationModel", reading: Reading) -> None:
+    def __init__(self, model: SituationModel, reading: Reading) -> None:
         self._groups = model.groups
         self._reading = reading
         self._raw: dict[str, bool] = {}

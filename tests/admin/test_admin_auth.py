@@ -1,7 +1,7 @@
 """Signing in to the console: one-time password → new password → TOTP, sessions, throttling."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -9,10 +9,17 @@ from sqlmodel import select
 
 from admin.auth import CSRF_HEADER, SESSION_COOKIE, password_problems
 from core import clock, db
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import BASE_URL, KNOWN_PASSWORD, audit_actions, client_for, make_api_app, make_staff
+from tests.staff_helpers import (
+    BASE_URL,
+    KNOWN_PASSWORD,
+    audit_actions,
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    client_for,
+    make_api_app,
+    make_staff,
+)
 
-T0 = datetime(2027, 1, 13, 1, 0, 0, tzinfo=timezone.utc)  # 10:00 JST on a Wednesday
+T0 = datetime(2027, 1, 13, 1, 0, 0, tzinfo=UTC)  # 10:00 JST on a Wednesday
 NEW_PASSWORD = "quiet-harbour-lamp-2031"
 
 

@@ -17,8 +17,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core import clock, db
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import KNOWN_PASSWORD, client_for, make_api_app, make_staff
+from tests.staff_helpers import (
+    KNOWN_PASSWORD,
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    client_for,
+    make_api_app,
+    make_staff,
+)
 
 
 @pytest.fixture

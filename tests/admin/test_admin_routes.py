@@ -10,8 +10,12 @@ from fastapi.routing import APIRoute
 from admin.api import ROUTES
 from admin.api.access import LOGIN_STEP, PREFIX, PUBLIC, SIGNED_IN, RouteSpec, gate_for
 from admin.params import MAX_DB_ID, MAX_OFFSET, MAX_PAGE_SIZE
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import client_for, make_api_app, make_staff
+from tests.staff_helpers import (
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    client_for,
+    make_api_app,
+    make_staff,
+)
 
 PERSONAS = {"anonymous": None, "editor": ["editor"], "staff": ["staff"], "admin": ["admin"]}
 SECRET_FIELDS = {"password_hash", "totp_secret", "totp_pending_secret", "token_hash", "user_hash", "platform_id", "reply_token", "payload"}

@@ -10,8 +10,8 @@ from core import db
 from core.clock import JST
 from handoff.hours import DEFAULT_HOURS, do_save_hours
 from handoff.models import Ticket
-from tests.conftest import ChatDriver
 from tests.admin.test_console_staff import app, open_ticket, persona, staff  # noqa: F401  (fixtures)
+from tests.conftest import ChatDriver
 
 
 def test_a_crisis_ticket_is_on_top_and_its_outcome_and_first_reply_are_counted(app, staff, settings, shared_runtime):  # noqa: F811
@@ -69,9 +69,10 @@ def test_call_backs_are_listed_for_staff(app, staff, shared_runtime):  # noqa: F
 
 
 def _admin(app):
+    from fastapi.testclient import TestClient
+
     from admin import auth
     from admin.models import SessionStage, StaffUser
-    from fastapi.testclient import TestClient
 
     with db.session_scope() as s:
         user = StaffUser(username="boss", display_name="Boss", roles="admin", password_hash="x", must_change_password=False, totp_secret="JBSWY3DPEHPK3PXP")

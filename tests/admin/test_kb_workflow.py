@@ -318,8 +318,9 @@ def test_author_discards_own_draft_and_can_start_again(kb):
 
 
 def test_saving_from_the_form_keeps_facets_readings_and_review(kb):
-    from admin.console.editor import fields_from_form
     from starlette.datastructures import FormData
+
+    from admin.console.editor import fields_from_form
 
     with db.session_scope() as s:
         row = wf.do_start_draft(s, kb.alice, kb.files, "kousei-kinkyu-hogo")

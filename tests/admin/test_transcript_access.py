@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from tests.conftest import CANARY
-from tests.staff_helpers import BASE_URL, audit_actions, cheap_argon2, hand_off  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import client_for, make_staff
+from tests.staff_helpers import BASE_URL, audit_actions, cheap_argon2, client_for, hand_off, make_staff  # noqa: F401  (autouse fixture)
 
 # persona → roles; "assignee" holds the claim on the ticket (the data owner on the staff side)
 PERSONAS = {

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot import pipeline
 from bot.channels.line import render as line_render
-from bot.pipeline import wake
 from bot.models import InboxEvent
+from bot.pipeline import wake
 from core import clock, db
 from core.messages import Button, OutMessage
 from core.models import Message, OutboxMessage
@@ -35,7 +35,7 @@ def time_travel():
 
     def forward(seconds: float = 3600) -> None:
         offset[0] += timedelta(seconds=seconds)
-        clock.freeze(datetime.now(timezone.utc) + offset[0])
+        clock.freeze(datetime.now(UTC) + offset[0])
 
     yield forward
     clock.freeze(None)

@@ -12,10 +12,9 @@ import pytest
 from linebot.v3.messaging import ReplyMessageRequest
 from pydantic.v1 import validate_arguments
 
-from bot import engine
+from bot import engine, texts
 from bot.channels.line import payload as line
 from bot.channels.line import render as line_render
-from bot import texts
 from core.messages import A_ENTRY, Button, OutMessage
 
 

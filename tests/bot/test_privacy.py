@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import String, Text, func, type_coerce
@@ -20,7 +20,7 @@ from core.crypto import DecryptionError, EncryptedText, MissingKeyError
 from core.models import ChannelUser, Conversation, Message, OutboxMessage
 from tests.conftest import CANARY
 
-T0 = datetime(2025, 1, 6, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 6, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

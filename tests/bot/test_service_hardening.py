@@ -12,8 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import BASE_URL, client_for, make_staff
+from tests.staff_helpers import (
+    BASE_URL,
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    client_for,
+    make_staff,
+)
 
 
 @pytest.fixture
@@ -27,8 +31,7 @@ def app(settings):
 # --- demo mode never runs in production -----------------------------------------------------------
 
 def test_serve_demo_is_refused_in_production(settings, monkeypatch, capsys):
-    from bot import demo
-    from bot import cli
+    from bot import cli, demo
     from core.settings import get_settings
 
     monkeypatch.setattr(demo, "seed_demo", lambda *_a: pytest.fail("demo data seeded in production"))

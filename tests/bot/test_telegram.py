@@ -354,10 +354,10 @@ def test_a_retried_multi_part_send_never_repeats_a_delivered_part(tg):
 def test_a_multi_part_retry_resumes_from_the_outbox_row_in_any_process(tg):
     """The progress of a multi-part send lives in the outbox row, not in the adapter's memory."""
     from bot import pipeline
+    from bot.service import get_or_create_user
     from core import db
     from core.models import OutboxMessage
     from core.outbox import enqueue
-    from bot.service import get_or_create_user
 
     with db.session_scope() as s:
         user = get_or_create_user(s, "telegram", str(CHAT))

@@ -12,7 +12,7 @@ from sqlmodel import select
 from core import clock, db
 from core.clock import JST
 from core.models import Message
-from handoff.hours import DEFAULT_HOURS, load_hours, do_save_hours, status
+from handoff.hours import DEFAULT_HOURS, do_save_hours, load_hours, status
 from handoff.models import Ticket
 from handoff.notice import compose_ack, compose_notice
 from tests.conftest import CANARY

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from bot.channels.web.render import ruby_tel

@@ -11,7 +11,6 @@ that scrolls past its own beginning, a staff reply that needs a reload to appear
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

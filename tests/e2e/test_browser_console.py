@@ -23,8 +23,8 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
 from tests.browser_support import chromium, free_port, ristapo_cmd, shots_dir, stop, wait_healthy
+from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
 
 pytestmark = pytest.mark.browser
 

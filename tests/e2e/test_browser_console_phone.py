@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.axe_support import serious_violations
-from tests.builders import make_line_postback_event, make_line_text_event
 from tests.browser_support import shots_dir
+from tests.builders import make_line_postback_event, make_line_text_event
 from tests.e2e.test_browser_console import _post_line, _sign_in, browser, console, line_api  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser

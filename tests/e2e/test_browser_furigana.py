@@ -11,7 +11,17 @@ import pytest
 
 from tests.axe_support import serious_violations
 from tests.browser_support import shots_dir
-from tests.e2e.test_browser_chat import HOUSING, PHONE, _consent, _mark, _no_sideways_scroll, _phone, _same_document, browser, server  # noqa: F401
+from tests.e2e.test_browser_chat import (  # noqa: F401
+    HOUSING,
+    PHONE,
+    _consent,
+    _mark,
+    _no_sideways_scroll,
+    _phone,
+    _same_document,
+    browser,
+    server,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -15,9 +15,8 @@ from sqlmodel import select
 from core import db
 from core.logs import JsonFormatter
 from core.models import Message
-from tests.conftest import CANARY, CanaryCatcher
-
 from tests.builders import line_body, make_line_postback_event, make_line_text_event, sign
+from tests.conftest import CANARY, CanaryCatcher
 from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
 VARIANTS = (CANARY, CANARY.lower(), CANARY.replace("-", "－"))

@@ -19,10 +19,13 @@ import httpx
 import pytest
 
 from tests.builders import line_body, make_line_text_event, sign
-from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, line_api, line_api_server  # noqa: F401  (fixtures)
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import make_staff, new_session_token
 from tests.e2e.test_line_crash import ROOT, _free_port, _start
+from tests.fakes.line_api import LINE_SECRET, LINE_TOKEN, line_api, line_api_server  # noqa: F401  (fixtures)
+from tests.staff_helpers import (
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    make_staff,
+    new_session_token,
+)
 
 pytestmark = pytest.mark.slow
 CONCURRENT = 100

@@ -481,11 +481,10 @@ def test_admin_api_fuzzed_as_admin_has_no_5xx_and_matches_its_schema(settings, s
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
+    from admin import auth
     from admin.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token_for
     from bot.app import create_app
     from tests.staff_helpers import cheap_argon2, hand_off, make_staff, new_session_token  # noqa: F401
-
-    from admin import auth
 
     monkeypatch.setattr(auth, "_hasher", __import__("argon2").PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     settings.env = "dev"  # the OpenAPI document is served in development only

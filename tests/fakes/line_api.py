@@ -87,7 +87,7 @@ class FakeLineApi:
         self._thread: threading.Thread | None = None
 
     # -- control
-    def start(self) -> "FakeLineApi":
+    def start(self) -> FakeLineApi:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,7 +149,7 @@ class FakeLineApi:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def then(self, *responses: Scripted | int, path: str | None = None) -> "FakeLineApi":
+    def then(self, *responses: Scripted | int, path: str | None = None) -> FakeLineApi:
         """Queues scripted answers, e.g. ``fake.then(500, 500, Scripted(200, delay=2), 200, path=PUSH)``."""
         for r in responses:
             s = Scripted(r) if isinstance(r, int) else r

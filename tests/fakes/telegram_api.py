@@ -97,7 +97,7 @@ class FakeBotAPI:
         """PTB appends the token: ``<base_url><token>/<method>``."""
         return f"http://127.0.0.1:{self.port}/bot"
 
-    def start(self) -> "FakeBotAPI":
+    def start(self) -> FakeBotAPI:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,7 +120,7 @@ class FakeBotAPI:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeBotAPI":
+    def __enter__(self) -> FakeBotAPI:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

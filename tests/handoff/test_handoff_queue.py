@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 
 import pytest
 from sqlmodel import select
@@ -15,8 +16,14 @@ from core.models import ChannelUser, Consent, Conversation, Message, OutboxMessa
 from core.outbox import payload_messages
 from handoff.models import Ticket, TicketNote
 from tests.conftest import CANARY, ChatDriver
-from tests.staff_helpers import cheap_argon2  # noqa: F401  (autouse fixture)
-from tests.staff_helpers import audit_actions, client_for, hand_off, make_api_app, make_staff
+from tests.staff_helpers import (
+    audit_actions,
+    cheap_argon2,  # noqa: F401  (autouse fixture)
+    client_for,
+    hand_off,
+    make_api_app,
+    make_staff,
+)
 
 
 def rows(model):
@@ -78,11 +85,11 @@ def test_fifty_parallel_claims_have_exactly_one_winner(app, chat):
 # --- priority and views --------------------------------------------------------------------------
 
 def test_queue_is_crisis_first_then_urgent_then_longest_waiting(app, shared_runtime):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from core import clock
 
-    t0 = datetime(2027, 1, 13, 1, 0, tzinfo=timezone.utc)
+    t0 = datetime(2027, 1, 13, 1, 0, tzinfo=UTC)
     made = {}
     try:
         for i, (name, how) in enumerate([("old", "normal"), ("newer", "normal"), ("urgent", "urgent"), ("crisis", "crisis")]):
@@ -152,10 +159,10 @@ def test_other_roles_get_no_ticket_content_on_any_id_route(app, chat):
 
 
 def test_the_gatekeeper_hides_whether_a_ticket_exists(app, chat):
-    from handoff.actions import TicketNotFound, access_ticket_by_id
-    from tests.staff_helpers import make_staff as mk
     from admin.deps import actor_for
     from admin.models import StaffUser
+    from handoff.actions import TicketNotFound, access_ticket_by_id
+    from tests.staff_helpers import make_staff as mk
 
     ticket_id = hand_off(chat)
     editor_id, _ = mk("eddie", ["editor"])

@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
@@ -72,7 +72,7 @@ def _plain_event(ev) -> bool:
 
 def _ms_to_utc(ms) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(ms) / 1000, timezone.utc)
+        return datetime.fromtimestamp(int(ms) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

@@ -109,7 +109,7 @@ class TelegramAdapter(ChannelAdapter):
         self._told_groups: OrderedDict[int, None] = OrderedDict()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "TelegramAdapter":
+    def from_settings(cls, settings: Settings) -> TelegramAdapter:
         app = Application.builder().token(settings.telegram_token or "").base_url(settings.telegram_api_base).updater(None).build()
         return cls(app, settings.telegram_secret or "")
 

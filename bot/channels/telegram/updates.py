@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -85,7 +85,7 @@ def raw_event(data: dict[str, Any], bot_id: str) -> RawEvent | None:
         # why the bot id: update ids are per bot, and a new token must not collide with old rows
         external_id=f"{bot_id}:{kept['update_id']}",
         platform_user_id=str(user_id),
-        event_time=datetime.fromtimestamp(date, timezone.utc) if date else None,
+        event_time=datetime.fromtimestamp(date, UTC) if date else None,
         payload=json.dumps(kept, ensure_ascii=False, separators=(",", ":")),
     )
 
