@@ -10,13 +10,11 @@ per turn. A single turn (web chat, terminal, demo) uses the same code with immed
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert
 from sqlmodel import Session, col, select
 
 from bot import engine
@@ -24,14 +22,31 @@ from bot.engine import ConversationView, EngineContext, TurnResult
 from bot.erase import do_erase_user
 from bot.runtime import Runtime, consent_for_turn
 from bot.states import DialogueState
+from bot.turn_load import (  # re-exported: the pipeline and tests load users through the service
+    Loaded as Loaded,
+)
+from bot.turn_load import (
+    _insert,
+    _load_turn,
+)
+from bot.turn_load import (
+    create_users as create_users,
+)
+from bot.turn_load import (
+    get_open_conversation as get_open_conversation,
+)
+from bot.turn_load import (
+    get_or_create_user as get_or_create_user,
+)
+from bot.turn_load import (
+    load_turns as load_turns,
+)
 from bot.turn_settings import turn_settings
-from core import identity
 from core.clock import now
 from core.messages import Inbound, OutMessage
 from core.models import INTENT_ABSTAINED, ChannelUser, Consent, Conversation, Message, OutboxMessage
 from core.outbox import OUTBOX_ADDED, enqueue, outbox_values
 from core.rows import saved_id
-from core.users import find_user
 from handoff import actions as handoff_actions
 from handoff import notify
 from handoff.models import OPEN_STATES, Ticket, TicketState
@@ -51,137 +66,6 @@ class Handled:
     events: list[str] = field(default_factory=list)
     # the conversation row as the turn left it (the session's identity map holds it only weakly)
     conversation: Conversation | None = field(default=None, repr=False, compare=False)
-
-
-def get_or_create_user(session: Session, channel: str, platform_id: str) -> ChannelUser:
-    user = find_user(session, channel, platform_id)
-    if user is None:
-        user = _new_user(session, channel, platform_id, identity.user_hash(channel, platform_id))
-    elif not user.active:
-        user.active = True
-        session.add(user)
-    return user
-
-
-def _new_user(session: Session, channel: str, platform_id: str, key: str) -> ChannelUser:
-    user = ChannelUser(channel=channel, user_hash=key, platform_id=platform_id, pseudonym=identity.new_pseudonym())
-    session.add(user)
-    session.flush()
-    return user
-
-
-def get_open_conversation(session: Session, user: ChannelUser) -> Conversation:
-    conv = session.exec(
-        select(Conversation).where(Conversation.user_id == user.id, Conversation.closed == False)  # noqa: E712
-    ).first()
-    if conv is None:
-        conv = _new_conversation(session, user)
-    return conv
-
-
-def _new_conversation(session: Session, user: ChannelUser) -> Conversation:
-    conv = Conversation(user_id=saved_id(user), state=DialogueState.NEW.value)
-    session.add(conv)
-    session.flush()
-    return conv
-
-
-@functools.cache
-def _insert(model):
-    """INSERT of whole rows into ``model``'s table, built once (run with a list: executemany).
-
-    Measured: a multi-row VALUES statement instead cost more Python (compiled per batch size)
-    than it saved PostgreSQL; SQLite's executemany is a C loop anyway.
-    """
-    return insert(model.__table__)
-
-
-@functools.cache
-def _turn_statements() -> dict:
-    """Statements built once (building SQLAlchemy expressions costs more than running them)."""
-    return {
-        # the user, their open conversation and its open ticket in one round trip
-        "load": select(ChannelUser, Conversation, Ticket)
-        .outerjoin(Conversation, and_(col(Conversation.user_id) == col(ChannelUser.id), col(Conversation.closed) == False))  # noqa: E712
-        .outerjoin(Ticket, and_(col(Ticket.conversation_id) == col(Conversation.id), col(Ticket.state).in_(OPEN_STATES)))
-        .where(col(ChannelUser.channel) == bindparam("channel"), col(ChannelUser.user_hash) == bindparam("key"))
-        .order_by(col(Conversation.id), col(Ticket.id))
-        .limit(1),
-        "load_many": select(ChannelUser, Conversation, Ticket)
-        .outerjoin(Conversation, and_(col(Conversation.user_id) == col(ChannelUser.id), col(Conversation.closed) == False))  # noqa: E712
-        .outerjoin(Ticket, and_(col(Ticket.conversation_id) == col(Conversation.id), col(Ticket.state).in_(OPEN_STATES)))
-        .where(col(ChannelUser.channel) == bindparam("channel"), col(ChannelUser.user_hash).in_(bindparam("keys", expanding=True)))
-        .order_by(col(ChannelUser.id), col(Conversation.id), col(Ticket.id)),
-    }
-
-
-Loaded = tuple[ChannelUser, "Conversation | None", "Ticket | None"]
-
-
-def _load_turn(session: Session, channel: str, platform_id: str, got: Loaded | None = None) -> tuple[ChannelUser, Conversation, Ticket | None]:
-    """What :func:`get_or_create_user` + :func:`get_open_conversation` + the open ticket give, in one query.
-
-    ``got`` is what :func:`load_turns` already found for this user (then no query runs here).
-    """
-    key = identity.user_hash(channel, platform_id)
-    if got is None:
-        got = session.execute(_turn_statements()["load"], {"channel": channel, "key": key}).first()
-    if got is None:  # a new user: the query above has just shown there is no such row
-        user = _new_user(session, channel, platform_id, key)
-        return user, _new_conversation(session, user), None
-    user, conv, ticket = got
-    if not user.active:
-        user.active = True
-        session.add(user)
-    if conv is None:  # the outer join found no open conversation
-        conv = _new_conversation(session, user)
-    return user, conv, ticket
-
-
-def load_turns(session: Session, channel: str, platform_ids: list[str]) -> dict[str, Loaded]:
-    """:func:`_load_turn`'s query for many users of one channel at once: platform id → (user, conversation, ticket).
-
-    Users not in the result are new (or unknown): :func:`handle_inbound` creates them as usual.
-    Per user the first row wins, in the same order as the single query (conversation id, ticket id).
-    """
-    keys = {identity.user_hash(channel, pid): pid for pid in platform_ids}
-    if not keys:
-        return {}
-    stmt = _turn_statements()["load_many"]
-    found: dict[str, Loaded] = {}
-    for user, conv, ticket in session.execute(stmt, {"channel": channel, "keys": list(keys)}):
-        pid = keys.get(user.user_hash)
-        if pid is not None and pid not in found:
-            found[pid] = (user, conv, ticket)
-    return found
-
-
-def create_users(session: Session, channel: str, platform_ids: list[str]) -> dict[str, Loaded]:
-    """New users of one channel, each with an open conversation, in two statements (for a batch of turns).
-
-    The same rows :func:`_new_user` and :func:`_new_conversation` make one at a time; the
-    caller has just seen (with :func:`load_turns`) that these users do not exist.
-    """
-    if not platform_ids:
-        return {}
-    at = now()
-    users = session.scalars(
-        insert(ChannelUser).returning(ChannelUser, sort_by_parameter_order=True),
-        [
-            dict(channel=channel, user_hash=identity.user_hash(channel, pid), platform_id=pid,
-                 pseudonym=identity.new_pseudonym(), active=True, is_demo=False, created_at=at)
-            for pid in platform_ids
-        ],
-    ).all()
-    convs = session.scalars(
-        insert(Conversation).returning(Conversation, sort_by_parameter_order=True),
-        [
-            dict(user_id=u.id, state=DialogueState.NEW.value, consent_version=None, consent_declined=False, context=None,
-                 current_ticket_id=None, closed=False, started_at=at, last_activity_at=at)
-            for u in users
-        ],
-    ).all()
-    return {pid: (u, c, None) for pid, u, c in zip(platform_ids, users, convs, strict=False)}
 
 
 class TurnWrites:
@@ -281,14 +165,38 @@ def handle_inbound(
         session.flush()
         return Handled(out, saved_id(user), saved_id(conv), row.id if row else None, ["consent_b"])
     consent = consent_for_turn(session)
+    current = turn_settings(session)
+    values = current.answer_values()
+    ctx = _engine_context(session, rt, consent, current, values, ticket)
+    result = engine.turn(_view(conv, ticket), inbound, ctx)
+    fill_placeholders(result.out, values)
+    if inbound.kind == "text":
+        _record_inbound(session, writes, conv, inbound, result)
+    kinds, ticket = _apply_events(session, writes, result, user=user, conv=conv, ticket=ticket, consent=consent,
+                                  channel=channel)
+    if "delete_user" in kinds:
+        writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
+        session.add(Consent(user_id=saved_id(user), kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
+        conv = do_erase_user(session, user)
+        ticket = None
+
+    _apply_view(conv, result)
+    outbox_id = _record_outbound(session, writes, result, kinds, user=user, conv=conv, reply_token=reply_token,
+                                 reply_deadline=reply_deadline)
+    if not deferred:
+        session.flush()
+    return Handled(result.out, saved_id(user), saved_id(conv), outbox_id, kinds, conv)
+
+
+def _engine_context(session: Session, rt: Runtime, consent, current, values: dict[str, str],
+                    ticket: Ticket | None) -> EngineContext:
+    """What the engine may ask during the turn: texts, hours-aware lines, the knowledge."""
     knowledge = rt.knowledge
 
     def notice(urgent: bool) -> str:
         return waiting_notice(session, urgent=urgent)
 
-    current = turn_settings(session)
-    values = current.answer_values()
-    ctx = EngineContext(
+    return EngineContext(
         knowledge.kb,
         knowledge.understander,
         consent.version,
@@ -300,27 +208,55 @@ def handle_inbound(
         now=now,
         phone_callbacks=lambda: current.hours.phone_callbacks,
     )
-    result = engine.turn(_view(conv, ticket), inbound, ctx)
-    fill_placeholders(result.out, values)
 
+
+def _record_inbound(session: Session, writes: TurnWrites, conv: Conversation, inbound: Inbound, result: TurnResult) -> None:
     und = result.understanding
     # why: without consent A not even what the text was about is kept (topic, intent, score);
     # a crisis still opens an urgent ticket and marks the reply, which is what staff act on
     keep = result.store_inbound and und is not None
-    if inbound.kind == "text":
-        writes.add_messages(session, [
-            _message_row(
-                saved_id(conv),
-                direction="in",
-                sender="user",
-                body=inbound.text if result.store_inbound else None,
-                intent=und.intent if keep and und is not None else None,
-                entry_id=und.topic if keep and und is not None else None,
-                score=und.score if keep and und is not None else None,
-                external_id=inbound.external_id,
-            )
-        ])
+    writes.add_messages(session, [
+        _message_row(
+            saved_id(conv),
+            direction="in",
+            sender="user",
+            body=inbound.text if result.store_inbound else None,
+            intent=und.intent if keep and und is not None else None,
+            entry_id=und.topic if keep and und is not None else None,
+            score=und.score if keep and und is not None else None,
+            external_id=inbound.external_id,
+        )
+    ])
 
+
+def _open_ticket_for_turn(session: Session, conv: Conversation, result: TurnResult, data: dict) -> Ticket:
+    """A new hand-off ticket, with the topics the bot already answered (only with consent)."""
+    consented = result.view.consent_version is not None
+    answered = [
+        e
+        for e in session.exec(
+            select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", col(Message.entry_id).is_not(None))
+        ).all()
+        if e
+    ] if consented else []
+    crisis = any(e.kind == "crisis" for e in result.events)
+    ticket = do_open_ticket(
+        session,
+        conversation=conv,
+        crisis=crisis,
+        urgent=bool(data.get("urgent")),
+        consent_declined=result.view.consent_version is None,
+        intake=data.get("intake") or {},
+        answered_topics=answered,
+    )
+    conv.current_ticket_id = ticket.id
+    notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+    return ticket
+
+
+def _apply_events(session: Session, writes: TurnWrites, result: TurnResult, *, user: ChannelUser,
+                  conv: Conversation, ticket: Ticket | None, consent, channel: str) -> tuple[list[str], Ticket | None]:
+    """Does what the turn's events ask (consent rows, tickets, notifications); returns their kinds."""
     kinds = []
     for ev in result.events:
         kinds.append(ev.kind)
@@ -333,26 +269,7 @@ def handle_inbound(
             ticket = existing
             _merge_into(session, ticket, crisis=any(e.kind == "crisis" for e in result.events))
         elif ev.kind == "handoff" and ticket is None:
-            consented = result.view.consent_version is not None
-            answered = [
-                e
-                for e in session.exec(
-                    select(Message.entry_id).where(Message.conversation_id == conv.id, Message.direction == "out", col(Message.entry_id).is_not(None))
-                ).all()
-                if e
-            ] if consented else []
-            crisis = any(e.kind == "crisis" for e in result.events)
-            ticket = do_open_ticket(
-                session,
-                conversation=conv,
-                crisis=crisis,
-                urgent=bool(ev.data.get("urgent")),
-                consent_declined=result.view.consent_version is None,
-                intake=ev.data.get("intake") or {},
-                answered_topics=answered,
-            )
-            conv.current_ticket_id = ticket.id
-            notify.publish(session, "ticket_created", ticket_id=ticket.id, urgent=ticket.priority <= 1, crisis=crisis)
+            ticket = _open_ticket_for_turn(session, conv, result, ev.data)
         elif ev.kind == "callback" and ticket is not None:
             # the number is stored encrypted on the ticket (erased with the user's other records)
             ticket.callback_phone = ev.data.get("phone") or ticket.callback_phone
@@ -379,14 +296,13 @@ def handle_inbound(
             )])
         elif ev.kind == "danger_check":
             log.info("danger check asked", extra={"lexicon": ev.data.get("lexicon_id")})
+    return kinds, ticket
 
-    if "delete_user" in kinds:
-        writes.flush(session)  # why: the erase below must see (and delete) this turn's rows too
-        session.add(Consent(user_id=saved_id(user), kind="A", version=consent.version, text_hash=consent.text_hash, choice="withdrawn", channel=channel))
-        conv = do_erase_user(session, user)
-        ticket = None
 
-    _apply_view(conv, result)
+def _record_outbound(session: Session, writes: TurnWrites, result: TurnResult, kinds: list[str], *,
+                     user: ChannelUser, conv: Conversation, reply_token: str | None,
+                     reply_deadline: datetime | None) -> str | None:
+    """The bot's messages in the transcript (text only with consent) and one outbox row."""
     store_out = result.view.consent_version is not None and "delete_user" not in kinds
     abstained = "abstained" in kinds  # the unanswered-questions view and the dashboard count these
     writes.add_messages(session, [
@@ -403,14 +319,11 @@ def handle_inbound(
         )
         for i, m in enumerate(result.out)
     ])
-    outbox_id = None
-    if result.out:
-        values_row = outbox_values(user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
-        writes.add_outbox(session, values_row)
-        outbox_id = values_row["id"]
-    if not deferred:
-        session.flush()
-    return Handled(result.out, saved_id(user), saved_id(conv), outbox_id, kinds, conv)
+    if not result.out:
+        return None
+    values_row = outbox_values(user=user, messages=result.out, reply_token=reply_token, reply_deadline=reply_deadline)
+    writes.add_outbox(session, values_row)
+    return values_row["id"]
 
 
 def answer_values(session: Session) -> dict[str, str]:
