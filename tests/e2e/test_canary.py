@@ -23,12 +23,18 @@ VARIANTS = (CANARY, CANARY.lower(), CANARY.replace("-", "－"))
 
 
 @pytest.fixture
-def all_logs(caplog):
+def all_logs(caplog, monkeypatch):
     """Every record of every logger at DEBUG, formatted by the project's JSON formatter."""
     caplog.set_level(logging.DEBUG)
     # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line/adapter.py)
-    for name in ("sqlalchemy", "linebot", "httpx", "httpcore", "uvicorn", "aiohttp", "telegram"):
+    libraries = ("sqlalchemy", "linebot", "httpx", "httpcore", "uvicorn", "aiohttp", "telegram")
+    for name in libraries:
         caplog.set_level(logging.DEBUG, logger=name)
+    # why: a logging.config.dictConfig run earlier in the session (uvicorn's, when a test serves
+    # in-process) disables every logger that existed then; the capture must see them all again
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (name.startswith(libraries) or name.startswith("ristapo")):
+            monkeypatch.setattr(logger, "disabled", False)
     caplog.handler.setFormatter(JsonFormatter())
     return caplog
 
