@@ -97,6 +97,80 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
     raise SystemExit("ristapo serve did not start")
 
 
+def _meter(fake, proc, extra) -> CpuMeter:
+    """CPU of every process in the run, harness and system under test apart."""
+    meter = CpuMeter()
+    meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
+    meter.add("harness: fake LINE API process", fake.pid)
+    meter.add("ristapo serve", proc.pid)
+    for p in extra:
+        meter.add("ristapo worker --inbox", p.pid)
+    return meter
+
+
+def _burst(args, fake, url: str, meter: CpuMeter, figures: Figures) -> None:
+    """1. A burst while LINE is slow: every webhook must still answer 200 quickly."""
+    fake.set_delay(5.0)
+    reqs = loadgen.signed_events(args.burst, args.burst, "b", SECRET)
+    sampler = LoadSampler()
+    with sampler:
+        cpu0 = meter.snapshot()
+        t0 = time.perf_counter()
+        if args.burst_client == "raw" and args.burst_concurrency >= args.burst:
+            out = loadgen.run(loadgen.burst(url, reqs))
+        else:
+            out = loadgen.run(loadgen.closed_loop(url, reqs, args.burst_concurrency))
+        burst_s = time.perf_counter() - t0
+        cpu1 = meter.snapshot()
+    if out.ok != args.burst:
+        raise SystemExit(f"burst: only {out.ok}/{args.burst} webhooks answered 200")
+    lat = [1000 * x for x in out.latencies]
+    print(f"burst: {args.burst} events ({args.burst_concurrency} in flight, {args.burst_client} client), all 200, "
+          f"in {burst_s:.2f} s while the fake LINE API sleeps 5 s per call ({args.fake} fake)")
+    print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
+    print(meter.report(cpu0, cpu1, args.burst, unit="webhook, while the burst's requests were in flight"))
+    print(f"  {sampler.line()}")
+    figures.add("burst webhook p50 (ms)", statistics.median(lat))
+    figures.add("burst webhook p99 (ms)", _pct(lat, 99))
+    figures.add("burst webhook max (ms)", max(lat))
+    fake.set_delay(0.0)
+    if not fake.wait_accepted(args.burst, timeout=120):
+        print(f"  (burst backlog not drained: {fake.accepted_count()}/{args.burst} replies accepted)")
+    print(f"  every burst event processed and its reply taken by the fake {time.perf_counter() - t0:.1f} s after the first request")
+    print(f"  requests the fake LINE API got: {fake.traffic()}")
+    fake.reset()
+
+
+def _sustained(args, fake, url: str, meter: CpuMeter, figures: Figures) -> None:
+    """2. Sustained throughput with a fast LINE."""
+    reqs = loadgen.signed_events(args.events, args.users, "s", SECRET)
+    sampler = LoadSampler()
+    with sampler:
+        cpu0 = meter.snapshot()
+        t0 = time.perf_counter()
+        out = loadgen.run(loadgen.closed_loop(url, reqs, args.concurrency))
+        ingest_s = time.perf_counter() - t0
+        done = fake.wait_accepted(args.events, timeout=300)
+        total_s = time.perf_counter() - t0
+        cpu1 = meter.snapshot()
+    got = fake.accepted_count()
+    lat = [1000 * x for x in out.latencies]
+    print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
+          f"SQLite, workers inside serve{f' + {args.inbox_workers} inbox worker process(es)' if args.inbox_workers else ''}")
+    print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)"
+          f"{'' if out.ok == args.events else f'  [{args.events - out.ok} not answered 200]'}")
+    print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
+          f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
+    print(f"  requests the fake LINE API got during the run: {fake.traffic()}")
+    print(meter.report(cpu0, cpu1, got))
+    print(f"  {sampler.line()}")
+    figures.add("sustained ingest (webhooks/s)", args.events / ingest_s, ".0f")
+    figures.add("sustained end to end (events/s)", got / total_s, ".0f")
+    per = meter.per_event(cpu0, cpu1, got)
+    figures.add("sustained CPU, system under test (ms/event)", per["system"], ".2f")
+    figures.add("sustained CPU, harness (ms/event)", per["harness"], ".2f")
+
+
 def one_run(args, fake, figures: Figures) -> None:
     """One fresh server (new temp dir): the burst, then the sustained step; figures appended."""
     port = _free_port()
@@ -114,71 +188,13 @@ def one_run(args, fake, figures: Figures) -> None:
             fake.wait_accepted(5, timeout=30)
             fake.reset()
 
-            meter = CpuMeter()
-            meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
-            meter.add("harness: fake LINE API process", fake.pid)
-            meter.add("ristapo serve", proc.pid)
-            for p in extra:
-                meter.add("ristapo worker --inbox", p.pid)
+            meter = _meter(fake, proc, extra)
 
             # 1. burst while LINE is slow
-            fake.set_delay(5.0)
-            reqs = loadgen.signed_events(args.burst, args.burst, "b", SECRET)
-            sampler = LoadSampler()
-            with sampler:
-                cpu0 = meter.snapshot()
-                t0 = time.perf_counter()
-                if args.burst_client == "raw" and args.burst_concurrency >= args.burst:
-                    out = loadgen.run(loadgen.burst(url, reqs))
-                else:
-                    out = loadgen.run(loadgen.closed_loop(url, reqs, args.burst_concurrency))
-                burst_s = time.perf_counter() - t0
-                cpu1 = meter.snapshot()
-            if out.ok != args.burst:
-                raise SystemExit(f"burst: only {out.ok}/{args.burst} webhooks answered 200")
-            lat = [1000 * x for x in out.latencies]
-            print(f"burst: {args.burst} events ({args.burst_concurrency} in flight, {args.burst_client} client), all 200, "
-                  f"in {burst_s:.2f} s while the fake LINE API sleeps 5 s per call ({args.fake} fake)")
-            print(f"  webhook response time p50 {statistics.median(lat):.1f} ms  p99 {_pct(lat, 99):.1f} ms  max {max(lat):.1f} ms")
-            print(meter.report(cpu0, cpu1, args.burst, unit="webhook, while the burst's requests were in flight"))
-            print(f"  {sampler.line()}")
-            figures.add("burst webhook p50 (ms)", statistics.median(lat))
-            figures.add("burst webhook p99 (ms)", _pct(lat, 99))
-            figures.add("burst webhook max (ms)", max(lat))
-            fake.set_delay(0.0)
-            if not fake.wait_accepted(args.burst, timeout=120):
-                print(f"  (burst backlog not drained: {fake.accepted_count()}/{args.burst} replies accepted)")
-            print(f"  every burst event processed and its reply taken by the fake {time.perf_counter() - t0:.1f} s after the first request")
-            print(f"  requests the fake LINE API got: {fake.traffic()}")
-            fake.reset()
+            _burst(args, fake, url, meter, figures)
 
             # 2. sustained throughput with a fast LINE
-            reqs = loadgen.signed_events(args.events, args.users, "s", SECRET)
-            sampler = LoadSampler()
-            with sampler:
-                cpu0 = meter.snapshot()
-                t0 = time.perf_counter()
-                out = loadgen.run(loadgen.closed_loop(url, reqs, args.concurrency))
-                ingest_s = time.perf_counter() - t0
-                done = fake.wait_accepted(args.events, timeout=300)
-                total_s = time.perf_counter() - t0
-                cpu1 = meter.snapshot()
-            got = fake.accepted_count()
-            lat = [1000 * x for x in out.latencies]
-            print(f"sustained: {args.events} events from {args.users} users, {args.concurrency} webhook requests in flight, "
-                  f"SQLite, workers inside serve{f' + {args.inbox_workers} inbox worker process(es)' if args.inbox_workers else ''}")
-            print(f"  ingest {args.events / ingest_s:.0f} webhooks/s (p50 {statistics.median(lat):.1f} ms, p99 {_pct(lat, 99):.1f} ms)"
-                  f"{'' if out.ok == args.events else f'  [{args.events - out.ok} not answered 200]'}")
-            print(f"  processed end to end (received → reply accepted by the fake): {got / total_s:.0f} events/s "
-                  f"({got}/{args.events} in {total_s:.1f} s){'' if done else '  [timed out]'}")
-            print(f"  requests the fake LINE API got during the run: {fake.traffic()}")
-            print(meter.report(cpu0, cpu1, got))
-            print(f"  {sampler.line()}")
-            figures.add("sustained ingest (webhooks/s)", args.events / ingest_s, ".0f")
-            figures.add("sustained end to end (events/s)", got / total_s, ".0f")
-            per = meter.per_event(cpu0, cpu1, got)
-            figures.add("sustained CPU, system under test (ms/event)", per["system"], ".2f")
-            figures.add("sustained CPU, harness (ms/event)", per["harness"], ".2f")
+            _sustained(args, fake, url, meter, figures)
         finally:
             for p in extra:
                 p.terminate()

@@ -122,22 +122,25 @@ async def _same_thread(fn, *a, **kw):
     return fn(*a, **kw)
 
 
-def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
-    """One measured run: parse, turns, delivery, classify; figures appended, profile returned."""
+def _consent_users(args, run, pipeline, adapter) -> None:
+    """Untimed: every user of the run consents first (with --consented)."""
     from core import db
 
-    if args.consented:
-        # why untimed: the figure is the turn of a consented user (understanding, answer), not
-        # the consent prompt every new user sees first
-        with db.session_scope() as s:
-            for i in range(min(args.users, args.events)):
-                body = line_body(make_line_postback_event(A_CONSENT_YES, user_id=f"Us{run}-{i:04d}"))
-                pipeline.store_events(s, "line", adapter.split_events(body, sign(body, SECRET))[0])
-        while pipeline.process_inbox_batch(50):
-            pass
-        asyncio.run(_deliver(pipeline, adapter))
+    # why untimed: the figure is the turn of a consented user (understanding, answer), not
+    # the consent prompt every new user sees first
+    with db.session_scope() as s:
+        for i in range(min(args.users, args.events)):
+            body = line_body(make_line_postback_event(A_CONSENT_YES, user_id=f"Us{run}-{i:04d}"))
+            pipeline.store_events(s, "line", adapter.split_events(body, sign(body, SECRET))[0])
+    while pipeline.process_inbox_batch(50):
+        pass
+    asyncio.run(_deliver(pipeline, adapter))
 
-    # 1. webhook parse
+
+def _parse_and_store(args, run, pipeline, adapter, bodies) -> float:
+    """1. Webhook parse (timed), then the events are stored; returns the parse time."""
+    from core import db
+
     signed = bodies(args.events, f"s{run}-")
     t0 = time.perf_counter()
     parsed = [adapter.split_events(body, sig)[0] for body, sig in signed]
@@ -145,8 +148,11 @@ def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
     with db.session_scope() as s:
         for evs in parsed:
             pipeline.store_events(s, "line", evs)
+    return parse_s
 
-    # 2. turns
+
+def _turns(args, run, pipeline):
+    """2. Turns; returns (profile or None, turns, wall s, CPU s)."""
     # why only the last run is profiled: the earlier ones measure without the profiler's cost
     prof = cProfile.Profile() if args.profile == "turns" and run == args.runs else None
     c0 = time.process_time()
@@ -163,8 +169,11 @@ def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
         prof.disable()
     turns_s = time.perf_counter() - t0
     turns_cpu = time.process_time() - c0
+    return prof, turns, turns_s, turns_cpu
 
-    # 3. delivery
+
+def _delivery(args, run, pipeline, adapter, fake, prof):
+    """3. Delivery; returns (profile, sent, wall s, CPU s, accepted by the fake)."""
     fake.ask("reset")
     if args.profile == "delivery" and run == args.runs:
         # why threads off: cProfile sees one thread; run claim/finish on the loop's thread
@@ -179,8 +188,11 @@ def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
     if args.profile == "delivery" and run == args.runs:
         prof.disable()
     accepted = fake.ask("count")
+    return prof, sent, send_s, send_cpu, accepted
 
-    # 4. classify
+
+def _classify(args, rt):
+    """4. Classify; returns (repetitions, wall s, CPU s)."""
     und = rt.knowledge.understander
     reps = max(1, args.events // len(TEXTS))
     c0 = time.process_time()
@@ -190,6 +202,25 @@ def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
             und.classify(text)
     cls_s = time.perf_counter() - t0
     cls_cpu = time.process_time() - c0
+    return reps, cls_s, cls_cpu
+
+
+def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
+    """One measured run: parse, turns, delivery, classify; figures appended, profile returned."""
+    if args.consented:
+        _consent_users(args, run, pipeline, adapter)
+
+    # 1. webhook parse
+    parse_s = _parse_and_store(args, run, pipeline, adapter, bodies)
+
+    # 2. turns
+    prof, turns, turns_s, turns_cpu = _turns(args, run, pipeline)
+
+    # 3. delivery
+    prof, sent, send_s, send_cpu, accepted = _delivery(args, run, pipeline, adapter, fake, prof)
+
+    # 4. classify
+    reps, cls_s, cls_cpu = _classify(args, rt)
 
     figures.add("webhook parse (ms each)", 1000 * parse_s / args.events, ".3f")
     figures.add("turns (events/s)", turns / turns_s, ".0f")
@@ -204,7 +235,7 @@ def _measure(args, run, pipeline, adapter, rt, fake, bodies, figures):
     return prof
 
 
-def main() -> int:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=600)
     ap.add_argument("--users", type=int, default=300)
@@ -215,7 +246,37 @@ def main() -> int:
     ap.add_argument("--consented", action="store_true",
                     help="users accept the consent first (untimed), so the timed turns reach the understanding")
     add_runs_argument(ap)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _warm_up(pipeline, adapter, bodies) -> None:
+    """Imports, first queries, consent text row: untimed."""
+    from core import db
+
+    warm = bodies(20, "w")
+    with db.session_scope() as s:
+        for body, sig in warm:
+            pipeline.store_events(s, "line", adapter.split_events(body, sig)[0])
+    while pipeline.process_inbox_batch(50):
+        pass
+    asyncio.run(_deliver(pipeline, adapter))
+
+
+def _report(args, figures: Figures, prof) -> None:
+    backend = "PostgreSQL" if args.pg_url else "SQLite"
+    print(f"pipeline_turns: {args.events} events from {args.users} {'consented ' if args.consented else 'new '}users per run, "
+          f"{backend}, one process, one thread")
+    print(figures.report(f"median (min–max) over {args.runs} run(s), each with new users:"))
+    print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(header("pipeline_turns.py", args.runs))
+    if prof:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
+        print(out.getvalue())
+
+
+def main() -> int:
+    args = _parse_args()
 
     fake = _RemoteFake()
     with tempfile.TemporaryDirectory(prefix="ristapo-turns-") as data_dir:
@@ -223,7 +284,6 @@ def main() -> int:
         from bot import pipeline
         from bot.channels.line import LineAdapter
         from bot.runtime import get_runtime
-        from core import db
         from core.settings import get_settings
 
         adapter = LineAdapter(get_settings())
@@ -238,15 +298,8 @@ def main() -> int:
             return out
 
         # warm-up: imports, first queries, consent text row
-        warm = bodies(20, "w")
-        with db.session_scope() as s:
-            for body, sig in warm:
-                pipeline.store_events(s, "line", adapter.split_events(body, sig)[0])
-        while pipeline.process_inbox_batch(50):
-            pass
-        asyncio.run(_deliver(pipeline, adapter))
+        _warm_up(pipeline, adapter, bodies)
 
-        backend = "PostgreSQL" if args.pg_url else "SQLite"
         figures = Figures()
         prof = None
         for run in range(1, args.runs + 1):
@@ -254,15 +307,7 @@ def main() -> int:
             with sampler:
                 prof = _measure(args, run, pipeline, adapter, rt, fake, bodies, figures)
             print(f"  run {run}/{args.runs}: {sampler.line()}", flush=True)
-        print(f"pipeline_turns: {args.events} events from {args.users} {'consented ' if args.consented else 'new '}users per run, "
-              f"{backend}, one process, one thread")
-        print(figures.report(f"median (min–max) over {args.runs} run(s), each with new users:"))
-        print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        print(header("pipeline_turns.py", args.runs))
-        if prof:
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
-            print(out.getvalue())
+        _report(args, figures, prof)
         pipeline.unregister_adapter("line")
         fake.stop()
     return 0

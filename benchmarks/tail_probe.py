@@ -30,15 +30,11 @@ T = time.time
 out: dict[str, list] = {"hooks": [], "stores": [], "writes": [], "loop_lag": [], "gil_lag": [], "slow_callbacks": [], "inbox_passes": [], "gc": []}
 
 
-def _install() -> None:
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
+def _install_request_probes() -> None:
+    """Webhook requests: enter/exit of each, and its wait in the group commit."""
     from bot import pipeline
     from bot.channels import webhook_asgi
-    from core import db
 
-    # --- webhook requests
     current: dict[int, dict] = {}
     orig_call = webhook_asgi.WebhookRoute.__call__
 
@@ -69,6 +65,11 @@ def _install() -> None:
             rec["store_out"] = T()
 
     pipeline._GroupCommit.store = store
+
+
+def _install_thread_probes() -> None:
+    """Work sent to threads: the store batches and the inbox passes."""
+    from bot import pipeline
 
     orig_to_thread = asyncio.to_thread
 
@@ -108,7 +109,12 @@ def _install() -> None:
     asyncio.to_thread = to_thread
     pipeline.asyncio.to_thread = to_thread  # the module's name binding is the same object
 
-    # --- write transactions (SQLite's one writer)
+
+def _install_write_probes() -> None:
+    """Write transactions (SQLite's one writer), inserts of the store batches, connection checkouts."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     state = threading.local()
 
     @event.listens_for(Engine, "before_cursor_execute")
@@ -150,7 +156,9 @@ def _install() -> None:
         if rec is not None:
             rec["checked_out"] = T()
 
-    # --- event-loop callbacks
+
+def _install_loop_probe() -> None:
+    """Event-loop callbacks slower than 2 ms."""
     orig_run = asyncio.events.Handle._run
 
     def run(self):
@@ -164,7 +172,9 @@ def _install() -> None:
 
     asyncio.events.Handle._run = run
 
-    # --- GIL probe
+
+def _install_gil_probe() -> None:
+    """A thread that sleeps 0.5 ms and records how late it wakes."""
     def gil_probe():
         while True:
             t = time.perf_counter()
@@ -175,7 +185,9 @@ def _install() -> None:
 
     threading.Thread(target=gil_probe, daemon=True, name="probe-gil").start()
 
-    # --- garbage collection (runs with the GIL held, in whichever thread allocated last)
+
+def _install_gc_probe() -> None:
+    """Garbage collection (runs with the GIL held, in whichever thread allocated last)."""
     import gc
 
     gc_start: dict[str, float] = {}
@@ -196,6 +208,17 @@ def _install() -> None:
                                   "thread": threading.current_thread().name, **gc_start.pop("detail", {})})
 
     gc.callbacks.append(on_gc)
+
+
+def _install() -> None:
+    from core import db
+
+    _install_request_probes()
+    _install_thread_probes()
+    _install_write_probes()
+    _install_loop_probe()
+    _install_gil_probe()
+    _install_gc_probe()
     _ = db  # imported so the engine module is loaded before the app
 
 

@@ -5,7 +5,7 @@ call it: rooms import inward only, and tickets and notes are handoff's tables.
 
 Every column that can hold what a user wrote (or what was written to them) is declared in
 :data:`USER_TEXT`, with how erasure finds it; every other encrypted column is declared in
-:data:`NOT_USER_TEXT` with the reason. tests/test_privacy.py checks both against
+:data:`NOT_USER_TEXT` with the reason. tests/bot/test_privacy_erasure.py checks both against
 ``SQLModel.metadata``, so a new table with text cannot be added without saying how it is
 erased.
 """

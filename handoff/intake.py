@@ -4,7 +4,7 @@ A typed answer is kept next to the option it was matched to (``urgency_text``), 
 when it fits no option (value ``other_text``): staff read the user's own words.
 
 Mirrors the questions in ``bot/texts.py::INTAKE_STEPS`` (handoff may not import bot/);
-``tests/test_handoff_queue.py`` checks the two stay in step.
+``tests/handoff/test_handoff_queue_notify.py`` checks the two stay in step.
 """
 from __future__ import annotations
 

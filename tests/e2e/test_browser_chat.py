@@ -100,16 +100,8 @@ def _consent(page) -> None:
     page.locator('.bubble[data-kind="text"]', has_text="ありがとうございます").wait_for()
 
 
-def test_a_phone_user_chats_without_a_single_reload(server, browser):
-    page = _phone(browser)
-    page.goto(server["url"] + "/chat")
-    assert page.locator("html").get_attribute("lang") == "ja"
-    _mark(page)
-
-    _consent(page)
-    assert page.locator('[data-kind="welcome"]').count() == 0  # the welcome made way for the conversation
-
-    # on a phone Enter is a new line; the 送る button sends
+def _phone_sends_with_the_button(page):
+    """On a phone Enter is a new line; the 送る button sends. Returns the answer bubble."""
     box = page.get_by_label("メッセージ")
     box.fill(HOUSING)
     box.press("Enter")
@@ -123,8 +115,11 @@ def test_a_phone_user_chats_without_a_single_reload(server, browser):
     assert page.locator(".bubble.user", has_text=HOUSING).count() == 1
     assert box.input_value() == ""
     assert page.evaluate("document.activeElement.id") == "text"  # ready for the next line
+    return answer
 
-    # the start of the (long) answer is at the top of the screen, not scrolled past
+
+def _answer_top_and_source(page, answer) -> None:
+    """The start of the (long) answer is on screen and announced; 出典 is behind a toggle."""
     top = answer.bounding_box()["y"]
     assert 0 <= top <= 40, top
     title = answer.locator("h2").inner_text().strip()
@@ -136,6 +131,9 @@ def test_a_phone_user_chats_without_a_single_reload(server, browser):
     source.locator("summary").click()
     assert source.evaluate("d => d.open") and source.locator("p").is_visible()
 
+
+def _choices_and_menu_fit_a_phone(page, answer) -> None:
+    """Choices inside the bubble and the four-button bottom menu: whole, ≥ 44 px, no sideways scroll."""
     # choices: inside the bubble, at least 44 px tall, never cut off
     for button in answer.locator(".choices button").all():
         b = button.bounding_box()
@@ -153,18 +151,42 @@ def test_a_phone_user_chats_without_a_single_reload(server, browser):
         assert button.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), button.inner_text()
     assert _no_sideways_scroll(page)
 
+
+def _a_choice_sends_too(page, answer) -> None:
     # a choice button sends too, without a reload
     before = page.locator(".bubble").count()
     answer.locator(".choices button").first.click()
     page.wait_for_function("n => document.querySelectorAll('.bubble').length > n", arg=before)
     assert _same_document(page)
 
-    assert serious_violations(page) == []
+
+def _screenshot(page, answer) -> None:
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     answer.scroll_into_view_if_needed()
     page.evaluate("document.querySelector('.bubble[data-kind=answer]').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_phone_user_chats_without_a_single_reload(server, browser):
+    page = _phone(browser)
+    page.goto(server["url"] + "/chat")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    _mark(page)
+
+    _consent(page)
+    assert page.locator('[data-kind="welcome"]').count() == 0  # the welcome made way for the conversation
+
+    # on a phone Enter is a new line; the 送る button sends
+    answer = _phone_sends_with_the_button(page)
+    # the start of the (long) answer is at the top of the screen, not scrolled past; 出典 is behind a toggle
+    _answer_top_and_source(page, answer)
+    _choices_and_menu_fit_a_phone(page, answer)
+    # a choice button sends too, without a reload
+    _a_choice_sends_too(page, answer)
+
+    assert serious_violations(page) == []
+    _screenshot(page, answer)
     page.context.close()
 
 

@@ -148,17 +148,8 @@ def _post_line(url: str, *events: dict) -> None:
         assert r.status == 200
 
 
-def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line_api):
-    url = console["url"]
-    page = _sign_in(browser, url, "tanaka", console["secrets"]["tanaka"])
-    assert page.url.endswith("/console/inbox")
-    assert page.get_by_role("heading", name="受付箱").is_visible()
-    demo_rows = page.locator("tr.st-row").count()
-    assert demo_rows >= 1 and page.locator(".st-badge-demo").count() >= 1  # demo data, marked
-    page.wait_for_function("document.getElementById('st-live').textContent.includes('自動で更新しています')")
-
-    # a LINE user consents, asks for a person and answers the four intake questions
-    user = "U0123456789abcdef0123456789abcd01"
+def _line_user_asks_for_a_person(url, user: str) -> None:
+    """A LINE user consents, asks for a person and answers the four intake questions."""
     _post_line(url, make_line_text_event("こんにちは", user_id=user))
     _post_line(url, make_line_postback_event("c:y", user_id=user))
     _post_line(url, make_line_text_event("出所したばかりで住むところがありません", user_id=user))
@@ -166,7 +157,9 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     for action in ("i:who:self", "i:need:housing", "i:urgency:tonight", "i:contact:chat"):
         _post_line(url, make_line_postback_event(action, user_id=user))
 
-    # …and it appears in the open inbox without a reload: badge, title, an urgent LINE row on top
+
+def _ticket_appears_live(page, user: str):
+    """It appears in the open inbox without a reload: badge, title, an urgent LINE row on top."""
     new_row = page.locator("tr.st-row", has=page.locator(".st-channel-line")).filter(has_not=page.locator(".st-badge-demo"))
     new_row.first.wait_for()
     page.locator("#st-new").wait_for()
@@ -176,8 +169,11 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     assert user not in page.content()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-inbox.png"), full_page=True)
+    return new_row
 
-    # open, claim, reply with the canned text
+
+def _open_claim_and_reply(page, new_row, user: str, line_api) -> None:
+    """Open, claim, reply with the canned text; the push reaches LINE and the badge follows."""
     with page.expect_navigation():
         new_row.first.get_by_role("link", name="開く").click()
     assert "回答: sumai-ga-nai" in page.content() or "回答: shussho-chokugo" in page.content()
@@ -198,6 +194,8 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=False)
 
+
+def _tablet_and_no_admin_for_staff(page, url: str) -> None:
     # a tablet in portrait: nothing runs off the side of the page
     page.set_viewport_size(TABLET)
     for path in (page.url, url + "/console/inbox"):
@@ -209,8 +207,9 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     assert page.locator("nav.mainnav a", has_text="管理").count() == 0
     response = page.goto(url + "/console/admin/accounts")
     assert response.status == 403 and "demo-admin" not in page.content()
-    page.context.close()
 
+
+def _admin_dashboard(browser, console, url: str) -> None:
     # the admin's dashboard: small server-side SVG charts, no chart library
     admin = _sign_in(browser, url, "kanri", console["secrets"]["kanri"])
     admin.goto(url + "/console/admin")
@@ -218,3 +217,26 @@ def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line
     admin.screenshot(path=str(SHOTS / "console-dashboard.png"), full_page=True)
     assert admin.goto(url + "/console/inbox").status == 403  # and an admin without the staff role reads no tickets
     admin.context.close()
+
+
+def test_staff_sees_a_line_ticket_live_claims_and_replies(console, browser, line_api):
+    url = console["url"]
+    page = _sign_in(browser, url, "tanaka", console["secrets"]["tanaka"])
+    assert page.url.endswith("/console/inbox")
+    assert page.get_by_role("heading", name="受付箱").is_visible()
+    demo_rows = page.locator("tr.st-row").count()
+    assert demo_rows >= 1 and page.locator(".st-badge-demo").count() >= 1  # demo data, marked
+    page.wait_for_function("document.getElementById('st-live').textContent.includes('自動で更新しています')")
+
+    # a LINE user consents, asks for a person and answers the four intake questions
+    user = "U0123456789abcdef0123456789abcd01"
+    _line_user_asks_for_a_person(url, user)
+    # …and it appears in the open inbox without a reload: badge, title, an urgent LINE row on top
+    new_row = _ticket_appears_live(page, user)
+    # open, claim, reply with the canned text
+    _open_claim_and_reply(page, new_row, user, line_api)
+    _tablet_and_no_admin_for_staff(page, url)
+    page.context.close()
+
+    # the admin's dashboard: small server-side SVG charts, no chart library
+    _admin_dashboard(browser, console, url)

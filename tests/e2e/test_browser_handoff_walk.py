@@ -40,8 +40,8 @@ def _last_bot_text(page) -> str:
     return page.locator('.bubble[data-who="bot"]').last.inner_text()
 
 
-def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, browser):
-    url = console["url"]
+def _person_consents(browser, url: str):
+    """A phone user opens the chat and consents; returns (context, page)."""
     context = browser.new_context(viewport=PHONE, locale="ja-JP", has_touch=True, is_mobile=True, device_scale_factor=1)
     person = context.new_page()
     person.set_default_timeout(15_000)
@@ -49,8 +49,11 @@ def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, b
     person.locator('[data-kind="consent"]').get_by_role("button", name="同意する").click()
     person.locator('.bubble[data-kind="text"]', has_text="ありがとうございます").wait_for()
     person.evaluate("window.__sameDocument = true")
+    return context, person
 
-    # the intake: buttons, except 「急ぎですか?」, which is answered in the person's own words
+
+def _intake(person) -> None:
+    """Buttons, except 「急ぎですか?」, which is answered in the person's own words."""
     person.locator("nav.menu").get_by_role("button", name="人と話す").click()
     for _ in range(6):
         person.wait_for_timeout(400)
@@ -65,7 +68,9 @@ def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, b
     person.locator('.bubble[data-kind="handoff"]').wait_for()
     person.screenshot(path=str(SHOTS / "walk-1-handed-off.png"))
 
-    # two messages while waiting: each acknowledged, and the FAQ still answers
+
+def _messages_while_waiting(person) -> None:
+    """Two messages while waiting: each acknowledged, and the FAQ still answers."""
     _say(person, "まだですか")
     assert "受け取りました" in _last_bot_text(person)
     _say(person, "仕事を探したい")
@@ -73,7 +78,9 @@ def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, b
     assert "自動" in _last_bot_text(person)
     person.screenshot(path=str(SHOTS / "walk-2-waiting.png"))
 
-    # staff: the ticket is urgent; claiming puts the focus in the reply box
+
+def _staff_claims_the_urgent_ticket_and_replies(browser, console, url: str):
+    """The ticket is urgent; claiming puts the focus in the reply box. Returns the staff page."""
     staff = _sign_in(browser, url, "tanaka", console["secrets"]["tanaka"], viewport=PHONE)
     row = staff.locator("tr.st-row", has=staff.locator(".st-channel-web")).filter(has_not=staff.locator(".st-badge-demo")).first
     row.wait_for()
@@ -87,12 +94,10 @@ def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, b
     with staff.expect_navigation():
         staff.get_by_role("button", name="送信する").click()
     staff.screenshot(path=str(SHOTS / "walk-3-staff-replied.png"))
+    return staff
 
-    # the reply reaches the person's chat without a reload
-    person.locator('.bubble[data-who="staff"]', has_text=REPLY).wait_for(timeout=20_000)
-    assert person.evaluate("window.__sameDocument === true")
-    person.screenshot(path=str(SHOTS / "walk-4-reply-arrived.png"))
 
+def _close_and_a_late_message_reopens(staff, person, url: str) -> None:
     # staff close; a late message reopens the same ticket for staff
     staff.locator("#st-outcome").select_option(index=1)
     with staff.expect_navigation():
@@ -103,5 +108,26 @@ def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, b
     reopened = staff.locator("tr.st-row", has=staff.locator(".st-channel-web")).filter(has_not=staff.locator(".st-badge-demo"))
     reopened.first.wait_for(timeout=20_000)
     staff.screenshot(path=str(SHOTS / "walk-5-reopened.png"))
+
+
+def test_hand_off_waiting_urgent_claim_reply_close_and_a_late_message(console, browser):
+    url = console["url"]
+    context, person = _person_consents(browser, url)
+
+    # the intake: buttons, except 「急ぎですか?」, which is answered in the person's own words
+    _intake(person)
+
+    # two messages while waiting: each acknowledged, and the FAQ still answers
+    _messages_while_waiting(person)
+
+    # staff: the ticket is urgent; claiming puts the focus in the reply box
+    staff = _staff_claims_the_urgent_ticket_and_replies(browser, console, url)
+
+    # the reply reaches the person's chat without a reload
+    person.locator('.bubble[data-who="staff"]', has_text=REPLY).wait_for(timeout=20_000)
+    assert person.evaluate("window.__sameDocument === true")
+    person.screenshot(path=str(SHOTS / "walk-4-reply-arrived.png"))
+
+    _close_and_a_late_message_reopens(staff, person, url)
     context.close()
     staff.context.close()

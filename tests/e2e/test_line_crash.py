@@ -147,15 +147,69 @@ def _request_texts(requests) -> list[tuple[str, ...]]:
     return [tuple(Recorded("POST", "", {}, {"messages": list(chunk)}).texts) for chunk in requests]
 
 
+def _kill_while_line_holds(run: int, rng, env, port: int, proc, line_api):
+    """Posts three events for each of four users, kills the server once 1..all answers reached
+    the fake (which holds them), and starts it again. Returns (new process, users, seen, user_of_token)."""
+    users = [f"U-kill{run}-{i}" for i in range(4)]
+    base = int(time.time() * 1000)
+    events = [
+        make_line_text_event(TEXTS[n % len(TEXTS)], user_id=user, timestamp=base + n)
+        for n in range(3) for user in users
+    ]
+    user_of_token = {ev["replyToken"]: ev["source"]["userId"] for ev in events}
+    seen = len(line_api.accepted)
+    line_api.default_delay = 30.0  # LINE takes each message, and its answer never comes back in time
+    assert _post_all(port, events) == [200] * len(events)
+    # at most one answer per user is in flight (a user's answers go in order): kill after 1..all
+    kill_after = rng.randint(1, len(users))
+    assert line_api.wait_for(lambda f: len(f.accepted) - seen >= kill_after, timeout=30), "no answer reached LINE"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    line_api.default_delay = 0.0
+    proc = _start(env, port)
+    return proc, users, seen, user_of_token
+
+
+def _duplicates_and_losses(run: int, line_api, users, seen: int, user_of_token) -> tuple[int, int]:
+    """Waits for every event's answer, then counts per user against what the outbox holds."""
+    from bot.channels.line.payload import request_messages
+    from core import identity
+
+    duplicates = lost = 0
+
+    def to_user(r) -> str | None:
+        return r.body.get("to") if r.path.endswith("/push") else user_of_token.get(r.body.get("replyToken"))
+
+    def got(fake) -> dict[str, list]:
+        out: dict[str, list] = {u: [] for u in users}
+        for r in fake.accepted[seen:]:
+            if to_user(r) in out:
+                out[to_user(r)].append(tuple(r.texts))
+        return out
+
+    assert line_api.wait_for(lambda f: all(len(v) >= 3 for v in got(f).values()), timeout=60), f"run {run}: not every event was answered"
+    time.sleep(2.5)  # a lease (2 s) runs out: anything sent twice would arrive now
+    received = got(line_api)
+    with db.session_scope() as s:
+        for user in users:
+            key = identity.user_hash("line", user)
+            rows = s.exec(
+                select(OutboxMessage).join(ChannelUser, ChannelUser.id == OutboxMessage.user_id)
+                .where(ChannelUser.user_hash == key).order_by(OutboxMessage.created_at)
+            ).all()
+            assert {r.state for r in rows} == {"delivered"}, f"run {run}: {[r.state for r in rows]}"
+            expected = Counter(t for r in rows for t in _request_texts(request_messages(payload_messages(r))))
+            duplicates += sum((Counter(received[user]) - expected).values())
+            lost += sum((expected - Counter(received[user])).values())
+    return duplicates, lost
+
+
 def test_sigkill_while_line_holds_accepted_answers_sends_none_twice_and_loses_none(settings, line_api):
     """The fake takes each reply and holds its answer; the server is killed meanwhile, KILL_RUNS times.
 
     Counted per user: every answer the outbox holds must have reached the fake exactly once
     (a duplicate is an answer LINE delivered twice, a loss one it never got).
     """
-    from bot.channels.line.payload import request_messages
-    from core import identity
-
     env = _env(line_api)
     port = _free_port()
     rng = random.Random(os.environ.get("RISTAPO_CRASH_SEED", "16"))
@@ -163,48 +217,10 @@ def test_sigkill_while_line_holds_accepted_answers_sends_none_twice_and_loses_no
     proc = _start(env, port)
     try:
         for run in range(KILL_RUNS):
-            users = [f"U-kill{run}-{i}" for i in range(4)]
-            base = int(time.time() * 1000)
-            events = [
-                make_line_text_event(TEXTS[n % len(TEXTS)], user_id=user, timestamp=base + n)
-                for n in range(3) for user in users
-            ]
-            user_of_token = {ev["replyToken"]: ev["source"]["userId"] for ev in events}
-            seen = len(line_api.accepted)
-            line_api.default_delay = 30.0  # LINE takes each message, and its answer never comes back in time
-            assert _post_all(port, events) == [200] * len(events)
-            # at most one answer per user is in flight (a user's answers go in order): kill after 1..all
-            kill_after = rng.randint(1, len(users))
-            assert line_api.wait_for(lambda f: len(f.accepted) - seen >= kill_after, timeout=30), "no answer reached LINE"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            line_api.default_delay = 0.0
-            proc = _start(env, port)
-
-            def to_user(r) -> str | None:
-                return r.body.get("to") if r.path.endswith("/push") else user_of_token.get(r.body.get("replyToken"))
-
-            def got(fake) -> dict[str, list]:
-                out: dict[str, list] = {u: [] for u in users}
-                for r in fake.accepted[seen:]:
-                    if to_user(r) in out:
-                        out[to_user(r)].append(tuple(r.texts))
-                return out
-
-            assert line_api.wait_for(lambda f: all(len(v) >= 3 for v in got(f).values()), timeout=60), f"run {run}: not every event was answered"
-            time.sleep(2.5)  # a lease (2 s) runs out: anything sent twice would arrive now
-            received = got(line_api)
-            with db.session_scope() as s:
-                for user in users:
-                    key = identity.user_hash("line", user)
-                    rows = s.exec(
-                        select(OutboxMessage).join(ChannelUser, ChannelUser.id == OutboxMessage.user_id)
-                        .where(ChannelUser.user_hash == key).order_by(OutboxMessage.created_at)
-                    ).all()
-                    assert {r.state for r in rows} == {"delivered"}, f"run {run}: {[r.state for r in rows]}"
-                    expected = Counter(t for r in rows for t in _request_texts(request_messages(payload_messages(r))))
-                    duplicates += sum((Counter(received[user]) - expected).values())
-                    lost += sum((expected - Counter(received[user])).values())
+            proc, users, seen, user_of_token = _kill_while_line_holds(run, rng, env, port, proc, line_api)
+            d, lo = _duplicates_and_losses(run, line_api, users, seen, user_of_token)
+            duplicates += d
+            lost += lo
     finally:
         line_api.default_delay = 0.0
         proc.send_signal(signal.SIGTERM)

@@ -49,9 +49,8 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
-    fake = line_env.fake
-    # 1. store 1,000 events of 100 users (10 each) through the real webhook
+def _store_events(line_env) -> list[dict]:
+    """1,000 events of 100 users (10 each), stored through the real webhook."""
     base = int(time.time() * 1000) - 10 * 60 * 1000  # ten minutes ago: reply tokens expired
     events = [
         make_line_text_event(TEXTS[i % len(TEXTS)], user_id=f"U-scale-{u:03d}", timestamp=base + i * N_USERS + u)
@@ -61,8 +60,11 @@ def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
     for start in range(0, N_EVENTS, 50):
         assert line_env.post(*events[start:start + 50]).status_code == 200
     assert _count(InboxEvent) == N_EVENTS
+    return events
 
-    # 2. four worker processes; the fake answers a little slowly so the kill lands mid-work
+
+def _start_workers(fake, tmp_path) -> list[subprocess.Popen]:
+    """Four worker processes; the fake answers a little slowly so the kill lands mid-work."""
     fake.default_delay = 0.01
     env = dict(os.environ)
     env.update(
@@ -77,34 +79,40 @@ def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
         NO_PROXY="127.0.0.1,localhost",
         PYTHONPATH=str(ROOT),
     )
-    workers = [
+    return [
         subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(N_WORKERS)
     ]
-    try:
-        _wait(lambda: _count(InboxEvent, InboxEvent.state == "done") >= N_EVENTS // 4, 120, "a quarter of the events")
-        assert all(w.poll() is None for w in workers), "a worker died on its own"
-        os.kill(workers[0].pid, signal.SIGKILL)
-        workers[0].wait(10)
-        done_at_kill = _count(InboxEvent, InboxEvent.state == "done")
-        assert done_at_kill < N_EVENTS, "the kill must land mid-run"
 
-        _wait(lambda: _count(InboxEvent, InboxEvent.state == "done") == N_EVENTS, 240, "every event processed")
-        _wait(lambda: _count(OutboxMessage, OutboxMessage.state != "delivered") == 0, 120, "every message delivered")
-        time.sleep(4)  # longer than the outbox lease: a duplicate send would show up now
-    finally:
-        for w in workers[1:]:
-            if w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-        for w in workers[1:]:
-            try:
-                w.wait(20)
-            except subprocess.TimeoutExpired:
-                w.kill()
+
+def _kill_one_and_finish(workers) -> None:
+    """Kills the first worker mid-run; the others finish every event and delivery."""
+    _wait(lambda: _count(InboxEvent, InboxEvent.state == "done") >= N_EVENTS // 4, 120, "a quarter of the events")
+    assert all(w.poll() is None for w in workers), "a worker died on its own"
+    os.kill(workers[0].pid, signal.SIGKILL)
+    workers[0].wait(10)
+    done_at_kill = _count(InboxEvent, InboxEvent.state == "done")
+    assert done_at_kill < N_EVENTS, "the kill must land mid-run"
+
+    _wait(lambda: _count(InboxEvent, InboxEvent.state == "done") == N_EVENTS, 240, "every event processed")
+    _wait(lambda: _count(OutboxMessage, OutboxMessage.state != "delivered") == 0, 120, "every message delivered")
+    time.sleep(4)  # longer than the outbox lease: a duplicate send would show up now
+
+
+def _stop_workers(workers) -> None:
+    """Stops the surviving workers (SIGTERM, then kill after 20 s)."""
     for w in workers[1:]:
-        assert w.returncode == 0, w.stderr.read().decode(errors="replace")[-2000:]
+        if w.poll() is None:
+            w.send_signal(signal.SIGTERM)
+    for w in workers[1:]:
+        try:
+            w.wait(20)
+        except subprocess.TimeoutExpired:
+            w.kill()
 
-    # 3. exactly once
+
+def _processed_exactly_once_in_order(events) -> set[int]:
+    """Every event processed once, every message delivered, each user's events in order; returns the outbox ids."""
     with db.session_scope() as s:
         inbox = s.exec(select(InboxEvent)).all()
         assert len(inbox) == N_EVENTS and {e.state for e in inbox} == {"done"}
@@ -122,7 +130,10 @@ def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
             seen[m.conversation_id].append(order[m.external_id])
         assert all(ts == sorted(ts) for ts in seen.values()), "a user's events were handled out of order"
         outbox_ids = {o.id for o in outbox}
+    return outbox_ids
 
+
+def _sent_exactly_once(fake, outbox_ids: set[int]) -> None:
     accepted = fake.accepted
     keys = Counter(r.retry_key for r in accepted)
     assert not [r for r in accepted if r.path.endswith("/reply")], "expired reply tokens must not be used"
@@ -130,3 +141,22 @@ def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
     # repeats after the kill (if any) were answered 409 by the fake and not delivered again
     repeats = [r for r in fake.sends() if r.status == 409]
     assert all(r.retry_key in outbox_ids for r in repeats)
+
+
+def test_four_workers_one_killed_every_event_once(line_env, tmp_path):
+    fake = line_env.fake
+    # 1. store 1,000 events of 100 users (10 each) through the real webhook
+    events = _store_events(line_env)
+
+    # 2. four worker processes; the fake answers a little slowly so the kill lands mid-work
+    workers = _start_workers(fake, tmp_path)
+    try:
+        _kill_one_and_finish(workers)
+    finally:
+        _stop_workers(workers)
+    for w in workers[1:]:
+        assert w.returncode == 0, w.stderr.read().decode(errors="replace")[-2000:]
+
+    # 3. exactly once
+    outbox_ids = _processed_exactly_once_in_order(events)
+    _sent_exactly_once(fake, outbox_ids)
