@@ -53,7 +53,7 @@ def _install_request_probes() -> None:
 
     webhook_asgi.WebhookRoute.__call__ = call
 
-    orig_store = pipeline._GroupCommit.store
+    orig_store = pipeline.store._GroupCommit.store
 
     async def store(self, channel, events):
         rec = current.get(id(asyncio.current_task()), {})
@@ -64,7 +64,7 @@ def _install_request_probes() -> None:
         finally:
             rec["store_out"] = T()
 
-    pipeline._GroupCommit.store = store
+    pipeline.store._GroupCommit.store = store
 
 
 def _install_thread_probes() -> None:
@@ -74,7 +74,7 @@ def _install_thread_probes() -> None:
     orig_to_thread = asyncio.to_thread
 
     async def to_thread(func, *args, **kwargs):
-        if func is pipeline._store_batch:
+        if func is pipeline.store._store_batch:
             rec = {"queued": T(), "n": len(args[0])}
             out["stores"].append(rec)
 
@@ -107,7 +107,6 @@ def _install_thread_probes() -> None:
         return await orig_to_thread(func, *args, **kwargs)
 
     asyncio.to_thread = to_thread
-    pipeline.asyncio.to_thread = to_thread  # the module's name binding is the same object
 
 
 def _install_write_probes() -> None:
