@@ -117,7 +117,7 @@ def _install_write_probes() -> None:
     state = threading.local()
 
     @event.listens_for(Engine, "before_cursor_execute")
-    def _before(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def _before(conn, cursor, statement, params, context, executemany):
         head = statement.lstrip()[:6].upper()
         st = threading.current_thread()
         rec = getattr(st, "probe_store", None)
@@ -127,7 +127,7 @@ def _install_write_probes() -> None:
             state.write = {"start": T(), "thread": st.name, "store": rec is not None, "first": statement.split("\n")[0][:60]}
 
     @event.listens_for(Engine, "after_cursor_execute")
-    def _after(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def _after(conn, cursor, statement, params, context, executemany):
         rec = getattr(threading.current_thread(), "probe_store", None)
         if rec is not None and statement.lstrip()[:6].upper() == "INSERT":
             rec["insert_end"] = T()
@@ -146,11 +146,11 @@ def _install_write_probes() -> None:
     if os.environ.get("PROBE_WAL_AUTOCHECKPOINT"):  # experiment: who pays for WAL checkpoints
 
         @event.listens_for(Engine, "connect")
-        def _no_auto_checkpoint(dbapi_conn, record):  # noqa: ANN001
+        def _no_auto_checkpoint(dbapi_conn, record):
             dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={int(os.environ['PROBE_WAL_AUTOCHECKPOINT'])}")
 
     @event.listens_for(Engine, "checkout")
-    def _checkout(dbapi_conn, record, proxy):  # noqa: ANN001
+    def _checkout(dbapi_conn, record, proxy):
         rec = getattr(threading.current_thread(), "probe_store", None)
         if rec is not None:
             rec["checked_out"] = T()

@@ -72,9 +72,9 @@ def import_all_models() -> None:
     Why imports inside: each of those modules imports this one (for ``EncryptedText`` and the
     engine); at the top they would form a cycle, and every process would load every room.
     """
-    import admin.kb_models  # noqa: F401
+    import admin.kb_models
     import admin.models  # noqa: F401
-    import core.inbox  # noqa: F401
+    import core.inbox
     import core.models  # noqa: F401
     import handoff.models  # noqa: F401
 

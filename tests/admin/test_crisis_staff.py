@@ -14,7 +14,7 @@ from tests.admin.test_console_staff import app, open_ticket, persona, staff  # n
 from tests.conftest import ChatDriver
 
 
-def test_a_crisis_ticket_is_on_top_and_its_outcome_and_first_reply_are_counted(app, staff, settings, shared_runtime):  # noqa: F811
+def test_a_crisis_ticket_is_on_top_and_its_outcome_and_first_reply_are_counted(app, staff, settings, shared_runtime):
     admin = _admin(app)
     if True:
         calm = ChatDriver(shared_runtime, user="calm")
@@ -46,7 +46,7 @@ def test_a_crisis_ticket_is_on_top_and_its_outcome_and_first_reply_are_counted(a
         assert row.count("<tr>") == 2  # the header and one month
 
 
-def test_call_backs_are_listed_for_staff(app, staff, shared_runtime):  # noqa: F811
+def test_call_backs_are_listed_for_staff(app, staff, shared_runtime):
     with db.session_scope() as s:
         do_save_hours(s, DEFAULT_HOURS.model_copy(update={"phone_callbacks": True}), staff_id=None)
     chat = ChatDriver(shared_runtime, user="caller")

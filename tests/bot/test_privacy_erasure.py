@@ -16,7 +16,7 @@ from tests.bot.privacy_helpers import (
     tables_holding,
 )
 from tests.conftest import CANARY
-from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: E402, F401  (fixtures)
+from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 
 
 class TestErasure:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = shots_dir() / "crisis-reply.png"
 
 
-def test_the_crisis_reply_fits_one_phone_screen(server, browser):  # noqa: F811
+def test_the_crisis_reply_fits_one_phone_screen(server, browser):
     page = _phone(browser)
     page.goto(server["url"] + "/chat")
     _consent(page)

@@ -101,10 +101,10 @@ class FakeBotAPI:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 fake._handle(self)
 
-            do_GET = do_POST  # noqa: N815  # the Bot API accepts GET with a query string too
+            do_GET = do_POST  # the Bot API accepts GET with a query string too
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass

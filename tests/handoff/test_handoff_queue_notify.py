@@ -11,7 +11,7 @@ import pytest
 from core.models import ChannelUser, Message, OutboxMessage
 from handoff.models import Ticket, TicketNote
 from tests.conftest import CANARY
-from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: E402,F401  (fixtures)
+from tests.fakes.line_api import line_api, line_api_server, line_env  # noqa: F401  (fixtures)
 from tests.handoff.queue_helpers import app, get, rows, staff  # noqa: F401  (fixtures)
 from tests.staff_helpers import (
     audit_actions,

@@ -42,7 +42,7 @@ def ruby_tel(text: str | None, readings: dict[str, str] | None = None) -> Markup
             parts.append(tel_anchor(m.group(0)))  # digits, #, - only: nothing to escape
             at = m.end()
         parts.append(as_ruby_html(text[at:], readings))
-    except Exception:  # noqa: BLE001 — why: a dictionary failure must not hide the message
+    except Exception:  # why: a dictionary failure must not hide the message
         log.warning("readings failed; showing the text without them")  # never the text itself
         return tel_links(text)
     return Markup("".join(parts))
