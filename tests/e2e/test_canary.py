@@ -28,7 +28,9 @@ def all_logs(caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
     # why these too: libraries pin their own loggers (sqlalchemy at import, linebot in bot/channels/line/adapter.py)
     libraries = ("sqlalchemy", "linebot", "httpx", "httpcore", "uvicorn", "aiohttp", "telegram")
-    for name in libraries:
+    # ... and the children core.logs.setup_logging quietens (an earlier test in the session may
+    # have run it: then "sqlalchemy.engine" stays at WARNING whatever its parent says)
+    for name in libraries + ("sqlalchemy.engine", "sqlalchemy.orm", "uvicorn.access", "alembic"):
         caplog.set_level(logging.DEBUG, logger=name)
     # why: a logging.config.dictConfig run earlier in the session (uvicorn's, when a test serves
     # in-process) disables every logger that existed then; the capture must see them all again
