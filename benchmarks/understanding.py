@@ -51,6 +51,8 @@ from knowledge.understand import Understander, Understanding  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = [
+    ROOT / "benchmarks" / "understanding_blind3.jsonl",
+    ROOT / "benchmarks" / "crisis_blind3.jsonl",
     ROOT / "benchmarks" / "understanding_blind2.jsonl",
     ROOT / "benchmarks" / "understanding_blind.jsonl",
     ROOT / "benchmarks" / "new_entries_blind.jsonl",
@@ -62,7 +64,7 @@ SETS = [
     ROOT / "benchmarks" / "heldout.jsonl",
 ]
 BLIND = {"understanding_blind.jsonl", "new_entries_blind.jsonl", "crisis_blind.jsonl", "crisis_blind2.jsonl",
-         "understanding_blind2.jsonl"}
+         "understanding_blind2.jsonl", "understanding_blind3.jsonl", "crisis_blind3.jsonl"}
 KINDS = ("faq", "intent", "none", "control")
 BASELINE_CUTOFF = 50.0
 
