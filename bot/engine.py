@@ -10,6 +10,7 @@ States and transitions: :class:`bot.states.DialogueState`, drawn in ``bot/flow.m
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bot import intake as intake_mod
@@ -272,9 +273,26 @@ def _short(entry_id: str) -> str:
     return _SHORT_LABELS.get(entry_id, entry_id)
 
 
+LABEL_LIMIT = 20  # LINE cuts quick-reply and button labels at 20 characters
+
+
+def short_label(title: str, limit: int = LABEL_LIMIT) -> str:
+    """A title that fits a button: drop a trailing 「(…)」 first, then cut with 「…」.
+
+    Why: a plain cut left labels such as 「市町村のまるごと相談(重層的支援体制整備」 with an open
+    bracket; the bracket usually only explains, so the words before it read better alone.
+    """
+    if len(title) <= limit:
+        return title
+    bare = re.sub(r"\s*[(（][^()（）]*[)）]$", "", title)
+    if bare and len(bare) <= limit:
+        return bare
+    return bare[: limit - 1] + "…"
+
+
 def set_short_labels(kb: KnowledgeBase) -> None:
     for e in kb:
-        _SHORT_LABELS[e.id] = e.title[:20]
+        _SHORT_LABELS[e.id] = short_label(e.title)
 
 
 def _menu() -> OutMessage:
