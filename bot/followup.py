@@ -9,14 +9,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# why these forms: typed on a phone, often in hiragana, without particles, in dialect.
+# why these forms: typed on a phone, often in hiragana or half-width katakana (folded to hiragana
+# first), without particles, in dialect: the negative endings of Kansai (へん, ひん), Kyushu and
+# Hiroshima (ん, なか) and Tohoku (ね, ねぇ) all say "cannot".
+_NEG = r"(ない|ねぇ|ねえ|ねー|ね|ません|へん|ひん|ん|なか)"
 _CANNOT_CALL = re.compile(
-    r"(電話|でんわ|通話|つうわ)(は|が|を|も)?(.{0,4})?(むり|無理|ムリ|でき(ない|へん|ん|ません)|出来(ない|ません)|こわい|怖い|いや|嫌|したくない|かけられ|かけれ|ない)"
-    r"|(声|こえ)(が|を|は|も)?(出|だ)(せ|し)(ない|たくない|ません|へん|ん)"
-    r"|(話す|はなす|しゃべる|喋る)(の|こと)?(は|が|も)?(むり|無理|ムリ|できない|こわい|怖い)"
-    r"|(しゃべれ|喋れ|話せ|はなせ)(ない|ません|へん|ん)"
-    r"|(聞かれ|きかれ)(る|たら|ちゃう)"
-    r"|文字(で|が)(いい|相談|話)|(チャット|ちゃっと|ライン|line|sns)(で|が)(いい|相談|話)"
+    r"(電話|でんわ|通話|つうわ|tel)(は|が|を|も|とか|なんて)?(.{0,4})?"
+    r"(むり|無理|(でき|でけ|でぎ|出来)" + _NEG + r"|こわい|こわか|怖い|怖か|いや|嫌|したくない|かけられ|かけれ|かけらん|きつい|きつか|しんどい|だめ|ない|ねぇ)"
+    r"|(声|こえ)(が|を|は|も)?((出|だ)(せ|し)(たくない|" + _NEG[1:] + r"|(出|で)" + _NEG + r")"
+    r"|(話す|はなす|しゃべる|喋る)(の|こと)?(は|が|も)?(むり|無理|でき" + _NEG + r"|こわい|こわか|怖い|きつい|きつか)"
+    r"|(しゃべれ|喋れ|話せ|はなせ)" + _NEG
+    + r"|(聞かれ|きかれ)(る|たら|ちゃう)"
+    r"|文字(で|が)(いい|相談|話)|(ちゃっと|chat|らいん|line|sns)(で|が)(いい|相談|話)"
 )
 
 _VIOLENCE_CRISIS_IDS = frozenset({"violence-now", "threat-to-life"})
@@ -26,7 +30,8 @@ _VIOLENCE = re.compile(
 
 
 def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "").lower().replace(" ", "").replace("　", "")
+    folded = unicodedata.normalize("NFKC", text or "").lower().replace(" ", "").replace("　", "")
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)  # katakana → hiragana
 
 
 def cannot_call(text: str) -> bool:

@@ -172,3 +172,23 @@ def test_crisis_replies_reach_the_outbox(consented_chat, at):
 def _outbox() -> list[OutboxMessage]:
     with db.session_scope() as s:
         return list(s.exec(select(OutboxMessage)).all())
+
+
+@pytest.mark.parametrize("said", [
+    "でんわ　でぎね　こえ　だせね",  # Tohoku
+    "電話でけへん、声もでえへん",  # Kansai
+    "でんわ　こわか",  # Kyushu
+    "ﾃﾞﾝﾜ ﾑﾘ",  # half-width katakana
+    "しゃべれん",
+])
+def test_cannot_call_is_understood_in_dialect_and_any_script(consented_chat, at, said):
+    at(WEDNESDAY_22H)
+    consented_chat.say("もう消えたい")
+    text = consented_chat.say(said)[0].text
+    assert "文字で相談できる" in text
+
+
+@pytest.mark.parametrize("said", ["電話番号おしえて", "電話したよ", "声が大きいって言われる"])
+def test_talking_about_the_phone_is_not_taken_as_cannot_call(said):
+    from bot.followup import cannot_call
+    assert not cannot_call(said)
