@@ -153,6 +153,7 @@ def test_inbox_orders_crisis_then_urgent_then_waiting_time(staff, settings, shar
     order = [int(x) for x in re.findall(r'data-ticket="(\d+)"', html)]
     assert order == [crisis, urgent, normal, later]
     assert 'class="st-row is-crisis"' in html and "緊急" in html
+    assert html.count("命にかかわる内容(自動判定)") == 1  # the crisis row says why it is on top; the others do not
     assert audit_rows("queue.read")
 
 
