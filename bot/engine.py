@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from bot import intake as intake_mod
 from bot import texts, waiting
-from bot.followup import involves_violence
+from bot.followup import about_someone_else, involves_violence
 from bot.states import DialogueState as S
 from bot.turn_types import ConversationView, EngineContext, Event, TurnResult  # re-exported for the service and helpers
 from core.messages import (
@@ -348,10 +348,15 @@ def _without(view: ConversationView, key: str) -> ConversationView:
     return replace(view, pending={k: v for k, v in view.pending.items() if k != key})
 
 
-def crisis_body(ctx: EngineContext, *, violence: bool) -> str:
-    """Kind line, numbers (110/119 first), the text-help hint, then who reads this chat and when."""
+def crisis_body(ctx: EngineContext, *, violence: bool, someone_else: bool = False) -> str:
+    """Kind line, numbers (110/119 first), the text-help hint, then who reads this chat and when.
+
+    ``someone_else``: a relative or friend reported the danger; the kind line then names that
+    person as well as the writer (a mother telling of her son's note is not herself the one at risk).
+    """
     phones = crisis_phone_text(violence=violence, at=ctx.now())
-    return "\n".join([texts.CRISIS_INTRO, phones, texts.CRISIS_TEXT_HINT, ctx.crisis_staff_line()])
+    intro = texts.CRISIS_INTRO_OTHER if someone_else else texts.CRISIS_INTRO
+    return "\n".join([intro, phones, texts.CRISIS_TEXT_HINT, ctx.crisis_staff_line()])
 
 
 def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | None, *, text: str, by_button: bool) -> TurnResult:
@@ -359,7 +364,7 @@ def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | Non
     out = [
         OutMessage(
             "crisis",
-            crisis_body(ctx, violence=violence),
+            crisis_body(ctx, violence=violence, someone_else=about_someone_else(text)),
             title="いますぐ相談できる電話",
             quick_replies=texts.crisis_quick_replies(),
             urgent=True,

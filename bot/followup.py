@@ -39,6 +39,22 @@ def cannot_call(text: str) -> bool:
     return bool(_CANNOT_CALL.search(_norm(text)))
 
 
+# Someone close named as the subject (母が, 息子は, ともだちが …): the danger may be theirs, so the
+# kind line speaks of "that person and you". 夫に殴られ (に, not が/は) stays about the writer.
+_SOMEONE_ELSE = re.compile(
+    r"(子供|子ども|こども|うちの子|息子|むすこ|娘|むすめ|夫|旦那|だんな|妻|嫁|よめ|彼氏|かれし|彼女|かのじょ"
+    r"|母|おかん|おかあさん|お母さん|かあちゃん|父|おとん|おとうさん|お父さん|とうちゃん|親"
+    r"|兄|にいちゃん|弟|おとうと|姉|ねえちゃん|妹|いもうと|祖母|祖父|ばあちゃん|じいちゃん"
+    r"|友達|友人|ともだち|知り合い|しりあい|同僚|隣の人|となりのひと|利用者|入所者|相手)"
+    r"(さん|ちゃん|くん)?(が|は|も|って|、|,)"
+)
+
+
+def about_someone_else(text: str) -> bool:
+    """The message reports danger to someone else (家族が倒れた, 息子は死ぬって) rather than the writer's own."""
+    return bool(_SOMEONE_ELSE.search(_norm(text)))
+
+
 def involves_violence(text: str, crisis_id: str | None = None) -> bool:
     """Violence is involved (then DV相談+ and 189 are shown)."""
     return crisis_id in _VIOLENCE_CRISIS_IDS or bool(_VIOLENCE.search(_norm(text)))

@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from sqlmodel import select
 
+from bot import texts
 from core import clock, db
 from core.clock import JST
 from core.models import OutboxMessage
@@ -192,3 +193,17 @@ def test_cannot_call_is_understood_in_dialect_and_any_script(consented_chat, at,
 def test_talking_about_the_phone_is_not_taken_as_cannot_call(said):
     from bot.followup import cannot_call
     assert not cannot_call(said)
+
+
+@pytest.mark.parametrize("said", ["母が　たおれて　いきしてない", "うちの子が帰ってこない。遺書みたいなメモがあった", "ﾑｽｺｶﾞ ｼﾇｯﾃ ｲｯﾃ ﾍﾔﾆ ｺﾓｯﾀ"])
+def test_danger_told_about_someone_else_speaks_of_that_person(consented_chat, at, said):
+    at(WEDNESDAY_22H)
+    out = consented_chat.say(said)
+    assert out[0].kind == "crisis", said
+    assert out[0].text.startswith(texts.CRISIS_INTRO_OTHER)
+
+
+@pytest.mark.parametrize("said", ["もう死にたい", "夫に殴られて、もう死にたい"])
+def test_the_writers_own_danger_keeps_the_kind_line_about_them(consented_chat, at, said):
+    at(WEDNESDAY_22H)
+    assert consented_chat.say(said)[0].text.startswith(texts.CRISIS_INTRO)
