@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 RESOURCES_PATH = Path(__file__).parent / "resources.yaml"
 
 NOT_HERE = "ここでは確認できていません"
+MISSING_NEXT_STEP = "のっていない番号は、窓口の名前で検索すると、公式のページで確かめられます。「人と話したい」と送れば、職員にも聞けます。"
 
 
 @dataclass(frozen=True)
@@ -117,4 +118,8 @@ def format_offices(offices: list[Office]) -> str:
         lines.extend(_office_lines(office))
     if any(o.phone or o.address for o in offices):
         lines.append("住所や電話番号は変わることがあります。")
+    if any(not o.phone for o in offices):
+        # why: "not available here" alone leaves the person with nothing to do; a name search finds
+        # the office's own page, and a person in this chat can be asked (the hand-off exists).
+        lines.append(MISSING_NEXT_STEP)
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from core.template_filters import tel_links
-from knowledge.directory import RESOURCES_PATH, format_offices, offices_for
+from knowledge.directory import MISSING_NEXT_STEP, RESOURCES_PATH, format_offices, offices_for
 from knowledge.places import _PREFECTURES, Place, find_place
 
 ALL_PREFECTURES = [full for full, _, _ in _PREFECTURES]
@@ -142,6 +142,12 @@ def test_unknown_office_says_plainly_that_it_is_not_here():
     text = format_offices(offices_for(find_place("札幌")))
     assert "札幌保護観察所" in text
     assert "住所・電話番号はここでは確認できていません" in text
+    assert text.endswith(MISSING_NEXT_STEP)  # and what to do instead
+
+
+def test_a_listing_with_every_number_gives_no_next_step_for_missing_ones():
+    office = next(o for o in offices_for(find_place("名古屋")) if o.phone)
+    assert MISSING_NEXT_STEP not in format_offices([office])
 
 
 def test_tokyo_centre_address_is_not_public_and_nobody_promises_it():
