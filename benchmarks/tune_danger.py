@@ -52,6 +52,8 @@ def main(argv: list[str]) -> int:
             danger_model._CACHE.clear()
             readings = [_reading(lexicon, model, ex) for ex in test]
             _print(c, held, readings)
+            if args.by_kind:
+                _print_by_kind(_kinds(ROOT / "knowledge" / "corpus" / f"{held}.jsonl"), readings, danger_model.THRESHOLD)
             everyday = [_reading(lexicon, model, ex) for ex in _everyday()]
             print("  on everyday messages (dev sets, no danger): "
                   + ", ".join(f"≥ {t:.2f}: {sum(_floor(r, t) for r in everyday)}/{len(everyday)} flagged" for t in THRESHOLDS))
@@ -68,6 +70,10 @@ def _score_new_writer(path: Path, *, by_kind: bool) -> int:
     if by_kind:
         _print_by_kind([str(r.get("cat")) for r in rows], readings, danger_model.THRESHOLD)
     return 0
+
+
+def _kinds(path: Path) -> list[str]:
+    return [str(json.loads(line).get("cat")) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _print_by_kind(kinds: list[str], readings: list, threshold: float) -> None:
