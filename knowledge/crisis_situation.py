@@ -287,6 +287,8 @@ def load_situations(path: Path | None = None) -> SituationModel:
     # Why contexts stay strict: a folded 「いま」 or 「むかし」 pattern (or a folded lookahead) would
     # cancel or un-cancel more than it was written for; only danger words read loosely.
     contexts = {g for r in rules for g in r.unless} | {u for g in groups.values() for u in g.unless}
+    contexts -= {g for r in rules for g in (*r.all, *r.any)}  # who and when (someone, now) read loosely too
+    contexts |= {name for name, spec in (data.get("groups") or {}).items() if (spec or {}).get("strict")}
     for name in contexts & groups.keys():
         p = groups[name].patterns
         groups[name] = replace(groups[name], patterns=Patterns(p.flat, p.spaced))
