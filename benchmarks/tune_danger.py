@@ -79,7 +79,7 @@ def _kinds(path: Path) -> list[str]:
 def _print_by_kind(kinds: list[str], readings: list, threshold: float) -> None:
     """Misses (danger) and false alarms (look-alikes) per kind, rules alone → rules or model."""
     for kind in sorted(set(kinds)):
-        rs = [r for k, r in zip(kinds, readings) if k == kind]
+        rs = [r for k, r in zip(kinds, readings, strict=True) if k == kind]
         danger = rs[0][0]
         rules = sum(r[1] != danger for r in rs)
         floor = sum(_floor(r, threshold) != danger for r in rs)

@@ -91,6 +91,56 @@ DANGER_BY_KIND = {
     "cut and bleeding, no accident": ["カッターで腕切った、血が止まらない"],
 }
 
+# Kinds added with the fifth writer (2026-12-02): the contexts that cancel (a past told as a story,
+# study and procedure, anger kept in the heart, an old self that would have, a law asked in
+# hiragana) and the dangers the floor missed (someone hitting someone now, someone gone with a
+# note or a means, belongings given away, relapse with an end in mind, kana typed with slips).
+HARMLESS_BY_KIND_2 = {
+ "a third person safe now, a drama of the past": ["姉がDVから逃げたのはもう10年も前の話で、今は再婚して幸せにしとる"],
+ "a study of the subject": ["ゼミで若者の自殺リスクについて発表します。資料はどこで探せますか"],
+ "a procedure asked by a helper": ["保護司になったばかりです。面談で死にたいと言われた時の手順はありますか"],
+ "a law asked in hiragana": ["ころすぞってらいんしたら きょうはくざいになるん？", "じさつほうじょって つみになるの？"],
+ "anger in the heart only": ["上司ぶっ殺すって心の中で叫んだわ。言わんかったけど", "客に殴りかかりそうになった、でも我慢した"],
+ "the old self that would have": ["昔の俺なら胸ぐらつかんどったな。今日は黙って帰った"],
+ "held-back anger with そんなことはしない": ["弟が腹立つ、しばきたいけどそんなことはせん"],
+ "a death long ago, in dialect": ["ばあちゃんが自殺したとは、うちが小さか頃の話たい", "叔父の自死から二十年。墓参に行ってきた"],
+ "resolve said with a leap": ["飛び降りる覚悟で社長に直談判した", "飛び降りるつもりで新車の契約してきた"],
+ "a forgotten dose": ["かぜぐすり 何錠のむか わすれた"],
+ "medicines asked together": ["焼酎と風邪薬って一緒に飲んだらだめ？"],
+ "a phone call, not a cut": ["妹が家出したって母から電話きた。でも友達の家におるって連絡あった"],
+ "a rooftop beer garden": ["屋上のビアガーデンなう、夜景きれい"],
+}
+
+DANGER_BY_KIND_2 = {
+ "someone hitting someone now, in dialect": ["今おやじがおかんの首しめよる", "今兄貴がばあちゃんどついとる、止まらん", "いま義父が弟をぼこってる"],
+ "a report of violence going on": ["隣室にて夫が義母を殴打中"],
+ "a blade held at someone, tersely": ["今、父が母に包丁"],
+ "someone gone with a note": ["夫が書き置きして出ていった。電話も出ない", "娘が「今までありがとう」ってめも残していなくなった"],
+ "someone gone with a means": ["弟がロープ持って出ていったきり帰ってこない"],
+ "someone said they will die, and went": ["兄が「もう死ぬ」言うて家を出ていった"],
+ "someone straddling the rail": ["母が今ベランダの柵をまたいでる"],
+ "given away for good": ["大事にしとったギター、友達に譲った。もう要らんけん"],
+ "a day to carry it out": ["決行は今週の土曜"],
+ "pills stocked": ["睡眠薬ためとったのが五十錠になった"],
+ "taken, put in the mouth": ["眠剤ひと月分ぜんぶ口に入れた"],
+ "cut, and blood": ["腕きった 血とまらん", "今きってる"],
+ "burnt with a cigarette": ["たばこの火で手の甲やいてる"],
+ "collapsed, in Tohoku": ["じいちゃんが風呂で倒れで動がね"],
+ "not answering, breathing shallow": ["横で寝てた彼氏が全然動かない、呼吸が浅い"],
+ "tracked, hiding": ["元夫に追跡されてる。今コンビニに避難しとる"],
+ "threatened with a stab at work": ["取り立ての男が職場まで来て刺すぞって言うとる"],
+ "ending a life in other words": ["自分で命を絶とうと思っています", "人生やめるわ、今夜"],
+ "the world better without me": ["うちがおらんほうが家族は楽やろ", "私がいなくなれば全部片付く"],
+ "relapse with an end in mind": ["また打ってしもうた。もう死んだほうがええ", "売人から買った。致死量調べてる"],
+ "farewell wording": ["みんな今までありがとう。もう会えないけど元気で"],
+ "a weapon carried to someone": ["あいつの家にナタ持って今から行く"],
+ "emoji for the means": ["🔪持った。今からあいつんとこ行く", "💊ぜんぶのんだ"],
+ "kana typed with slips": ["くすり いつぱい のんた", "かのしよか かみそりもつて とじこもつた"],
+}
+
+HARMLESS_BY_KIND.update(HARMLESS_BY_KIND_2)
+DANGER_BY_KIND.update(DANGER_BY_KIND_2)
+
 
 @pytest.mark.parametrize("kind,text", [(k, t) for k, ts in HARMLESS_BY_KIND.items() for t in ts])
 def test_a_harmless_look_alike_is_not_an_alarm(kind, text):
