@@ -54,7 +54,7 @@ class PhraseItem:
 CANCELLING_CONTEXTS = (
     "past-over", "fiction", "grief", "game-sport", "prevention", "coping", "denied", "law-question",
     "hypothetical", "everyday-use", "medicine-routine", "tool-use", "idiom", "work-task", "animal",
-    "cared-for", "online", "mourning", "witnessed", "figurative", "venting",
+    "cared-for", "online", "mourning", "witnessed", "figurative", "venting", "safe-now", "would-have",
 )
 
 
