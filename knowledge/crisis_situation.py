@@ -17,6 +17,11 @@ in ``crisis_situations.yaml`` for reviewers:
    a group too, may need another (a law word *and* a question), and may itself be cancelled (a past marker does not cancel when the message also
    says 「今」「さっき」).
 
+Short kana-only messages are also read *loosely*: dakuten and small kana folded away on both the
+text and the danger patterns (くすりいつぱいのんた reads as くすりいっぱいのんだ would). Contexts
+that only cancel, and groups or patterns marked strict, are never read that way: folded, their
+lookaheads and particles (で → て) would cancel or fire on words they were not written for.
+
 Only rule ids and group names leave this module; never the user's text.
 """
 from __future__ import annotations
