@@ -37,7 +37,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--c", type=float, action="append", help="inverse regularisation to try (repeatable)")
     parser.add_argument("--score", type=Path, help="score a new writer's file as held out (trained on every corpus writer)")
     parser.add_argument("--by-kind", action="store_true", help="also print misses and false alarms by kind (cat)")
+    parser.add_argument("--lookalike-weight", type=float, help="weight of a writer's look-alike against a corpus line")
     args = parser.parse_args(argv[1:])
+    if args.lookalike_weight is not None:
+        danger_model.LOOKALIKE_WEIGHT = args.lookalike_weight
     if args.score is not None:
         return _score_new_writer(args.score, by_kind=args.by_kind)
     writers = {path.stem: load_danger_lines(path) for path in danger_files()}
