@@ -48,9 +48,10 @@ DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: d
 # most 1 of 516 ordinary dev-set messages flagged; ≥ 0.5 caught 22 more but flagged short
 # everyday lines (電話できない) and idioms; ≥ 0.9 (the earlier setting) caught 452.
 # Re-checked with a fifth writer (danger_w5, four writers held out in turn, after the situation
-# rules grew): ≥ 0.7 still the best trade — held out w2 295/300 danger, 1/300 false alarms; w3
-# 280/300, 3/300; w5 298/300, 4/400; 0 of 516 ordinary dev-set messages flagged (1 in the fold
-# without w2, w3, w5). ≥ 0.6 caught 1–3 more lines per writer for 2–3 more false alarms each; C
+# rules grew): ≥ 0.7 still the best trade — held out w2 297/300 danger, 1/300 false alarms; w3
+# 282/300, 3/300; w5 298/300, 4/400; 0 of 516 ordinary dev-set messages flagged (1 in the fold
+# without the first writer, whose 732 look-alikes then draw 36 model-only alarms: short everyday
+# lines naming a medicine, a bridge or a rope — the production model trains on them). ≥ 0.6 caught 1–3 more lines per writer for 2–3 more false alarms each; C
 # from 3 to 30 changed a line or two. Letting the model ignore the narrow contexts (everyday use,
 # tool use, online ...) gained one line per writer and flagged one more ordinary line: dropped.
 THRESHOLD = 0.70
