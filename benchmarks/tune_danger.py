@@ -9,6 +9,7 @@ the held-out lines at several thresholds. No blind set is read here.
 
     .venv/bin/python benchmarks/tune_danger.py            # all writers, default C
     .venv/bin/python benchmarks/tune_danger.py --c 3 --c 10
+    .venv/bin/python benchmarks/tune_danger.py --score NEW.jsonl   # a new writer, before adding it
 """
 from __future__ import annotations
 
@@ -34,7 +35,14 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--c", type=float, action="append", help="inverse regularisation to try (repeatable)")
+    parser.add_argument("--score", type=Path, help="score a new writer's file as held out (trained on every corpus writer)")
+    parser.add_argument("--by-kind", action="store_true", help="also print misses and false alarms by kind (cat)")
+    parser.add_argument("--lookalike-weight", type=float, help="weight of a writer's look-alike against a corpus line")
     args = parser.parse_args(argv[1:])
+    if args.lookalike_weight is not None:
+        danger_model.LOOKALIKE_WEIGHT = args.lookalike_weight
+    if args.score is not None:
+        return _score_new_writer(args.score, by_kind=args.by_kind)
     writers = {path.stem: load_danger_lines(path) for path in danger_files()}
     corpus = load_corpus()
     lexicon = default_lexicon()
@@ -47,10 +55,39 @@ def main(argv: list[str]) -> int:
             danger_model._CACHE.clear()
             readings = [_reading(lexicon, model, ex) for ex in test]
             _print(c, held, readings)
+            if args.by_kind:
+                _print_by_kind(_kinds(ROOT / "knowledge" / "corpus" / f"{held}.jsonl"), readings, danger_model.THRESHOLD)
             everyday = [_reading(lexicon, model, ex) for ex in _everyday()]
             print("  on everyday messages (dev sets, no danger): "
                   + ", ".join(f"≥ {t:.2f}: {sum(_floor(r, t) for r in everyday)}/{len(everyday)} flagged" for t in THRESHOLDS))
     return 0
+
+
+def _score_new_writer(path: Path, *, by_kind: bool) -> int:
+    """Score a writer the model and the rules never saw (aggregates only, never lines)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    test = [Example(r["text"], "danger" if r["danger"] else "safe") for r in rows]
+    model = DangerModel.train(training_examples())
+    readings = [_reading(default_lexicon(), model, ex) for ex in test]
+    _print(danger_model.C, f"{path.name} (new writer)", readings)
+    if by_kind:
+        _print_by_kind([str(r.get("cat")) for r in rows], readings, danger_model.THRESHOLD)
+    return 0
+
+
+def _kinds(path: Path) -> list[str]:
+    return [str(json.loads(line).get("cat")) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _print_by_kind(kinds: list[str], readings: list, threshold: float) -> None:
+    """Misses (danger) and false alarms (look-alikes) per kind, rules alone → rules or model."""
+    for kind in sorted(set(kinds)):
+        rs = [r for k, r in zip(kinds, readings, strict=True) if k == kind]
+        danger = rs[0][0]
+        rules = sum(r[1] != danger for r in rs)
+        floor = sum(_floor(r, threshold) != danger for r in rs)
+        label = "missed" if danger else "false alarms"
+        print(f"    {kind:32s} {label:12s} rules {rules:3d}, rules or model ≥ {threshold:.2f} {floor:3d}  of {len(rs)}")
 
 
 def _everyday() -> list[Example]:

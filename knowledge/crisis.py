@@ -54,7 +54,8 @@ class PhraseItem:
 CANCELLING_CONTEXTS = (
     "past-over", "fiction", "grief", "game-sport", "prevention", "coping", "denied", "law-question",
     "hypothetical", "everyday-use", "medicine-routine", "tool-use", "idiom", "work-task", "animal",
-    "cared-for", "online", "mourning", "witnessed", "figurative", "venting",
+    "cared-for", "online", "mourning", "witnessed", "figurative", "venting", "safe-now", "would-have",
+    "relapse-fear", "near-miss",
 )
 
 
@@ -63,10 +64,18 @@ class CrisisLexicon:
     exclude: re.Pattern[str] | None
     items: tuple[PhraseItem, ...]
     situations: SituationModel | None = None
+    emoji: tuple[tuple[str, str], ...] = ()  # (emoji, word) pairs: 🔪 → 包丁
+
+    def _with_emoji(self, text: str, norm: str) -> str:
+        """Append the word an emoji stands for: normalising drops emoji, yet 「🔪持った」 or
+        「💊💊ぜんぶのんだ」 say the means with it."""
+        words = [word for mark, word in self.emoji if mark in text]
+        return f"{norm} {' '.join(words)}" if words else norm
 
     def check(self, text: str, *, normalized: str | None = None) -> CrisisResult:
         """Return whether ``text`` signals danger, which phrase or rule matched, and its tier."""
         norm = normalized if normalized is not None else normalize(text)
+        norm = self._with_emoji(text, norm).strip()
         if not norm:
             return CrisisResult(False)
         if self.exclude is not None:
@@ -99,6 +108,7 @@ class CrisisLexicon:
         if self.situations is None:
             return False
         norm = normalized if normalized is not None else normalize(text)
+        norm = self._with_emoji(text, norm).strip()
         if not norm:
             return False
         lit = self.situations.lit(read(norm, question="?" in text or "？" in text))
@@ -143,7 +153,8 @@ def load_lexicon(path: Path | None = None, situations_path: Path | None = None) 
     for crisis_id, tier in [(i.id, i.tier) for i in items] + [(r.id, r.tier) for r in situations.rules]:
         if tiers.setdefault(crisis_id, tier) != tier:
             raise ValueError(f"crisis lexicon: id {crisis_id!r} has two tiers")
-    return CrisisLexicon(exclude, tuple(items), situations)
+    emoji = tuple((str(mark), str(word)) for mark, word in (data.get("emoji") or {}).items())
+    return CrisisLexicon(exclude, tuple(items), situations, emoji)
 
 
 @lru_cache(maxsize=1)

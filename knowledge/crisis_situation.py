@@ -17,13 +17,18 @@ in ``crisis_situations.yaml`` for reviewers:
    a group too, may need another (a law word *and* a question), and may itself be cancelled (a past marker does not cancel when the message also
    says 「今」「さっき」).
 
+Short kana-only messages are also read *loosely*: dakuten and small kana folded away on both the
+text and the danger patterns (くすりいつぱいのんた reads as くすりいっぱいのんだ would). Contexts
+that only cancel, and groups or patterns marked strict, are never read that way: folded, their
+lookaheads and particles (で → て) would cancel or fire on words they were not written for.
+
 Only rule ids and group names leave this module; never the user's text.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sudachipy
@@ -61,6 +66,7 @@ class Reading:
     flat: str
     verbs: tuple[VerbEvent, ...]
     question: bool = False  # the raw text had ? or ？ (normalising turns it into a space)
+    loose: str | None = None  # the flat text without dakuten and small kana, for kana-only typing
 
 
 def _tail_forms(morphemes: list[sudachipy.Morpheme], start: int) -> list[str]:
@@ -98,9 +104,27 @@ def read_verbs(norm: str) -> tuple[VerbEvent, ...]:
     return tuple(events)
 
 
+# Typing in kana with slips drops the dakuten and writes small kana large (くすりいつぱいのんた,
+# かのじよか とじこもつた): in kana-only messages the patterns are also tried with both folded away.
+_LOOSE = str.maketrans(
+    "がぎぐげござじずぜぞだぢづでどばびぶべぼぱぴぷぺぽゔぁぃぅぇぉっゃゅょゎ",
+    "かきくけこさしすせそたちつてとはひふへほはひふへほうあいうえおつやゆよわ",
+)
+_KANA = re.compile(r"[ぁ-ゖー]")
+LOOSE_KANA_SHARE = 0.85  # at least this share of the characters is kana
+LOOSE_MAX_CHARS = 40  # short messages only: a long kana line folded matches too much by chance
+
+
+def loosen(text: str) -> str:
+    """``text`` with dakuten and small kana folded away (が → か, っ → つ)."""
+    return text.translate(_LOOSE)
+
+
 def read(norm: str, *, question: bool = False) -> Reading:
     """The situation reading of an already normalised message."""
-    return Reading(norm, norm.replace(" ", ""), read_verbs(norm), question)
+    flat = norm.replace(" ", "")
+    kana_only = 4 <= len(flat) <= LOOSE_MAX_CHARS and len(_KANA.findall(flat)) >= LOOSE_KANA_SHARE * len(flat)
+    return Reading(norm, flat, read_verbs(norm), question, loosen(flat) if kana_only else None)
 
 
 # Patterns are tried on the text without spaces (so 「くすり　ぜんぶ　のんだ」 reads as one phrase);
@@ -115,9 +139,12 @@ class Patterns:
 
     flat: tuple[re.Pattern[str], ...] = ()
     spaced: tuple[re.Pattern[str], ...] = ()  # also tried on the spaced text
+    loose: tuple[re.Pattern[str], ...] = ()  # folded (:func:`loosen`), tried on a kana-only message
 
     def hit(self, reading: Reading) -> bool:
         if any(p.search(reading.flat) for p in self.flat) or any(p.search(reading.flat) for p in self.spaced):
+            return True
+        if reading.loose is not None and any(p.search(reading.loose) for p in self.loose):
             return True
         return reading.flat != reading.norm and any(p.search(reading.norm) for p in self.spaced)
 
@@ -138,7 +165,8 @@ def compile_patterns(label: str, sources: Iterable[object] | None) -> Patterns:
             # An empty alternative (a stray "|") would light it on every message.
             raise ValueError(f"{label}: pattern {source!r} matches the empty string")
         (spaced if _NEEDS_SPACES.search(pattern.pattern) else flat).append(pattern)
-    return Patterns(tuple(flat), tuple(spaced))
+    loose = tuple(re.compile(loosen(p.pattern)) for p in (*flat, *spaced) if not p.pattern.startswith("(?#strict)"))
+    return Patterns(tuple(flat), tuple(spaced), loose)
 
 
 @dataclass(frozen=True)
@@ -261,6 +289,14 @@ def load_situations(path: Path | None = None) -> SituationModel:
             raise ValueError(f"crisis situations: rule {rule.id!r}: needs 'all' or 'any'")
         rules.append(rule)
     named = {g for r in rules for g in (*r.all, *r.any, *r.unless)} | {u for g in groups.values() for u in (*g.unless, *g.needs)}
+    # Why contexts stay strict: a folded 「いま」 or 「むかし」 pattern (or a folded lookahead) would
+    # cancel or un-cancel more than it was written for; only danger words read loosely.
+    contexts = {g for r in rules for g in r.unless} | {u for g in groups.values() for u in g.unless}
+    contexts -= {g for r in rules for g in (*r.all, *r.any)}  # who and when (someone, now) read loosely too
+    contexts |= {name for name, spec in (data.get("groups") or {}).items() if (spec or {}).get("strict")}
+    for name in contexts & groups.keys():
+        p = groups[name].patterns
+        groups[name] = replace(groups[name], patterns=Patterns(p.flat, p.spaced))
     unknown = sorted(named - groups.keys())
     if unknown:
         raise ValueError(f"crisis situations: unknown group(s): {', '.join(unknown)}")

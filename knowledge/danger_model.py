@@ -17,7 +17,11 @@ on the writer the rules were written from it overruled 54 of 739 real danger lin
 10 at 0.05, and it silenced 「死にたいけど、相談ってお金かかりますか」-style messages. A rule hit
 stays a crisis. Also dropped: training on danger lines joined to FAQ questions (so that a
 question beside a wish to die keeps its weight): it caught 13 more held-out danger lines in 600
-but flagged 5 in 516 ordinary dev-set messages instead of 1.
+but flagged 5 in 516 ordinary dev-set messages instead of 1. With the fifth writer (same day): counting
+each look-alike three times against a topic-corpus line (``LOOKALIKE_WEIGHT``) removed 1–2 false
+alarms per held-out writer but lost a danger line and flagged one more ordinary message: kept at 1.
+Also not done: the situation groups as model features (they read well, but computing every
+group costs ~0.7 ms at the median and ~2.5 ms at p99 per message, half the latency budget).
 """
 from __future__ import annotations
 
@@ -43,8 +47,17 @@ DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: d
 # with 35/600 false alarms (5.8 %); rules or model ≥ 0.7: 520 (86.7 %) with 42 (7.0 %), and at
 # most 1 of 516 ordinary dev-set messages flagged; ≥ 0.5 caught 22 more but flagged short
 # everyday lines (電話できない) and idioms; ≥ 0.9 (the earlier setting) caught 452.
+# Re-checked with a fifth writer (danger_w5, four writers held out in turn, after the situation
+# rules grew): ≥ 0.7 still the best trade — held out w2 297/300 danger, 1/300 false alarms; w3
+# 282/300, 3/300; w5 298/300, 4/400; 0 of 516 ordinary dev-set messages flagged (1 in the fold
+# without the first writer, whose 732 look-alikes then draw 36 model-only alarms: short everyday
+# lines naming a medicine, a bridge or a rope — the production model trains on them). ≥ 0.6 caught 1–3 more lines per writer for 2–3 more false alarms each; C
+# from 3 to 30 changed a line or two. Letting the model ignore the narrow contexts (everyday use,
+# tool use, online ...) gained one line per writer and flagged one more ordinary line: dropped.
 THRESHOLD = 0.70
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
+LOOKALIKE = "lookalike"  # the label of a writer's harmless look-alike (a hard negative)
+LOOKALIKE_WEIGHT = 1.0  # how much a look-alike counts against a plain topic-corpus line
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
 
 
@@ -65,7 +78,7 @@ def load_danger_lines(path: Path | None = None) -> list[Example]:
         row = json.loads(line)
         if not isinstance(row.get("text"), str) or not isinstance(row.get("danger"), bool):
             raise ValueError(f"{source}: line {n}: needs \"text\" and \"danger\" (true/false)")
-        out.append(Example(row["text"], "danger" if row["danger"] else "safe"))
+        out.append(Example(row["text"], "danger" if row["danger"] else LOOKALIKE))
     return out
 
 
@@ -90,7 +103,7 @@ class DangerModel:
             examples = training_examples()
         if not any(ex.label == "danger" for ex in examples):
             return None
-        key = fingerprint(examples, f"{FEATURES_VERSION} C={C}")
+        key = fingerprint(examples, f"{FEATURES_VERSION} C={C} W={LOOKALIKE_WEIGHT}")
         with _LOCK:
             cached = _CACHE.get(key)
         if cached is None and cache_dir is not None:
@@ -99,7 +112,8 @@ class DangerModel:
             vectorizer = TfidfVectorizer(analyzer=identity, sublinear_tf=True)
             matrix = vectorizer.fit_transform([line_features(ex.text) for ex in examples])
             classifier = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-            classifier.fit(matrix, [ex.label == "danger" for ex in examples])
+            weights = [LOOKALIKE_WEIGHT if ex.label == LOOKALIKE else 1.0 for ex in examples]
+            classifier.fit(matrix, [ex.label == "danger" for ex in examples], sample_weight=weights)
             cached = cls(vectorizer, classifier)
             if cache_dir is not None:
                 model_cache.save(cache_dir, "danger-model", key, cached)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.crisis import crisis_tier, default_lexicon, detect_crisis, load_lexicon
+from knowledge.crisis import CANCELLING_CONTEXTS, crisis_tier, default_lexicon, detect_crisis, load_lexicon
 from knowledge.crisis_situation import load_situations, read
 from knowledge.normalize import normalize
 
@@ -100,6 +100,7 @@ def test_every_group_is_used_by_a_rule_or_a_phrase():
     used = {g for r in model.rules for g in (*r.all, *r.any, *r.unless)}
     used |= {u for g in model.groups.values() for u in (*g.unless, *g.needs)}
     used |= {u for i in lexicon.items for u in i.unless}
+    used |= set(CANCELLING_CONTEXTS)  # read by the learned danger signal (CrisisLexicon.cancelled)
     assert set(model.groups) - used == set()
 
 
