@@ -10,7 +10,8 @@ measure the result.
 
 Prints the best grid point by mean accuracy over the sets, the current constants' figure, and
 a coverage/accuracy curve for the abstention threshold (coverage = share of in-scope lines
-answered; accuracy = share of answered lines answered right).
+answered; accuracy = share of answered lines answered right). The same curve on lines of
+writers held out of training is printed by ``benchmarks/cv_understanding.py --curve``.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ GRID = {
     "OVERRIDE_THRESHOLD": (0.4, 0.5),
     "INTENT_MODEL_THRESHOLD": (0.3, 0.4),
     "EVIDENCE_FLOOR": (-0.7, -0.55, -0.4),
+    "NONE_TOP": (0.35, 0.5),
+    "LEGAL_OVERRULED_AT": (0.9, 1.01),  # 1.01: the legal rule always wins (as before)
 }
 
 
