@@ -27,7 +27,7 @@ from .intents import IntentMatch, asks_legal_advice, looks_like_question, match_
 from .kb import KnowledgeBase
 from .lexical import LexicalMatcher, Synonyms, analyze_message, default_synonyms
 from .normalize import Analysis, normalize
-from .topic_model import TopicModel, features
+from .topic_model import TopicModel, features, topic_features
 
 INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
 
@@ -119,7 +119,7 @@ class Understander:
             # The learned signal only adds: a message no rule flagged but that reads like danger
             # gets the safety reply and a check question, never silence.
             return Understanding("crisis", None, 1.0, [], LEARNED_ID, crisis_tier="possible")
-        model = self.model.rank_features(feats)
+        model = self.model.rank_features(topic_features(analysis))
         topics = self._topic_scores(text, model, analysis)
         best_topic, best = topics[0] if topics else (None, 0.0)
         rule = match_intent(norm)
