@@ -29,7 +29,7 @@ from knowledge.kb import load_kb  # noqa: E402
 
 DEV_SETS = [str(ROOT.parent / "shared" / "eval" / n) for n in ("dev.jsonl", "dev2.jsonl")]
 GRID = {
-    "ABSTAIN_BELOW": (0.2, 0.25, 0.3, 0.35),
+    "ABSTAIN_BELOW": (0.2, 0.25, 0.28, 0.3, 0.35),
     "LEXICAL_WEIGHT": (0.35, 0.5, 0.65),
     "OVERRIDE_THRESHOLD": (0.4, 0.5),
     "INTENT_MODEL_THRESHOLD": (0.3, 0.4),
