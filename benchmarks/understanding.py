@@ -206,7 +206,7 @@ def latency_and_startup(kb: KnowledgeBase, ours: Understander, runs: int = 3) ->
           f"max {max(p[2] for p in passes):.2f} ms; load average before each pass: {', '.join(p[3] for p in passes)}")
     with tempfile.TemporaryDirectory() as tmp:
         topic_model._CACHE.clear()
-        topic_model._LINE_FEATURES.clear()
+        topic_model.clear_line_caches()
         start = time.perf_counter()
         Understander(kb, model_cache_dir=Path(tmp))
         cold = time.perf_counter() - start

@@ -26,7 +26,8 @@ class FastLinear:
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.sublinear = bool(vectorizer.sublinear_tf)
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.coef_t = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)  # features × outputs
+        # Kept in the model's own precision (float32 for the topic model: half the memory).
+        self.coef_t = np.ascontiguousarray(np.asarray(coef).T)  # features × outputs
         self.intercept = np.asarray(intercept, dtype=np.float64)
 
     def decision(self, features: list[str]) -> np.ndarray:
@@ -41,4 +42,4 @@ class FastLinear:
         norm = math.sqrt(float(weights @ weights))
         if norm:
             weights /= norm
-        return weights @ self.coef_t[idx] + self.intercept
+        return np.asarray(weights @ self.coef_t[idx], dtype=np.float64) + self.intercept
