@@ -55,7 +55,7 @@ CANCELLING_CONTEXTS = (
     "past-over", "fiction", "grief", "game-sport", "prevention", "coping", "denied", "law-question",
     "hypothetical", "everyday-use", "medicine-routine", "tool-use", "idiom", "work-task", "animal",
     "cared-for", "online", "mourning", "witnessed", "figurative", "venting", "safe-now", "would-have",
-    "relapse-fear", "near-miss",
+    "relapse-fear", "near-miss", "rough-sleeping",
 )
 
 

@@ -174,3 +174,21 @@ def test_fast_inference_gives_sklearns_numbers(understander):
         expected_p = d.classifier.predict_proba(d.vectorizer.transform([f]))[0][1]
         assert abs(d.probability(text) - expected_p) < 1e-9 or not analyze(text).norm
 
+
+
+@pytest.mark.parametrize("text", [
+    "今夜は公園で寝るしかない",
+    "ねるとこない。いま駅のベンチ",
+    "きょうどこでねればいいかわからん",
+])
+def test_nowhere_to_sleep_tonight_is_housing_not_a_crisis(understander, text):
+    # the labelling policy: nowhere to sleep tonight is 住む場所, and the learned signal must not
+    # turn it into an alarm (its rough-sleeping context cancels it)
+    from knowledge.crisis import default_lexicon
+
+    assert default_lexicon().cancelled(text)
+    assert understander.classify(text).intent != "crisis"
+
+
+def test_nowhere_to_sleep_with_an_end_in_mind_stays_a_crisis(understander):
+    assert understander.classify("寝るとこないし、もう死にたい").intent == "crisis"
