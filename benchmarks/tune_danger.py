@@ -30,6 +30,7 @@ from knowledge.normalize import normalize  # noqa: E402
 from knowledge.topic_model import features  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+SHORT_RAISE = True  # --flat: every message at the same threshold (how the short rule was chosen)
 
 
 def main(argv: list[str]) -> int:
@@ -38,7 +39,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--score", type=Path, help="score a new writer's file as held out (trained on every corpus writer)")
     parser.add_argument("--by-kind", action="store_true", help="also print misses and false alarms by kind (cat)")
     parser.add_argument("--lookalike-weight", type=float, help="weight of a writer's look-alike against a corpus line")
+    parser.add_argument("--flat", action="store_true", help="no higher threshold for short messages")
     args = parser.parse_args(argv[1:])
+    global SHORT_RAISE
+    SHORT_RAISE = not args.flat
     if args.lookalike_weight is not None:
         danger_model.LOOKALIKE_WEIGHT = args.lookalike_weight
     if args.score is not None:
@@ -103,18 +107,27 @@ def _everyday() -> list[Example]:
     return out
 
 
-def _reading(lexicon, model: DangerModel, ex) -> tuple[bool, bool, float, bool]:
-    """(is danger, a rule matched, the model's probability, a cancelling context)."""
+def _reading(lexicon, model: DangerModel, ex) -> tuple[bool, bool, float, bool, float]:
+    """(is danger, a rule matched, the model's probability, a cancelling context, the floor a
+    short message raises the threshold to — 0 for a long one)."""
     norm = normalize(ex.text)
     rule = lexicon.check(ex.text, normalized=norm).is_crisis
     p = model.probability_features(features(analyze_message(ex.text)))
-    return ex.label == "danger", rule, p, lexicon.cancelled(ex.text, normalized=norm)
+    short = SHORT_RAISE and danger_model.threshold_for(norm) == danger_model.SHORT_THRESHOLD
+    return ex.label == "danger", rule, p, lexicon.cancelled(ex.text, normalized=norm), \
+        danger_model.SHORT_THRESHOLD if short else 0.0
 
 
-def _floor(reading: tuple[bool, bool, float, bool], threshold: float) -> bool:
-    """The crisis floor's decision, as knowledge.understand makes it: a rule hit, or the model."""
-    _, rule, p, cancelled = reading
-    return rule or (p >= threshold and not cancelled)
+def _floor(reading: tuple[bool, bool, float, bool, float], threshold: float) -> bool:
+    """The crisis floor's decision, as knowledge.understand makes it: a rule hit, or the model
+    (a short message needs at least the short threshold)."""
+    _, rule, p, cancelled, short_floor = reading
+    return rule or (p >= max(threshold, short_floor) and not cancelled)
+
+
+def _share(k: int, n: int) -> str:
+    """「k/n (x %)」; a writer of look-alikes only has no danger lines to recall."""
+    return f"{k}/{n} ({100 * k / n:.1f} %)" if n else f"{k}/0 (—)"
 
 
 def _print(c: float, held: str, readings: list) -> None:
@@ -122,13 +135,11 @@ def _print(c: float, held: str, readings: list) -> None:
     m = len(readings) - n
     tp = sum(r[1] for r in readings if r[0])
     fp = sum(r[1] for r in readings if not r[0])
-    print(f"\nC={c}, held out {held}: rules alone: recall {tp}/{n} ({100 * tp / n:.1f} %), "
-          f"false alarms {fp}/{m} ({100 * fp / m:.1f} %)")
+    print(f"\nC={c}, held out {held}: rules alone: recall {_share(tp, n)}, false alarms {_share(fp, m)}")
     for t in THRESHOLDS:
         tp = sum(_floor(r, t) for r in readings if r[0])
         fp = sum(_floor(r, t) for r in readings if not r[0])
-        print(f"  rules or model ≥ {t:.2f}: recall {tp}/{n} ({100 * tp / n:.1f} %), "
-              f"false alarms {fp}/{m} ({100 * fp / m:.1f} %)")
+        print(f"  rules or model ≥ {t:.2f}: recall {_share(tp, n)}, false alarms {_share(fp, m)}")
 
 
 if __name__ == "__main__":

@@ -55,10 +55,28 @@ DANGER_FILE = CORPUS_DIR / "danger.jsonl"  # the first writer's lines; others: d
 # from 3 to 30 changed a line or two. Letting the model ignore the narrow contexts (everyday use,
 # tool use, online ...) gained one line per writer and flagged one more ordinary line: dropped.
 THRESHOLD = 0.70
+# A short message gives the model little to read: a few words (もう帰ります, もういい わかった,
+# 今から仕事行きます) looked like danger to it. Chosen with benchmarks/tune_danger.py (2026-12-02, third
+# session; `--flat` shows the other side), five writers held out in turn, the eighth writer's 500
+# everyday short lines among them: the model's own additions on messages of at most 14
+# characters were 18 danger lines against 64 false alarms at 0.70, and 12 against 19 at 0.90
+# (longer messages: 36 against 18). With 0.90 for short messages, held out: w1 false alarms
+# 31 → 11 of 732; w8 46 → 23 of 500 (everyday chat); recall w2 297 → 295, w3 283 → 279 of 300
+# (「屋上なう」「元夫が来た」 kinds: cryptic and short), w5 298 of 300 unchanged. ≤ 8 characters or
+# 0.80–0.85 lost the same danger lines and kept more false alarms. The rules, which catch most
+# short danger (死にたい, 消えたい), are not affected.
+SHORT_MESSAGE_CHARS = 14
+SHORT_THRESHOLD = 0.90
+
 C = 10.0  # inverse regularisation (LogisticRegression); balanced class weights
 LOOKALIKE = "lookalike"  # the label of a writer's harmless look-alike (a hard negative)
 LOOKALIKE_WEIGHT = 1.0  # how much a look-alike counts against a plain topic-corpus line
 LEARNED_ID = "learned"  # the crisis id logged for a model-only flag (never text)
+
+
+def threshold_for(norm: str) -> float:
+    """The probability the learned signal needs for a message (``norm``: its normalised text)."""
+    return SHORT_THRESHOLD if len(norm.replace(" ", "")) <= SHORT_MESSAGE_CHARS else THRESHOLD
 
 
 def danger_files(directory: Path | None = None) -> list[Path]:
@@ -139,7 +157,8 @@ class DangerModel:
         return fast
 
     def flags(self, text: str, analysis: Analysis | None = None) -> bool:
-        return self.probability(text, analysis) >= THRESHOLD
+        a = analysis if analysis is not None else analyze_message(text)
+        return self.probability(text, a) >= threshold_for(a.norm)
 
 
 _LOCK = Lock()

@@ -21,7 +21,7 @@ from pathlib import Path
 from .corpus import INTENT_PREFIX, NONE, Example, load_corpus
 from .crisis import CrisisLexicon, default_lexicon
 from .danger_model import LEARNED_ID, DangerModel
-from .danger_model import THRESHOLD as DANGER_THRESHOLD
+from .danger_model import threshold_for as danger_threshold_for
 from .facets import detect_facet
 from .intents import IntentMatch, asks_legal_advice, looks_like_question, match_intent
 from .kb import KnowledgeBase
@@ -114,7 +114,7 @@ class Understander:
             return Understanding("none", None, 0.0, [])
         analysis = analyze_message(text)
         feats = features(analysis)
-        if self.danger is not None and self.danger.probability_features(feats) >= DANGER_THRESHOLD \
+        if self.danger is not None and self.danger.probability_features(feats) >= danger_threshold_for(norm) \
                 and not self.lexicon.cancelled(text or "", normalized=norm):
             # The learned signal only adds: a message no rule flagged but that reads like danger
             # gets the safety reply and a check question, never silence.

@@ -192,3 +192,15 @@ def test_nowhere_to_sleep_tonight_is_housing_not_a_crisis(understander, text):
 
 def test_nowhere_to_sleep_with_an_end_in_mind_stays_a_crisis(understander):
     assert understander.classify("寝るとこないし、もう死にたい").intent == "crisis"
+
+
+@pytest.mark.parametrize("text", ["もう帰ります", "今から仕事行きます", "もういい、わかった", "さよなら、また明日"])
+def test_everyday_short_chat_is_not_a_crisis(understander, text):
+    assert understander.classify(text).intent != "crisis"
+
+
+def test_a_short_message_needs_more_from_the_learned_signal():
+    from knowledge.danger_model import SHORT_THRESHOLD, THRESHOLD, threshold_for
+
+    assert threshold_for("もう かえります") == SHORT_THRESHOLD > THRESHOLD
+    assert threshold_for("きのうから ずっと 考えてて もう全部 おわりにしたいと おもってる") == THRESHOLD
