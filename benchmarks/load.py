@@ -282,7 +282,7 @@ def run_config(config: str, kind: str, servers: int, args, rates: list[int], fak
     meter = CpuMeter()
     meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
     meter.add("harness: fake LINE API process", fake.pid)
-    for port, proc in zip(cluster.ports, cluster.procs, strict=True):
+    for port, proc in zip(cluster.ports, cluster.procs[: len(cluster.ports)], strict=True):
         meter.add(f"ristapo serve :{port}", proc.pid)
     for proc in cluster.procs[len(cluster.ports):]:
         meter.add("ristapo worker (all)", proc.pid)
