@@ -34,6 +34,10 @@ class _Waker:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
             self.loop.call_soon_threadsafe(self.event.set)
 
+    def clear(self) -> None:
+        """Forgets earlier pokes (the loop is about to look at the database anyway)."""
+        self.event.clear()
+
     async def wait(self, timeout: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.event.wait(), timeout)
