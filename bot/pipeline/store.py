@@ -39,7 +39,7 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     if rows:
         # why not "if added": PostgreSQL reports no rowcount for this INSERT (it has RETURNING);
         # a redelivery then wakes the workers for nothing, which costs one empty claim
-        notify(conn, "inbox")  # other processes' workers, at the caller's commit
+        notify(conn, "inbox", coalesce=True)  # other processes' workers, at the caller's commit
     return added
 
 
@@ -95,7 +95,7 @@ def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
         with db.session_scope() as session:
             conn = session.connection()
             conn.execute(_store_statement(conn.dialect.name), rows)
-            notify(conn, "inbox")  # other processes' workers, at this commit
+            notify(conn, "inbox", coalesce=True)  # other processes' workers, at this commit
     finally:
         with _store_gate:
             _stores_waiting -= 1

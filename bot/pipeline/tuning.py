@@ -19,6 +19,9 @@ BUSY_WINDOW_SECONDS = 5.0
 RETRY_MAX_SECONDS = 600.0
 SEND_CONCURRENCY = 32
 FINISH_LINGER_SECONDS = 0.005  # outbox: let a few more sends complete before recording them together
+# webhook stores: at most one NOTIFY per this interval per process (see wake.notify); below the
+# gather window, so a worker that took the notified events goes round after the skipped ones
+NOTIFY_COALESCE_SECONDS = 0.005
 GATHER_AFTER_WORK_SECONDS = 0.05  # traffic "flows" if the last work is this recent (else no gathering)
 LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
 
