@@ -22,6 +22,10 @@ FINISH_LINGER_SECONDS = 0.005  # outbox: let a few more sends complete before re
 # webhook stores: at most one NOTIFY per this interval per process (see wake.notify); below the
 # gather window, so a worker that took the notified events goes round after the skipped ones
 NOTIFY_COALESCE_SECONDS = 0.005
+# webhook group commit (store.py): while requests flow (the last store began this recently), a
+# store waits STORE_LINGER_SECONDS for the requests right behind it; a lone request goes at once
+STORE_GATHER_AFTER_SECONDS = 0.02
+STORE_LINGER_SECONDS = 0.002
 GATHER_AFTER_WORK_SECONDS = 0.05  # traffic "flows" if the last work is this recent (else no gathering)
 LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
 

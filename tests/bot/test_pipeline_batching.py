@@ -201,3 +201,40 @@ def test_webhook_stores_send_one_notify_per_interval(line_env, db_backend, monke
             wake.notify(s.connection(), "outbox")
             s.execute(text("SELECT 1"))
     assert outbox_notifies.count == 2
+
+
+# -- the webhook's group commit ----------------------------------------------------------------
+
+
+def test_webhook_stores_while_requests_flow_share_a_transaction(line_env, db_backend, monkeypatch):
+    """A lone request is stored at once; one right behind a store that just began waits to join the next."""
+    from bot.pipeline import store
+
+    monkeypatch.setattr(store, "STORE_LINGER_SECONDS", 0.5)  # long: the test's steps must fall inside it
+    batches: list[int] = []
+    real = store._store_batch
+
+    def counting(batch):
+        batches.append(len(batch))
+        return real(batch)
+
+    monkeypatch.setattr(store, "_store_batch", counting)
+
+    def raw(user: str):
+        body = line_body(make_line_text_event("こんにちは", user_id=user))
+        return line_env.adapter.split_events(body, sign(body, line_env.secret))[0]
+
+    async def main() -> None:
+        await pipeline.store_and_ack("line", raw("U-group-1"))  # the first after a quiet spell: alone
+        second = asyncio.create_task(pipeline.store_and_ack("line", raw("U-group-2")))
+        await asyncio.sleep(0)  # the second request queues and its store begins
+        await asyncio.sleep(0)
+        third = asyncio.create_task(pipeline.store_and_ack("line", raw("U-group-3")))
+        await asyncio.gather(second, third)
+
+    asyncio.run(main())
+    assert batches == [1, 2]
+    with db.session_scope() as s:
+        from bot.models import InboxEvent
+
+        assert len(s.execute(select(InboxEvent.id)).all()) == 3
