@@ -321,14 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_config(config: str, kind: str, servers: int, args, rates: list[int], fake, pg_url, pg_env, figures: Figures) -> None:
-    """One run of one configuration on a fresh database: warm-up, then the rates up to the knee."""
-    if kind == "pg":
-        reset_pg(pg_url)
-        db_url = pg_url
-    else:
-        db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
-    cluster = start_cluster(config, db_url, fake, servers=servers, workers=args.workers)
+def _meter(cluster: Cluster, fake, kind: str, pg_env: dict) -> CpuMeter:
     meter = CpuMeter()
     meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
     meter.add("harness: fake LINE API process", fake.pid)
@@ -338,11 +331,23 @@ def run_config(config: str, kind: str, servers: int, args, rates: list[int], fak
         meter.add("ristapo worker (all)", proc.pid)
     if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
         meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
+    return meter
+
+
+def run_config(config: str, kind: str, servers: int, args, rates: list[int], fake, pg_url, pg_env, figures: Figures) -> None:
+    """One run of one configuration on a fresh database: warm-up, then the rates up to the knee."""
+    if kind == "pg":
+        reset_pg(pg_url)
+        db_url = pg_url
+    else:
+        db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
+    cluster = start_cluster(config, db_url, fake, servers=servers, workers=args.workers)
     knee = None
     below: list[Step] = []
     steps: list[Step] = []
     sampler = LoadSampler()
-    try:
+    try:  # why from here: whatever fails, no server or worker is left running
+        meter = _meter(cluster, fake, kind, pg_env)
         warm_up(cluster, fake)
         if args.idle_events:
             lat = idle_latency(cluster, fake, args.idle_events, args.users)
