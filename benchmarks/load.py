@@ -114,6 +114,7 @@ class Step:
     processed: int = 0
     cpu: str = ""
     cpu_per_event: dict = field(default_factory=dict)
+    xacts_per_event: float | None = None  # PostgreSQL: committed + rolled-back transactions per processed event
 
 
 @dataclass
@@ -168,12 +169,54 @@ def warm_up(cluster: Cluster, fake) -> None:
     fake.wait_accepted(5 * len(urls), timeout=30)
 
 
-def run_step(cluster: Cluster, fake, rate: int, seconds: float, users: int, drain_seconds: float, meter: CpuMeter) -> Step:
+def pg_xacts(url: str | None) -> int | None:
+    """Transactions of the benchmark's database so far (``pg_stat_database``; None on SQLite).
+
+    Why: per-transaction work (claim, commit, NOTIFY) is what batching saves; counted here it does
+    not depend on how busy the machine is, unlike CPU time. The statistics are flushed by each
+    backend at its transaction ends, so a figure may lag by a few hundred milliseconds.
+    """
+    if not url or url.startswith("sqlite"):
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(conn.execute(text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            )).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def idle_latency(cluster: Cluster, fake, n: int, users: int) -> list[float]:
+    """Seconds from sending a lone event to its reply accepted by the fake, for ``n`` events 0.5 s apart.
+
+    Why apart: each finds the workers idle (nothing pending, no recent work), the case where a
+    worker must not wait to gather a batch.
+    """
+    urls = [f"http://127.0.0.1:{p}/webhooks/line" for p in cluster.ports]
+    fake.reset()
+    out = []
+    for i in range(n):
+        reqs = loadgen.signed_events(1, users, f"-idle-{i}-", SECRET)
+        time.sleep(0.5)
+        start = time.perf_counter()
+        loadgen.run(loadgen.open_loop([urls[i % len(urls)]], reqs, rate=1000))
+        if fake.wait_accepted(i + 1, timeout=10):
+            out.append(time.perf_counter() - start)
+    return out
+
+
+def run_step(cluster: Cluster, fake, rate: int, seconds: float, users: int, drain_seconds: float, meter: CpuMeter, db_url: str | None = None) -> Step:
     step = Step(rate)
     total = int(rate * seconds)
     urls = [f"http://127.0.0.1:{p}/webhooks/line" for p in cluster.ports]
     reqs = loadgen.signed_events(total, users, f"-load-{rate}-", SECRET)  # before the clock starts
     fake.reset()
+    xacts0 = pg_xacts(db_url)
     cpu0 = meter.snapshot()
     start = time.perf_counter()
     out = loadgen.run(loadgen.open_loop(urls, reqs, rate))
@@ -187,6 +230,9 @@ def run_step(cluster: Cluster, fake, rate: int, seconds: float, users: int, drai
     cpu1 = meter.snapshot()
     step.cpu = meter.report(cpu0, cpu1, done, indent="    ")
     step.cpu_per_event = meter.per_event(cpu0, cpu1, done)
+    xacts1 = pg_xacts(db_url)
+    if xacts0 is not None and xacts1 is not None and done:
+        step.xacts_per_event = (xacts1 - xacts0) / done
     # why 1.5 s: a system that keeps up finishes within moments of the last request
     step.drained = last is not None and (last - start) <= seconds + 1.5 and done >= step.ok == total
     return step
@@ -200,6 +246,8 @@ def print_step(name: str, s: Step) -> None:
         flush=True,
     )
     print(s.cpu, flush=True)
+    if s.xacts_per_event is not None:
+        print(f"    PostgreSQL transactions per processed event: {s.xacts_per_event:.2f}", flush=True)
 
 
 def pg_cluster() -> tuple[str | None, dict]:
@@ -229,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (default: a throwaway cluster)")
     ap.add_argument("--fake", choices=["lean", "threaded"], default="lean",
                     help="fake LINE API: lean (own process, asyncio) or threaded (tests' FakeLineApi in this process)")
+    ap.add_argument("--idle-events", type=int, default=0,
+                    help="before the rates: N lone events, 0.5 s apart, timed from request to reply accepted (idle latency)")
     add_runs_argument(ap)
     args = ap.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
@@ -271,6 +321,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _meter(cluster: Cluster, fake, kind: str, pg_env: dict) -> CpuMeter:
+    meter = CpuMeter()
+    meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
+    meter.add("harness: fake LINE API process", fake.pid)
+    for port, proc in zip(cluster.ports, cluster.procs[: len(cluster.ports)], strict=True):
+        meter.add(f"ristapo serve :{port}", proc.pid)
+    for proc in cluster.procs[len(cluster.ports):]:
+        meter.add("ristapo worker (all)", proc.pid)
+    if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
+        meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
+    return meter
+
+
 def run_config(config: str, kind: str, servers: int, args, rates: list[int], fake, pg_url, pg_env, figures: Figures) -> None:
     """One run of one configuration on a fresh database: warm-up, then the rates up to the knee."""
     if kind == "pg":
@@ -279,29 +342,29 @@ def run_config(config: str, kind: str, servers: int, args, rates: list[int], fak
     else:
         db_url = f"sqlite:///{tempfile.mkdtemp(prefix='ristapo-load-sqlite-')}/load.db"
     cluster = start_cluster(config, db_url, fake, servers=servers, workers=args.workers)
-    meter = CpuMeter()
-    meter.add(f"harness: generator{' + fake' if fake.pid is None else ''} (this process)", os.getpid())
-    meter.add("harness: fake LINE API process", fake.pid)
-    for port, proc in zip(cluster.ports, cluster.procs, strict=True):
-        meter.add(f"ristapo serve :{port}", proc.pid)
-    for proc in cluster.procs[len(cluster.ports):]:
-        meter.add("ristapo worker (all)", proc.pid)
-    if kind == "pg" and pg_env.get("RISTAPO_PG_TEST_DIR"):
-        meter.add("postgres (postmaster + backends)", postmaster_pid(Path(pg_env["RISTAPO_PG_TEST_DIR"]) / "data"))
     knee = None
     below: list[Step] = []
     steps: list[Step] = []
     sampler = LoadSampler()
-    try:
+    try:  # why from here: whatever fails, no server or worker is left running
+        meter = _meter(cluster, fake, kind, pg_env)
         warm_up(cluster, fake)
+        if args.idle_events:
+            lat = idle_latency(cluster, fake, args.idle_events, args.users)
+            print(f"  {config:<14} idle: {len(lat)}/{args.idle_events} lone events replied; webhook → reply "
+                  f"p50 {1000 * _pct(lat, 50):6.1f} ms  p99 {1000 * _pct(lat, 99):6.1f} ms  max {1000 * max(lat, default=float('nan')):6.1f} ms", flush=True)
+            figures.add("idle: webhook → reply p50 ms", 1000 * _pct(lat, 50))
+            figures.add("idle: webhook → reply max ms", 1000 * max(lat, default=float("nan")))
         with sampler:
             for rate in rates:
-                step = run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter)
+                step = run_step(cluster, fake, rate, args.step_seconds, args.users, args.drain_seconds, meter, db_url)
                 print_step(config, step)
                 steps.append(step)
                 figures.add(f"{rate:>5}/s offered: processed/s", step.processed_per_s)
                 figures.add(f"{rate:>5}/s offered: webhook p99 ms", 1000 * _pct(step.latencies, 99))
                 figures.add(f"{rate:>5}/s offered: CPU system under test ms/ev", step.cpu_per_event["system"], ".2f")
+                if step.xacts_per_event is not None:
+                    figures.add(f"{rate:>5}/s offered: PostgreSQL transactions/ev", step.xacts_per_event, ".2f")
                 if not step.drained:
                     break
                 knee = step

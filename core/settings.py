@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     retry_base_seconds: float = Field(default=5.0, ge=0)
     turn_batch: int = Field(default=32, ge=1)
+    # while traffic flows, a worker pass that found few events waits this long for more (0: never)
+    worker_gather_seconds: float = Field(default=0.01, ge=0, le=1.0)
     # PostgreSQL: workers LISTEN for other processes' commits (bot/pipeline/listen.py); a pooler
     # in transaction mode (PgBouncer) does not forward LISTEN: give a direct URL for it here
     worker_listen: bool = True

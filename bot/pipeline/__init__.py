@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from bot.pipeline.inbox import process_inbox_batch, run_inbox_once
 from bot.pipeline.loops import configure, inbox_loop, install, listen_loop, outbox_loop
-from bot.pipeline.outbox import SendJob, claim_outbox, deliver, finish_jobs, run_outbox_once
+from bot.pipeline.outbox import SendJob, claim_outbox, deliver, finish_and_claim, finish_jobs, run_outbox_once
 from bot.pipeline.registry import get_adapter, register_adapter, unregister_adapter, worker_channels
 from bot.pipeline.store import store_and_ack, store_events
 from bot.pipeline.tuning import BUSY_WINDOW_SECONDS, MAX_INBOX_ATTEMPTS, MAX_SEND_ATTEMPTS, SEND_CONCURRENCY, TUNING
@@ -34,7 +34,7 @@ from bot.pipeline.wake import poke, poke_inbox, poke_outbox
 
 __all__ = [
     "BUSY_WINDOW_SECONDS", "MAX_INBOX_ATTEMPTS", "MAX_SEND_ATTEMPTS", "SEND_CONCURRENCY", "TUNING",
-    "SendJob", "claim_outbox", "configure", "deliver", "finish_jobs", "get_adapter", "inbox_loop", "install", "listen_loop",
+    "SendJob", "claim_outbox", "configure", "deliver", "finish_and_claim", "finish_jobs", "get_adapter", "inbox_loop", "install", "listen_loop",
     "outbox_loop", "poke", "poke_inbox", "poke_outbox", "process_inbox_batch", "register_adapter",
     "run_inbox_once", "run_outbox_once", "store_and_ack", "store_events", "unregister_adapter", "worker_channels",
 ]

@@ -278,15 +278,21 @@ def _process_locked_groups(channels: list[str], limit: int, runtime, loop: async
         try:
             with db.session_scope() as session:
                 stmt = _inbox_statements()["claim_pg"]
-                params = {"channels": channels, "now": clock.now(), "limit": min(TUNING.turn_batch, limit - taken)}
+                want = min(TUNING.turn_batch, limit - taken)
+                params = {"channels": channels, "now": clock.now(), "limit": want}
                 ids = list(session.execute(stmt, params).scalars())
                 if not ids:
                     return taken
+                # why: fewer than asked means nothing else was due; another claim now would be
+                # an empty transaction (the loop goes round again soon, see loops.inbox_loop)
+                drained = len(ids) < want
                 rows = list(session.execute(
                     _inbox_statements()["by_ids"], {"eids": ids}, execution_options={"populate_existing": True}
                 ).scalars())
                 _run_batch(session, rows, runtime, loop)
             taken += len(ids)
+            if drained:
+                return taken
         except Exception as exc:
             if not ids:
                 raise  # the claim itself failed (database unreachable): the caller logs and waits

@@ -141,57 +141,75 @@ def claim_outbox(limit: int) -> list[SendJob]:
     A reply token goes with the job while the row's ``reply_state`` says a reply is due
     ("sending") or may already have been made ("unknown"); see the module docstring.
     """
-    channels = worker_channels()
-    if not channels or limit <= 0:
+    if not worker_channels() or limit <= 0:
         return []
-    stmts = _outbox_statements()
     with db.session_scope() as session:
-        conn = session.connection()  # Core only: nothing here needs ORM objects
-        now = clock.now()
-        params = {
-            "channels": channels, "now": now, "limit": limit,
-            "lease": now + timedelta(seconds=TUNING.outbox_lease_seconds), "reply_lease": now + timedelta(seconds=TUNING.reply_lease_seconds),
-        }
-        if is_postgres(session):
-            rows = list(conn.execute(stmts["claim_pg"], params))
-            if rows:
-                conn.execute(stmts["lease_pg"], {"oids": [r.id for r in rows], "now": now, "lease": params["lease"], "reply_lease": params["reply_lease"]})
-            leased = 1  # the rows were read before the lease counted this attempt
-        else:
-            ids = list(conn.execute(stmts["candidates"], params).scalars())
-            claimed = list(conn.execute(stmts["lease"], {**params, "oids": ids}).scalars()) if ids else []
-            rows = list(conn.execute(stmts["jobs"], {"oids": claimed})) if claimed else []
-            leased = 0  # read after the lease: this attempt is counted already
-        if not rows:
-            return []
-        users = {u.id: u for u in conn.execute(stmts["users"], {"uids": list({r.user_id for r in rows})})}
+        return _claim(session, limit)
+
+
+def finish_and_claim(done: list[tuple[SendJob, SendResult]], limit: int) -> list[SendJob]:
+    """:func:`finish_jobs` then :func:`claim_outbox`, in ONE transaction (the delivery loop's round).
+
+    Why one: at moderate rates sends complete a few at a time, and a transaction to record them
+    plus another to claim their successors was most of the delivery worker's cost per message.
+    The claim sees the outcomes just recorded (a user's next row is due once the earlier one
+    is delivered). All or nothing: if it fails, nothing is recorded and nothing is leased.
+    """
+    if not done and (limit <= 0 or not worker_channels()):
+        return []
+    with db.session_scope() as session:
+        if done:
+            _record(session, done)
+        return _claim(session, limit) if limit > 0 and worker_channels() else []
+
+
+def _claim(session, limit: int) -> list[SendJob]:
+    """The claim of :func:`claim_outbox` inside the caller's transaction (Core statements only)."""
+    stmts = _outbox_statements()
+    conn = session.connection()  # Core only: nothing here needs ORM objects
+    now = clock.now()
+    params = {
+        "channels": worker_channels(), "now": now, "limit": limit,
+        "lease": now + timedelta(seconds=TUNING.outbox_lease_seconds), "reply_lease": now + timedelta(seconds=TUNING.reply_lease_seconds),
+    }
+    if is_postgres(session):
+        rows = list(conn.execute(stmts["claim_pg"], params))
+        if rows:
+            conn.execute(stmts["lease_pg"], {"oids": [r.id for r in rows], "now": now, "lease": params["lease"], "reply_lease": params["reply_lease"]})
+        leased = 1  # the rows were read before the lease counted this attempt
+    else:
+        ids = list(conn.execute(stmts["candidates"], params).scalars())
+        claimed = list(conn.execute(stmts["lease"], {**params, "oids": ids}).scalars()) if ids else []
+        rows = list(conn.execute(stmts["jobs"], {"oids": claimed})) if claimed else []
+        leased = 0  # read after the lease: this attempt is counted already
+    if not rows:
+        return []
+    users = {u.id: u for u in conn.execute(stmts["users"], {"uids": list({r.user_id for r in rows})})}
     rows.sort(key=lambda r: r.created_at)
-    jobs: list[SendJob] = []
-    for row in rows:
-        user = users.get(row.user_id)
-        attempts = (row.attempts or 0) + leased
-        # PostgreSQL read the row before the lease's UPDATE: apply its reply_state CASE here too
-        reply_state = _reply_state_after_lease(row, now) if leased else row.reply_state
-        try:
-            messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
-        except Exception:
-            messages = []
-        jobs.append(
-            SendJob(
-                outbox_id=row.id,
-                channel=row.channel,
-                user_id=row.user_id,
-                platform_id=user.platform_id if user else None,
-                user_active=bool(user and user.active),
-                messages=messages,
-                reply_token=row.reply_token if reply_state in ("sending", "unknown") else None,
-                reply_deadline=row.reply_deadline,
-                attempts=attempts,
-                parts_sent=row.parts_sent or 0,
-                reply_retry=reply_state == "unknown",
-            )
-        )
-    return jobs
+    return [_job(row, users.get(row.user_id), leased, now) for row in rows]
+
+
+def _job(row, user, leased: int, now: datetime) -> SendJob:
+    attempts = (row.attempts or 0) + leased
+    # PostgreSQL read the row before the lease's UPDATE: apply its reply_state CASE here too
+    reply_state = _reply_state_after_lease(row, now) if leased else row.reply_state
+    try:
+        messages = [OutMessage.from_dict(d) for d in json.loads(row.payload or "[]")]
+    except Exception:
+        messages = []
+    return SendJob(
+        outbox_id=row.id,
+        channel=row.channel,
+        user_id=row.user_id,
+        platform_id=user.platform_id if user else None,
+        user_active=bool(user and user.active),
+        messages=messages,
+        reply_token=row.reply_token if reply_state in ("sending", "unknown") else None,
+        reply_deadline=row.reply_deadline,
+        attempts=attempts,
+        parts_sent=row.parts_sent or 0,
+        reply_retry=reply_state == "unknown",
+    )
 
 
 def _reply_state_after_lease(row, now: datetime) -> str | None:
@@ -236,56 +254,62 @@ def finish_jobs(done: list[tuple[SendJob, SendResult]]) -> None:
     """
     if not done:
         return
+    with db.session_scope() as session:
+        _record(session, done)
+
+
+def _record(session, done: list[tuple[SendJob, SendResult]]) -> None:
+    """The body of :func:`finish_jobs`, inside the caller's transaction."""
     from handoff import notify
 
-    with db.session_scope() as session:
-        now = clock.now()
-        by_attempts: dict[int, list[str]] = {}  # one statement per attempt count (nearly always just "1")
-        for job, result in done:
-            if result.outcome == SendOutcome.delivered:
-                by_attempts.setdefault(job.attempts, []).append(job.outbox_id)
-        for tries, oids in by_attempts.items():
-            session.connection().execute(_outbox_statements()["delivered"], {"oids": oids, "tries": tries, "at": now})
-        others = [(job, result) for job, result in done if result.outcome != SendOutcome.delivered]
-        if not others:
-            return
-        rows = {
-            r.id: r
-            for r in session.execute(select(OutboxMessage).where(col(OutboxMessage.id).in_([job.outbox_id for job, _ in others]))).scalars()
-        }
-        for job, result in others:
-            row = rows.get(job.outbox_id)
-            if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
-                continue
-            row.lease_until = None
-            row.last_error = (result.error or result.outcome.value)[:200]
-            if result.parts_sent is not None:
-                row.parts_sent = max(row.parts_sent or 0, result.parts_sent)
-            _record_reply(row, job, result)
-            if result.outcome == SendOutcome.retry:
-                if row.attempts >= MAX_SEND_ATTEMPTS:
-                    row.state = OutboxState.dead.value
-                    log.error("outbox row dead-lettered", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
-                    notify.publish(session, "delivery_dead", outbox_id=row.id)
-                else:
-                    row.state = OutboxState.pending.value
-                    row.next_try_at = now + timedelta(seconds=_retry_delay(row, result, now))
-                    log.info("outbox send will be retried", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
-            elif result.outcome == SendOutcome.unconfirmed:
-                row.state = OutboxState.unconfirmed.value
-                row.reply_token = None
-                log.warning("outbox reply outcome unknown; not sent again", extra={"channel": row.channel, "outbox": row.id})
-            elif result.outcome == SendOutcome.user_gone:
-                row.state = OutboxState.failed.value
-                user = session.get(ChannelUser, row.user_id)
-                if user is not None and user.active:
-                    user.active = False
-                    session.add(user)
+    now = clock.now()
+    by_attempts: dict[int, list[str]] = {}  # one statement per attempt count (nearly always just "1")
+    for job, result in done:
+        if result.outcome == SendOutcome.delivered:
+            by_attempts.setdefault(job.attempts, []).append(job.outbox_id)
+    for tries, oids in by_attempts.items():
+        session.connection().execute(_outbox_statements()["delivered"], {"oids": oids, "tries": tries, "at": now})
+    others = [(job, result) for job, result in done if result.outcome != SendOutcome.delivered]
+    if not others:
+        return
+    rows = {
+        r.id: r
+        for r in session.execute(select(OutboxMessage).where(col(OutboxMessage.id).in_([job.outbox_id for job, _ in others]))).scalars()
+    }
+    for job, result in others:
+        row = rows.get(job.outbox_id)
+        if row is None or row.state != OutboxState.sending.value or row.attempts != job.attempts:
+            continue
+        row.lease_until = None
+        row.last_error = (result.error or result.outcome.value)[:200]
+        if result.parts_sent is not None:
+            row.parts_sent = max(row.parts_sent or 0, result.parts_sent)
+        _record_reply(row, job, result)
+        if result.outcome == SendOutcome.retry:
+            if row.attempts >= MAX_SEND_ATTEMPTS:
+                row.state = OutboxState.dead.value
+                log.error("outbox row dead-lettered", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
+                notify.publish(session, "delivery_dead", outbox_id=row.id)
             else:
-                row.state = OutboxState.failed.value
-                log.warning("outbox send failed for good", extra={"channel": row.channel, "outbox": row.id, "status": row.last_error})
-                notify.publish(session, "delivery_failed", outbox_id=row.id)
-            session.add(row)
+                row.state = OutboxState.pending.value
+                row.next_try_at = now + timedelta(seconds=_retry_delay(row, result, now))
+                log.info("outbox send will be retried", extra={"channel": row.channel, "outbox": row.id, "attempts": row.attempts})
+        elif result.outcome == SendOutcome.unconfirmed:
+            row.state = OutboxState.unconfirmed.value
+            row.reply_token = None
+            log.warning("outbox reply outcome unknown; not sent again", extra={"channel": row.channel, "outbox": row.id})
+        elif result.outcome == SendOutcome.user_gone:
+            row.state = OutboxState.failed.value
+            user = session.get(ChannelUser, row.user_id)
+            if user is not None and user.active:
+                user.active = False
+                session.add(user)
+        else:
+            row.state = OutboxState.failed.value
+            log.warning("outbox send failed for good", extra={"channel": row.channel, "outbox": row.id, "status": row.last_error})
+            notify.publish(session, "delivery_failed", outbox_id=row.id)
+        session.add(row)
+    session.flush()  # why: a claim in the same transaction (finish_and_claim) must see these outcomes
 
 
 def _record_reply(row: OutboxMessage, job: SendJob, result: SendResult) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlmodel import Session
 
 from bot.channels.base import RawEvent
 from bot.models import InboxEvent
+from bot.pipeline.tuning import STORE_GATHER_AFTER_SECONDS, STORE_LINGER_SECONDS
 from bot.pipeline.wake import notify, poke
 from core import clock, db, identity
 from core.rows import table_of
@@ -39,7 +41,7 @@ def store_events(session: Session, channel: str, raw_events: Iterable[RawEvent])
     if rows:
         # why not "if added": PostgreSQL reports no rowcount for this INSERT (it has RETURNING);
         # a redelivery then wakes the workers for nothing, which costs one empty claim
-        notify(conn, "inbox")  # other processes' workers, at the caller's commit
+        notify(conn, "inbox", coalesce=True)  # other processes' workers, at the caller's commit
     return added
 
 
@@ -95,7 +97,7 @@ def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
         with db.session_scope() as session:
             conn = session.connection()
             conn.execute(_store_statement(conn.dialect.name), rows)
-            notify(conn, "inbox")  # other processes' workers, at this commit
+            notify(conn, "inbox", coalesce=True)  # other processes' workers, at this commit
     finally:
         with _store_gate:
             _stores_waiting -= 1
@@ -118,6 +120,7 @@ class _GroupCommit:
     def __init__(self) -> None:
         self.pending: list[tuple[str, list[RawEvent], asyncio.Future]] = []
         self.task: asyncio.Task | None = None
+        self.last_store = float("-inf")  # monotonic start of the last store
 
     async def store(self, channel: str, events: list[RawEvent]) -> None:
         loop = asyncio.get_running_loop()
@@ -129,6 +132,12 @@ class _GroupCommit:
 
     async def _drain(self) -> None:
         while self.pending:
+            now = time.monotonic()
+            if now - self.last_store < STORE_GATHER_AFTER_SECONDS:
+                # why: while requests flow, each arriving alone would cost a transaction of its
+                # own (and on PostgreSQL its commit); a lone request after a quiet spell goes at once
+                await asyncio.sleep(STORE_LINGER_SECONDS)
+            self.last_store = time.monotonic()
             batch, self.pending = self.pending, []
             try:
                 await asyncio.to_thread(_store_batch, [(c, e) for c, e, _f in batch])

@@ -5,7 +5,7 @@ importing the package must not depend on the environment of the moment; the comp
 root (``create_app``, ``ristapo worker``) hands over its :class:`core.settings.Settings`
 once. The variables keep their names (``RISTAPO_WORKER_POLL_SECONDS``,
 ``RISTAPO_WORKER_BUSY_POLL_SECONDS``, ``RISTAPO_OUTBOX_LEASE_SECONDS``,
-``RISTAPO_RETRY_BASE_SECONDS``, ``RISTAPO_TURN_BATCH``); they exist for the crash tests and
+``RISTAPO_RETRY_BASE_SECONDS``, ``RISTAPO_TURN_BATCH``, ``RISTAPO_WORKER_GATHER_SECONDS``); they exist for the crash tests and
 operators, not for everyday use. Tests may set an attribute of :data:`TUNING` directly.
 """
 from __future__ import annotations
@@ -19,6 +19,14 @@ BUSY_WINDOW_SECONDS = 5.0
 RETRY_MAX_SECONDS = 600.0
 SEND_CONCURRENCY = 32
 FINISH_LINGER_SECONDS = 0.005  # outbox: let a few more sends complete before recording them together
+# webhook stores: at most one NOTIFY per this interval per process (see wake.notify); below the
+# gather window, so a worker that took the notified events goes round after the skipped ones
+NOTIFY_COALESCE_SECONDS = 0.005
+# webhook group commit (store.py): while requests flow (the last store began this recently), a
+# store waits STORE_LINGER_SECONDS for the requests right behind it; a lone request goes at once
+STORE_GATHER_AFTER_SECONDS = 0.02
+STORE_LINGER_SECONDS = 0.002
+GATHER_AFTER_WORK_SECONDS = 0.05  # traffic "flows" if the last work is this recent (else no gathering)
 LOADING_AFTER_SECONDS = 1.0  # show a "typing" hint only when the user has already waited
 
 
@@ -35,6 +43,10 @@ class Tuning:
     retry_base_seconds: float = 5.0
     # why batches: a turn's statements cost more than its thinking, and per batch they run once
     turn_batch: int = 32
+    # why gather: while traffic flows, a pass that finds a few events costs its claim, loads,
+    # writes and commit for those few; waiting a few ms lets the next pass take more at once.
+    # Only after recent work (GATHER_AFTER_WORK_SECONDS): a lone message is taken at once
+    gather_seconds: float = 0.01
     # PostgreSQL: LISTEN for other processes' commits (bot/pipeline/listen.py); the poll stays
     listen: bool = True
     listen_url: str | None = field(default=None, repr=False)  # a direct connection for LISTEN (PgBouncer); default: the database's
@@ -62,6 +74,7 @@ def configure(settings) -> Tuning:
     TUNING.outbox_lease_seconds = settings.outbox_lease_seconds
     TUNING.retry_base_seconds = settings.retry_base_seconds
     TUNING.turn_batch = max(1, settings.turn_batch)
+    TUNING.gather_seconds = settings.worker_gather_seconds
     TUNING.listen = settings.worker_listen
     TUNING.listen_url = settings.listen_database_url
     return TUNING

@@ -18,7 +18,7 @@ import time
 from sqlalchemy import event
 from sqlmodel import Session
 
-from bot.pipeline.tuning import BUSY_WINDOW_SECONDS, TUNING
+from bot.pipeline.tuning import BUSY_WINDOW_SECONDS, NOTIFY_COALESCE_SECONDS, TUNING
 from core.models import OutboxMessage, OutboxState
 from core.outbox import OUTBOX_ADDED
 
@@ -33,6 +33,10 @@ class _Waker:
     def set(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
             self.loop.call_soon_threadsafe(self.event.set)
+
+    def clear(self) -> None:
+        """Forgets earlier pokes (the loop is about to look at the database anyway)."""
+        self.event.clear()
 
     async def wait(self, timeout: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -50,14 +54,30 @@ CHANNELS = {"inbox": "ristapo_inbox", "outbox": "ristapo_outbox"}  # PostgreSQL 
 _NOTIFIED = "ristapo_outbox_notified"  # session.info: this transaction has sent its NOTIFY
 
 
-def notify(connection, kind: str) -> None:
+def notify(connection, kind: str, *, coalesce: bool = False) -> None:
     """Tells other processes' ``kind`` workers when the caller's transaction commits (PostgreSQL).
 
     NOTIFY is transactional: it is delivered at commit and dropped by a rollback, so a worker
     is never woken for work it cannot see yet. On SQLite it does nothing.
+
+    ``coalesce`` (the webhook's stores): skipped if this process sent one less than
+    :data:`NOTIFY_COALESCE_SECONDS` ago. Why: at hundreds of requests a second, every NOTIFY
+    wakes every listening worker process and its backend for a few events at most. Why it loses
+    no wake-up: the worker that takes the notified events then goes round again
+    (bot/pipeline/loops.py) after the skipped ones were committed; the poll stays the fallback.
     """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"NOTIFY {CHANNELS[kind]}")
+    if connection.dialect.name != "postgresql":
+        return
+    if coalesce:
+        now = _monotonic()
+        if now - _last_notified.get(kind, float("-inf")) < NOTIFY_COALESCE_SECONDS:
+            return
+        _last_notified[kind] = now  # a race between two threads costs one extra NOTIFY, nothing else
+    connection.exec_driver_sql(f"NOTIFY {CHANNELS[kind]}")
+
+
+_monotonic = time.monotonic  # tests replace it
+_last_notified: dict[str, float] = {}
 
 
 def poke(kind: str) -> None:
