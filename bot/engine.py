@@ -414,9 +414,12 @@ def _intake_question(index: int) -> OutMessage:
 def _intake_step(view: ConversationView, ctx: EngineContext, action: str, text: str) -> TurnResult:
     intake_now = dict(view.pending.get("intake") or {})
     index = min(intake_mod.answered_steps(intake_now), len(texts.INTAKE_STEPS) - 1)
-    intake_now = intake_mod.record(intake_now, intake_mod.STEPS[index], action, text)
+    step = intake_mod.STEPS[index]
+    intake_now = intake_mod.record(intake_now, step, action, text)
+    noted = [OutMessage("text", texts.INTAKE_NOTED)] if intake_now.get(step) == "other_text" else []
     if intake_mod.answered_steps(intake_now) < len(texts.INTAKE_STEPS):
-        return TurnResult(replace(view, pending={**view.pending, "intake": intake_now}), [_intake_question(intake_mod.answered_steps(intake_now))], [])
+        return TurnResult(replace(view, pending={**view.pending, "intake": intake_now}),
+                          [*noted, _intake_question(intake_mod.answered_steps(intake_now))], [])
     pending = {k: v for k, v in view.pending.items() if k != "intake"}
     return _open_ticket(replace(view, pending=pending), ctx, intake=intake_now)
 

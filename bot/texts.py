@@ -93,6 +93,9 @@ INTAKE_STEPS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("contact", "連絡の方法は?", [("このチャットで", "chat"), ("電話がいい", "phone")]),
 ]
 INTAKE_SKIP_LABEL = "とばす"
+# a typed message that answers none of the choices (「担当の人いますか」) is kept for staff as it is;
+# saying so keeps the next question from feeling like the message was ignored
+INTAKE_NOTED = "書いてくれたことは、そのまま職員に伝えます。"
 
 # typed answers to the intake: words that pick an option (else the words are kept as free text)
 INTAKE_WORDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot import texts
 from core import db
 from core.models import Consent, Conversation, Message, OutboxMessage
 from handoff.models import Ticket
@@ -113,6 +114,16 @@ def test_intake_answers_reach_the_ticket(consented_chat):
     t = _rows(Ticket)[0]
     assert json.loads(t.intake) == {"who": "family", "need": "housing", "urgency": "tonight", "contact": "chat"}
     assert t.priority == 1 and not t.consent_declined
+
+
+def test_a_typed_message_that_answers_no_choice_is_acknowledged_not_swallowed(consented_chat):
+    chat = consented_chat
+    chat.say("人と話したい")
+    out = chat.say("ほごかんさつかんさん いますか")  # asked back instead of choosing who is writing
+    assert [m.text for m in out][0] == texts.INTAKE_NOTED
+    assert out[-1].text == "いちばん困っていることは?"
+    out = chat.say("家族")  # a typed word that is one of the choices needs no acknowledgement
+    assert texts.INTAKE_NOTED not in [m.text for m in out]
 
 
 def test_handoff_without_consent_skips_intake_and_says_so(chat):
