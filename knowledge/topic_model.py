@@ -26,6 +26,7 @@ the model in a fraction of a second instead of training it again).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from threading import Lock
@@ -173,31 +174,29 @@ def clear_line_caches() -> None:
         cache.clear()
 
 
+_Value = TypeVar("_Value")
+
+
+def _remembered(cache: dict[str, _Value], text: str, compute: Callable[[str], _Value]) -> _Value:
+    """``compute(text)``, kept in ``cache`` up to ``_LINE_FEATURES_MAX`` training lines."""
+    value = cache.get(text)
+    if value is None:
+        value = compute(text)
+        if len(cache) < _LINE_FEATURES_MAX:
+            cache[text] = value
+    return value
+
+
 def _line_analysis(text: str) -> Analysis:
     """One SudachiPy pass per training line, shared by both feature views."""
-    a = _LINE_ANALYSES.get(text)
-    if a is None:
-        a = analyze_message(text)
-        if len(_LINE_ANALYSES) < _LINE_FEATURES_MAX:
-            _LINE_ANALYSES[text] = a
-    return a
+    return _remembered(_LINE_ANALYSES, text, analyze_message)
 
 
 def line_features(text: str) -> list[str]:
     """:func:`features` of one training line, computed once per process (drafts retrain fast)."""
-    feats = _LINE_FEATURES.get(text)
-    if feats is None:
-        feats = features(_line_analysis(text))
-        if len(_LINE_FEATURES) < _LINE_FEATURES_MAX:
-            _LINE_FEATURES[text] = feats
-    return feats
+    return _remembered(_LINE_FEATURES, text, lambda t: features(_line_analysis(t)))
 
 
 def topic_line_features(text: str) -> list[str]:
     """:func:`topic_features` of one training line, computed once per process."""
-    feats = _TOPIC_LINE_FEATURES.get(text)
-    if feats is None:
-        feats = topic_features(_line_analysis(text))
-        if len(_TOPIC_LINE_FEATURES) < _LINE_FEATURES_MAX:
-            _TOPIC_LINE_FEATURES[text] = feats
-    return feats
+    return _remembered(_TOPIC_LINE_FEATURES, text, lambda t: topic_features(_line_analysis(t)))
