@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from bot import intake as intake_mod
 from bot import texts, waiting
+from bot.facet_follow_up import facet_follow_up
 from bot.followup import about_someone_else, involves_violence
 from bot.states import DialogueState as S
 from bot.turn_types import ConversationView, EngineContext, Event, TurnResult  # re-exported for the service and helpers
@@ -167,6 +168,9 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return TurnResult(view, [OutMessage("text", texts.GREETING + texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "greeting"})], und)
     if und.intent == "thanks":
         return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
+    followed = facet_follow_up(view, ctx, und, text, _short)
+    if followed is not None:
+        return followed
     entry = ctx.kb.get(und.topic) if und.intent == "faq" and und.topic else None
     if asked is not None and (entry is None or not entry.needs_place):
         offices = format_offices(offices_for(asked))

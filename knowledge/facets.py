@@ -24,7 +24,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
                r"どのくらい(の間|のあいだ|続|つづ|い(ら|れ)れる)|どれくらい(の間|のあいだ|続|つづ|い(ら|れ)れる)|"
                r"どんだけ(続|つづ|い(ら|れ)れる)|長さ|いつ(まで|終わ|おわ))"),
     # how much does it cost
-    ("cost", r"(いくら|何円|なんえん|費用|ひよう|料金|りょうきん|お金(が|は|って)?(かか|いる|要る|掛か|払)|"
+    ("cost", r"(いくら|なんぼ|何円|なんえん|費用|ひよう|料金|りょうきん|お金(が|は|って)?(かか|いる|要る|掛か|払)|"
              r"おかね(が|は|って)?(かか|いる|払)|有料|ゆうりょう|無料|むりょう|ただ(で|なん|なの|\s|$)|自己負担|利用料)"),
     # who can use it
     ("who", r"(誰(でも|が|なら)|だれ(でも|が|なら)|対象|たいしょう|どんな人|どういう人|入れる人|使える人|"
@@ -38,9 +38,50 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((name, re.compile(p)) for name, p in _PATTERNS)
 
 
+# What may stand around a facet's words in a question that names no topic of its own:
+# pointing words (それ, そこ), particles, sentence ends in several dialects, and the verbs the
+# facets go with (いれる, かかる, つかえる). Anything else — a noun, a kanji word, a place — is a
+# topic of its own, and the classifier decides.
+_BARE_REST = re.compile(
+    r"(それ|これ|あれ|そこ|ここ|あそこ|そっち|こっち|そちら|こちら|その|この|あの|そいつ|"
+    r"です|ます|でしょう|でしょ|だろう|だろ|やろ|じゃろ|だべ|だがや|かな|かね|のう|けん|けえ|ばい|"
+    r"っけ|なん|なの|する|して|します|なる|なります|あります|ある|いる|いれる|いられる|おれる|おられる|"
+    r"はいれる|入れる|入る|はいる|つかえる|使える|使う|つかう|申し込む|もうしこむ|申し込める|もうしこめる|"
+    r"払う|はらう|かかる|かかります|もらえる|できる|出来る|いける|行ける|いく|行く|る|り|う|た|て|"
+    r"ぐらい|くらい|まで|ずっと|だいたい|って|は|も|が|の|に|で|を|と|か|な|ん|ね|よ|わ|や|さ|じゃ|だ|"
+    r"[おごー〜~!！?？。、…・ ])*"
+)
+
+
 def detect_facet(norm: str) -> str | None:
-    """The facet ``norm`` (normalised text) asks for, or None for a general question."""
+    """The facet ``norm`` (normalised text) asks for, or None for a general question.
+
+    Spaces are closed first: 「おかねは かかるん」 written in spaced hiragana asks the same.
+    """
+    found = _facet_match(norm.replace(" ", ""))
+    return found[0] if found else None
+
+
+def follow_up_facet(norm: str) -> str | None:
+    """The facet a question asks for when it names nothing else: 「いつまで？」「おかねは かかるん？」.
+
+    Why: right after an answer people ask about *it* without naming it again; such a question
+    belongs to the entry just answered, not to whichever entry the words alone fit best
+    (「お金かかる？」 alone would be the entry on the cost of consulting). The bot uses it only
+    when the entry it answered last has that facet.
+    """
+    compact = norm.replace(" ", "")
+    found = _facet_match(compact)
+    if found is None:
+        return None
+    name, match = found
+    rest = compact[:match.start()] + compact[match.end():]
+    return name if _BARE_REST.fullmatch(rest) else None
+
+
+def _facet_match(compact: str) -> tuple[str, re.Match[str]] | None:
     for name, pattern in _COMPILED:
-        if pattern.search(norm):
-            return name
+        match = pattern.search(compact)
+        if match:
+            return name, match
     return None
