@@ -39,9 +39,11 @@ from core.messages import (
     OutMessage,
 )
 from knowledge.crisis import detect_crisis
+from knowledge.feelings import told_feeling
 from knowledge.furigana import as_parentheses
 from knowledge.hotlines import crisis_phone_text
 from knowledge.kb import Entry, KnowledgeBase
+from knowledge.normalize import normalize
 from knowledge.places import find_place, format_offices, office_request, offices_for
 from knowledge.understand import Understanding
 
@@ -179,6 +181,10 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return _ask_back(view, ctx, und)
     if entry is not None:
         return _answer(view, entry, und, text)
+    if told_feeling(normalize(text)):
+        label, entry_id = texts.FEELINGS_ENTRY
+        out = OutMessage("text", texts.FEELINGS, buttons=[Button(label, A_ENTRY + entry_id)], quick_replies=texts.common_quick_replies())
+        return TurnResult(view, [out], [Event("abstained", {"score": und.score, "candidates": und.candidates[:3]})], und)
     return TurnResult(
         view,
         [OutMessage("text", texts.DONT_KNOW, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())],

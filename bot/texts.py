@@ -41,6 +41,16 @@ MENU_TOPICS = [
     ("りすたぽとは", "ristapo"),
 ]
 
+# A message no entry answers that tells a feeling (knowledge.feelings): not a question, so not
+# "I cannot answer that question"; not danger either (the crisis floor decided that first).
+FEELINGS = (
+    "気持ちを書いてくれて、ありがとうございます。\n"
+    "ここは自動の返事なので、うまく話を聞いてあげられません。"
+    "だれかに聞いてほしいときは「人と話したい」を押してください。職員が受付時間に返事をします。\n"
+    "いま命があぶないときは、110番か119番へ。"
+)
+FEELINGS_ENTRY = ("こころの相談先", "seishin-hoken")
+
 DONT_KNOW = (
     "ごめんなさい。その質問には、ここではうまく答えられません。"
     "メニューから選ぶか、「人と話したい」を押すと職員につなぎます。"
