@@ -27,6 +27,7 @@ from .intents import IntentMatch, asks_legal_advice, looks_like_question, match_
 from .kb import KnowledgeBase
 from .lexical import LexicalMatcher, Synonyms, analyze_message, default_synonyms
 from .normalize import Analysis, normalize
+from .romaji import kana_from_romaji
 from .topic_model import TopicModel, features, topic_features
 
 INTENTS = ("faq", "handoff", "crisis", "delete_data", "greeting", "thanks", "menu", "none")
@@ -103,7 +104,8 @@ class Understander:
 
     def classify(self, text: str) -> Understanding:
         """Decide what ``text`` is: crisis, an intent, an FAQ entry, or none."""
-        norm = normalize(text or "")
+        text = kana_from_romaji(text or "")  # 「sumu toko nai」 is read as すむ とこ ない
+        norm = normalize(text)
         crisis = self.lexicon.check(text or "", normalized=norm)
         if crisis.is_crisis:
             # Why first and final: a person in danger must get the hotlines even if the same
