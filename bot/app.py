@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from admin import admission, console
 from admin import api as admin_api
 from admin.console.kb_preview import AnswerPreview
-from bot import engine, pipeline, retention
+from bot import answers, pipeline, retention
 from bot.channels import CHANNELS
 from bot.channels.line import render as line_render
 from bot.runtime import get_runtime
@@ -149,7 +149,7 @@ def _add_health_routes(app: FastAPI, settings: Settings) -> None:
 
 def answer_preview(entry: Entry):
     """The editors' preview of ``entry``: the engine's own answer, and its LINE rendering."""
-    messages = engine.answer_messages(entry)
+    messages = answers.answer_messages(entry)
     return AnswerPreview(messages, line_render.render(messages))
 
 

@@ -10,11 +10,10 @@ States and transitions: :class:`bot.states.DialogueState`, drawn in ``bot/flow.m
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
+from bot import answers, texts, waiting
 from bot import intake as intake_mod
-from bot import texts, waiting
 from bot.facet_follow_up import facet_follow_up
 from bot.followup import about_someone_else, involves_violence
 from bot.states import DialogueState as S
@@ -40,11 +39,10 @@ from core.messages import (
 )
 from knowledge.crisis import detect_crisis
 from knowledge.feelings import told_feeling
-from knowledge.furigana import as_parentheses
 from knowledge.hotlines import crisis_phone_text
-from knowledge.kb import Entry, KnowledgeBase
 from knowledge.normalize import normalize
 from knowledge.places import find_place, format_offices, office_request, offices_for
+from knowledge.romaji import kana_from_romaji
 from knowledge.understand import Understanding
 
 
@@ -143,6 +141,7 @@ def _safety_first(view: ConversationView, ctx: EngineContext, und: Understanding
 
 def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str) -> TurnResult:
     """Intents, button actions and FAQ answers for a conversation the bot owns."""
+    text = kana_from_romaji(text)  # places, facets and feelings read 「itsumade?」 as the classifier does
     # why: 「群馬の定着支援センターの電話番号は？」 names a place and asks for its office; the
     # directory answers it (the handoff pattern also matches 電話番号, the FAQ may match 保護観察).
     asked = office_request(text) if und is not None and not action else None
@@ -153,11 +152,11 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
     if action.startswith(A_ENTRY):
         entry = ctx.kb.get(action[len(A_ENTRY):])
         if entry is not None:
-            return _answer(view, entry, None, None)
+            return answers.answer(view, entry, None, None)
     if action.startswith(A_CHOICE):
         return _choice_taken(view, ctx, action[len(A_CHOICE):])
     if action == A_FURIGANA:
-        return _with_readings(view, ctx)
+        return answers.with_readings(view, ctx)
     if und is None:
         return TurnResult(view, [_menu()], [], und)
     if view.pending.get("place_for"):
@@ -170,7 +169,7 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
         return TurnResult(view, [OutMessage("text", texts.GREETING + texts.MENU_INTRO, buttons=texts.menu_buttons(), quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "greeting"})], und)
     if und.intent == "thanks":
         return TurnResult(view, [OutMessage("text", texts.THANKS, quick_replies=texts.common_quick_replies())], [Event("intent", {"intent": "thanks"})], und)
-    followed = facet_follow_up(view, ctx, und, text, _short)
+    followed = facet_follow_up(view, ctx, und, text)
     if followed is not None:
         return followed
     entry = ctx.kb.get(und.topic) if und.intent == "faq" and und.topic else None
@@ -180,7 +179,7 @@ def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | No
     if und.intent == "faq" and len([t for t in und.clarify if ctx.kb.get(t)]) >= 2:
         return _ask_back(view, ctx, und)
     if entry is not None:
-        return _answer(view, entry, und, text)
+        return answers.answer(view, entry, und, text)
     if told_feeling(normalize(text)):
         label, entry_id = texts.FEELINGS_ENTRY
         out = OutMessage("text", texts.FEELINGS, buttons=[Button(label, A_ENTRY + entry_id)], quick_replies=texts.common_quick_replies())
@@ -201,7 +200,7 @@ def _ask_back(view: ConversationView, ctx: EngineContext, und: Understanding) ->
     choice is tapped, ``clarified`` with the chosen entry.
     """
     choices = [t for t in und.clarify if ctx.kb.get(t)][:3]
-    buttons = [Button(_short(t), A_CHOICE + t) for t in choices] + [Button(texts.ASK_BACK_NONE_LABEL, A_CHOICE + "none")]
+    buttons = [Button(answers.short(t), A_CHOICE + t) for t in choices] + [Button(texts.ASK_BACK_NONE_LABEL, A_CHOICE + "none")]
     pending = {**view.pending, "clarify": choices}
     return TurnResult(
         replace(view, pending=pending),
@@ -220,89 +219,9 @@ def _choice_taken(view: ConversationView, ctx: EngineContext, entry_id: str) -> 
     if entry is None:
         out = OutMessage("text", texts.ASK_BACK_NONE, buttons=texts.menu_buttons()[:4], quick_replies=texts.common_quick_replies())
         return TurnResult(view, [out], [event])
-    result = _answer(view, entry, None, None)
+    result = answers.answer(view, entry, None, None)
     result.events.insert(0, event)
     return result
-
-
-def _with_readings(view: ConversationView, ctx: EngineContext) -> TurnResult:
-    """The last answer again with readings: 更生緊急保護(こうせいきんきゅうほご).
-
-    Why: many people read kanji with difficulty, and the words they must say at a counter are
-    the hardest ones; the reading goes right after the word so that it works on every channel.
-    """
-    entry = ctx.kb.get(view.pending.get("last_entry") or "")
-    if entry is None:
-        return TurnResult(view, [OutMessage("text", texts.FURIGANA_NOTHING, quick_replies=texts.common_quick_replies())], [])
-    readings = getattr(entry, "readings", None) or {}
-    out = OutMessage("answer", as_parentheses(entry.answer, readings), title=as_parentheses(entry.title, readings),
-                     quick_replies=texts.common_quick_replies(), entry_id=entry.id, entry_version=entry.version)
-    return TurnResult(view, [out], [Event("intent", {"intent": "furigana"})])
-
-
-def _answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None) -> TurnResult:
-    related = [Button(_short(e), A_ENTRY + e) for e in entry.related[:3]]
-    facet = (getattr(entry, "facets", None) or {}).get(und.facet) if und and und.facet else None
-    out = [
-        OutMessage(
-            "answer",
-            # why the facet first: the person asked one thing (いつまで, 前科があっても); the
-            # general text follows for the rest
-            f"{facet}\n\n{entry.answer}" if facet else entry.answer,
-            title=entry.title,
-            source_line=entry.source_line(),
-            buttons=related,
-            quick_replies=texts.common_quick_replies(),
-            entry_id=entry.id,
-            entry_version=entry.version,
-        )
-    ]
-    pending = {**view.pending, "last_entry": entry.id}
-    out[0].quick_replies = [Button(texts.FURIGANA_LABEL, A_FURIGANA)] + out[0].quick_replies
-    if entry.needs_place:
-        place = find_place(text or "")
-        if place is not None:
-            out.append(OutMessage("text", format_offices(offices_for(place)), quick_replies=texts.common_quick_replies()))
-        else:
-            # the entry's own last line asks for the place (kb check enforces it); remember to listen
-            pending["place_for"] = entry.id
-    events = [Event("answered", {"entry_id": entry.id, "version": entry.version, "score": und.score if und else None})]
-    return TurnResult(replace(view, pending=pending), out, events, und)
-
-
-def answer_messages(entry: Entry) -> list[OutMessage]:
-    """What the bot sends when it answers with ``entry`` (the editors' preview shows exactly this)."""
-    return _answer(ConversationView(), entry, None, None).out
-
-
-_SHORT_LABELS: dict[str, str] = {}
-
-
-def _short(entry_id: str) -> str:
-    """A button label for a related entry (LINE: ≤ 20 chars)."""
-    return _SHORT_LABELS.get(entry_id, entry_id)
-
-
-LABEL_LIMIT = 20  # LINE cuts quick-reply and button labels at 20 characters
-
-
-def short_label(title: str, limit: int = LABEL_LIMIT) -> str:
-    """A title that fits a button: drop a trailing 「(…)」 first, then cut with 「…」.
-
-    Why: a plain cut left labels such as 「市町村のまるごと相談(重層的支援体制整備」 with an open
-    bracket; the bracket usually only explains, so the words before it read better alone.
-    """
-    if len(title) <= limit:
-        return title
-    bare = re.sub(r"\s*[(（][^()（）]*[)）]$", "", title)
-    if bare and len(bare) <= limit:
-        return bare
-    return bare[: limit - 1] + "…"
-
-
-def set_short_labels(kb: KnowledgeBase) -> None:
-    for e in kb:
-        _SHORT_LABELS[e.id] = short_label(e.title)
 
 
 def _menu() -> OutMessage:

@@ -9,9 +9,8 @@ classifier decides as usual, so nothing is invented for an entry without the fac
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot import texts
+from bot.answers import short
 from bot.turn_types import ConversationView, EngineContext, Event, TurnResult
 from core.messages import A_ENTRY, Button, OutMessage
 from knowledge.facets import follow_up_facet
@@ -22,8 +21,7 @@ from knowledge.understand import Understanding
 _NOT_A_QUESTION = ("crisis", "handoff", "menu", "greeting", "thanks", "delete_data")
 
 
-def facet_follow_up(view: ConversationView, ctx: EngineContext, und: Understanding, text: str,
-                    short_label: Callable[[str], str]) -> TurnResult | None:
+def facet_follow_up(view: ConversationView, ctx: EngineContext, und: Understanding, text: str) -> TurnResult | None:
     """The last entry's facet for a bare facet question, or None to let the classifier decide."""
     if und.intent in _NOT_A_QUESTION:
         return None
@@ -39,7 +37,7 @@ def facet_follow_up(view: ConversationView, ctx: EngineContext, und: Understandi
         answer,
         title=entry.title,
         source_line=entry.source_line(),
-        buttons=[Button(short_label(e), A_ENTRY + e) for e in entry.related[:3]],
+        buttons=[Button(short(e), A_ENTRY + e) for e in entry.related[:3]],
         quick_replies=texts.common_quick_replies(),
         entry_id=entry.id,
         entry_version=entry.version,

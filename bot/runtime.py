@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlmodel import Session
 
-from bot import engine
+from bot import answers
 from core import heap
 from core.consent_text import current_consent_text, still_valid_from
 from core.models import ConsentText
@@ -51,7 +51,7 @@ class Runtime:
     def _load(self) -> Knowledge:
         sig = self._signature()
         kb = load_kb(self.entries_dir)
-        engine.set_short_labels(kb)
+        answers.set_short_labels(kb)
         return Knowledge(kb, Understander(kb, model_cache_dir=self.model_cache_dir), sig)
 
     @property

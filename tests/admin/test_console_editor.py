@@ -273,7 +273,7 @@ def test_try_it_uses_the_text_on_screen_and_the_diff_shows_the_answer(app, peopl
 
 def test_the_preview_is_the_engines_own_answer(app, people):
     """The preview comes from the engine (injected by bot/app.py), not a copy of it in the console."""
-    from bot import engine
+    from bot import answers
     from bot.texts import FURIGANA_LABEL
     from knowledge.kb import parse_entry
 
@@ -285,6 +285,6 @@ def test_the_preview_is_the_engines_own_answer(app, people):
     assert r.status_code == 200
     assert FURIGANA_LABEL in r.text  # the engine's quick reply under every answer
     entry = parse_entry((app.state.runtime.entries_dir / f"{ENTRY}.md").read_text(encoding="utf-8"))
-    sent = engine.answer_messages(entry)
+    sent = answers.answer_messages(entry)
     assert [m.kind for m in app.state.answer_preview(entry).messages] == [m.kind for m in sent]
     assert [b.label for b in app.state.answer_preview(entry).messages[0].quick_replies] == [b.label for b in sent[0].quick_replies]

@@ -1,5 +1,5 @@
 """Buttons that name another entry must fit LINE's 20 characters and still read as words."""
-from bot.engine import LABEL_LIMIT, short_label
+from bot.answers import LABEL_LIMIT, short_label
 from knowledge.kb import load_kb
 
 

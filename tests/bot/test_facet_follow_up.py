@@ -13,7 +13,7 @@ def _answer(out):
     return next(m for m in out if m.kind == "answer")
 
 
-@pytest.mark.parametrize("follow_up", ["いつまで おれるん？", "期間は？", "それって いつまでなん"])
+@pytest.mark.parametrize("follow_up", ["いつまで おれるん？", "期間は？", "それって いつまでなん", "itsumade ireru no?"])
 def test_how_long_after_the_facility_answer(consented_chat, follow_up):
     assert _answer(consented_chat.say("更生保護施設ってなに？")).entry_id == "kousei-hogo-shisetsu"
     answer = _answer(consented_chat.say(follow_up))
