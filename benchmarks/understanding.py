@@ -51,6 +51,7 @@ from knowledge.understand import Understander, Understanding  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = [
+    ROOT / "benchmarks" / "romaji_blind.jsonl",
     ROOT / "benchmarks" / "understanding_blind4.jsonl",
     ROOT / "benchmarks" / "crisis_blind4.jsonl",
     ROOT / "benchmarks" / "understanding_blind3.jsonl",
@@ -67,7 +68,8 @@ SETS = [
 ]
 BLIND = {"understanding_blind.jsonl", "new_entries_blind.jsonl", "crisis_blind.jsonl", "crisis_blind2.jsonl",
          "understanding_blind2.jsonl", "understanding_blind3.jsonl", "crisis_blind3.jsonl",
-         "crisis_blind4.jsonl", "understanding_blind4.jsonl"}
+         "crisis_blind4.jsonl", "understanding_blind4.jsonl",
+         "romaji_blind.jsonl"}
 KINDS = ("faq", "intent", "none", "control")
 BASELINE_CUTOFF = 50.0
 
