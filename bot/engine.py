@@ -55,7 +55,9 @@ def turn(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnRe
 
 
 def _decide(view: ConversationView, inbound: Inbound, ctx: EngineContext) -> TurnResult:
-    text = (inbound.text or "").strip()
+    # why here: every step reads the text (cannot-call, consent words, places, facets, feelings),
+    # and 「denwa dekinai」 must mean the same to all of them as でんわ できない
+    text = kana_from_romaji((inbound.text or "").strip())
     action = inbound.action or ""
     und: Understanding | None = ctx.understander.classify(text) if inbound.kind == "text" and text else None
 
@@ -141,7 +143,6 @@ def _safety_first(view: ConversationView, ctx: EngineContext, und: Understanding
 
 def _respond(view: ConversationView, ctx: EngineContext, und: Understanding | None, action: str, text: str) -> TurnResult:
     """Intents, button actions and FAQ answers for a conversation the bot owns."""
-    text = kana_from_romaji(text)  # places, facets and feelings read 「itsumade?」 as the classifier does
     # why: 「群馬の定着支援センターの電話番号は？」 names a place and asks for its office; the
     # directory answers it (the handoff pattern also matches 電話番号, the FAQ may match 保護観察).
     asked = office_request(text) if und is not None and not action else None

@@ -180,6 +180,7 @@ def _outbox() -> list[OutboxMessage]:
     "電話でけへん、声もでえへん",  # Kansai
     "でんわ　こわか",  # Kyushu
     "ﾃﾞﾝﾜ ﾑﾘ",  # half-width katakana
+    "denwa muri, koe dasenai",  # romaji (the engine reads it as kana before every step)
     "しゃべれん",
 ])
 def test_cannot_call_is_understood_in_dialect_and_any_script(consented_chat, at, said):
