@@ -15,7 +15,7 @@ from dataclasses import replace
 from bot import answers, texts, waiting
 from bot import intake as intake_mod
 from bot.facet_follow_up import facet_follow_up
-from bot.followup import about_someone_else, involves_violence
+from bot.followup import about_someone_else, involves_violence, is_emergency
 from bot.states import DialogueState as S
 from bot.turn_types import ConversationView, EngineContext, Event, TurnResult  # re-exported for the service and helpers
 from core.messages import (
@@ -302,6 +302,8 @@ def _crisis(view: ConversationView, ctx: EngineContext, und: Understanding | Non
     ]
     events = [Event("crisis", {"lexicon_id": getattr(und, "crisis_id", None), "by_button": by_button})]
     new_view = replace(view, pending={**view.pending, "violence": True}) if violence else view
+    if is_emergency(getattr(und, "crisis_id", None)):
+        new_view = replace(new_view, pending={**new_view.pending, "emergency": True})
     if not view.ticket_open:
         events.append(Event("handoff", {"urgent": True, "intake": {}}))
         new_view = replace(new_view, ticket_open=True, ticket_waiting=True, ticket_crisis=True)

@@ -24,6 +24,10 @@ _CANNOT_CALL = re.compile(
 )
 
 _VIOLENCE_CRISIS_IDS = frozenset({"violence-now", "threat-to-life"})
+# Someone's life is at stake now and a person nearby could call 110/119 for them: a collapse,
+# pills taken, violence or a threat happening now. Then "you need not phone" would be wrong.
+_EMERGENCY_CRISIS_IDS = frozenset({"medical-emergency", "overdose-taken", "overdose", "violence-now",
+                                   "threat-to-life", "chased-threatened", "third-person-now"})
 _VIOLENCE = re.compile(
     r"(殴|なぐ)|(蹴|け)られ|暴力|ぼうりょく|dv|虐待|ぎゃくたい|(叩|たた)かれ|(殺|ころ)され|(首|くび)を?(絞|し)め|(刃物|包丁|ほうちょう)"
 )
@@ -53,6 +57,11 @@ _SOMEONE_ELSE = re.compile(
 def about_someone_else(text: str) -> bool:
     """The message reports danger to someone else (家族が倒れた, 息子は死ぬって) rather than the writer's own."""
     return bool(_SOMEONE_ELSE.search(_norm(text)))
+
+
+def is_emergency(crisis_id: str | None) -> bool:
+    """The crisis needs 110/119 now, which a person nearby can call (see _EMERGENCY_CRISIS_IDS)."""
+    return crisis_id in _EMERGENCY_CRISIS_IDS
 
 
 def involves_violence(text: str, crisis_id: str | None = None) -> bool:

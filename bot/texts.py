@@ -84,6 +84,8 @@ DANGER_NO_WORDS = ("いいえ", "いいえ。", "いや", "ちがう", "違う",
 
 # someone whose crisis ticket waits for staff and who cannot or will not call
 TEXT_HELP_INTRO = "電話しなくても大丈夫です。文字で相談できるところがあります。"
+TEXT_HELP_EMERGENCY = "命にかかわる急ぎのときは、近くにいる人に110番か119番をかけてもらってください。"
+TEXT_HELP_INTRO_EMERGENCY = "声を出して話すのがむずかしいときは、文字で相談できるところもあります。"
 TEXT_HELP_NONE = "いま開いている文字の相談先は、ここでは見つかりませんでした。"
 TEXT_HELP_STAY = "このチャットにも書いてください。職員が読んだら返事をします(これは自動の返事です)。"
 

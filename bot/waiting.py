@@ -41,7 +41,8 @@ def waiting_room(view: ConversationView, ctx: EngineContext, und: Understanding 
             return answered
     events = [Event("staff_notify", {"urgent": view.ticket_crisis})]
     if view.ticket_crisis and text and cannot_call(text):
-        return TurnResult(view, [_text_help(ctx, text, und, violence=bool(view.pending.get("violence")))], events + [Event("intent", {"intent": "text_help"})], und)
+        return TurnResult(view, [_text_help(ctx, text, und, violence=bool(view.pending.get("violence")),
+                                                 emergency=bool(view.pending.get("emergency")))], events + [Event("intent", {"intent": "text_help"})], und)
     out: list[OutMessage] = []
     if action == A_HANDOFF or (und and und.intent == "handoff"):
         out.append(OutMessage("text", texts.WAITING_ALREADY))
@@ -79,11 +80,15 @@ def _ack(view: ConversationView, ctx: EngineContext, text: str, und, *, answered
     return OutMessage("text", body, quick_replies=quick), replace(view, pending={**view.pending, "ack_at": at.isoformat()})
 
 
-def _text_help(ctx: EngineContext, text: str, und, *, violence: bool) -> OutMessage:
+def _text_help(ctx: EngineContext, text: str, und, *, violence: bool, emergency: bool = False) -> OutMessage:
     """For a person on a crisis ticket who cannot or will not phone: chat services open now."""
     violence = violence or involves_violence(text, getattr(und, "crisis_id", None))
     services = text_help_text(violence=violence, at=ctx.now())
-    lines = [texts.TEXT_HELP_INTRO if services else texts.TEXT_HELP_NONE]
+    if emergency:
+        # a collapse or violence now: someone nearby can call; never "you need not phone"
+        lines = [texts.TEXT_HELP_EMERGENCY, texts.TEXT_HELP_INTRO_EMERGENCY if services else texts.TEXT_HELP_NONE]
+    else:
+        lines = [texts.TEXT_HELP_INTRO if services else texts.TEXT_HELP_NONE]
     if services:
         lines.append(services)
     lines += [texts.TEXT_HELP_STAY, ctx.waiting_ack(True)]

@@ -208,3 +208,13 @@ def test_danger_told_about_someone_else_speaks_of_that_person(consented_chat, at
 def test_the_writers_own_danger_keeps_the_kind_line_about_them(consented_chat, at, said):
     at(WEDNESDAY_22H)
     assert consented_chat.say(said)[0].text.startswith(texts.CRISIS_INTRO)
+
+
+@pytest.mark.parametrize("first", ["母がたおれて よんでも へんじしない", "夫が包丁もって暴れとる、いま"])
+def test_cannot_call_in_an_emergency_asks_someone_nearby_to_call(consented_chat, at, first):
+    # a collapse or violence now: 「電話しなくても大丈夫」 would be wrong; someone nearby can call
+    at(WEDNESDAY_22H)
+    assert consented_chat.say(first)[0].kind == "crisis"
+    text = consented_chat.say("電話できない")[0].text
+    assert texts.TEXT_HELP_EMERGENCY in text and texts.TEXT_HELP_INTRO not in text
+    assert "文字で相談できる" in text
