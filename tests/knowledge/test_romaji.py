@@ -48,3 +48,18 @@ def test_romaji_questions_are_understood(understander, text, intent, topic):
 @pytest.mark.parametrize("text", ["mou shinitai", "kusuri zenbu nonda", "tasukete korosareru"])
 def test_romaji_danger_reaches_the_crisis_floor(understander, text):
     assert understander.classify(text).intent == "crisis"
+
+
+@pytest.mark.parametrize("english", ["I want to die", "Tax return how?", "I'm so tired", "kill myself", "fjdkslaa;;"])
+def test_english_and_noise_are_not_read_as_romaji(english):
+    # jaconv alone turned 「I want to die」 into い わんっ と ぢえ, hiding it from the crisis floor
+    assert kana_from_romaji(english) == english
+
+
+@pytest.mark.parametrize("romaji, kana", [
+    ("Tōkyō ni sunde masu", "とうきょう に すんで ます"),   # macrons
+    ("hogokansatu", "ほごかんさつ"),                          # kunrei / IME spelling
+    ("Hogoshi-san ni aitai", "ほごしさん に あいたい"),       # a hyphen before the honorific
+])
+def test_other_romaji_spellings(romaji, kana):
+    assert kana_from_romaji(romaji) == kana
