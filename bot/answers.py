@@ -33,15 +33,18 @@ def with_readings(view: ConversationView, ctx: EngineContext) -> TurnResult:
     return TurnResult(view, [out], [Event("intent", {"intent": "furigana"})])
 
 
-def answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None) -> TurnResult:
+def answer(view: ConversationView, entry: Entry, und: Understanding | None, text: str | None,
+           *, facet_alone: str | None = None) -> TurnResult:
+    """The answer with ``entry``; ``facet_alone``: only that facet (a follow-up question about it)."""
     related = [Button(short(e), A_ENTRY + e) for e in entry.related[:3]]
     facet = (getattr(entry, "facets", None) or {}).get(und.facet) if und and und.facet else None
+    body = entry.facets[facet_alone] if facet_alone else f"{facet}\n\n{entry.answer}" if facet else entry.answer
     out = [
         OutMessage(
             "answer",
             # why the facet first: the person asked one thing (いつまで, 前科があっても); the
             # general text follows for the rest
-            f"{facet}\n\n{entry.answer}" if facet else entry.answer,
+            body,
             title=entry.title,
             source_line=entry.source_line(),
             buttons=related,
@@ -52,7 +55,7 @@ def answer(view: ConversationView, entry: Entry, und: Understanding | None, text
     ]
     pending = {**view.pending, "last_entry": entry.id}
     out[0].quick_replies = [Button(texts.FURIGANA_LABEL, A_FURIGANA)] + out[0].quick_replies
-    if entry.needs_place:
+    if entry.needs_place and not facet_alone:
         place = find_place(text or "")
         if place is not None:
             out.append(OutMessage("text", format_offices(offices_for(place)), quick_replies=texts.common_quick_replies()))

@@ -9,10 +9,8 @@ classifier decides as usual, so nothing is invented for an entry without the fac
 """
 from __future__ import annotations
 
-from bot import texts
-from bot.answers import short
-from bot.turn_types import ConversationView, EngineContext, Event, TurnResult
-from core.messages import A_ENTRY, Button, OutMessage
+from bot import answers
+from bot.turn_types import ConversationView, EngineContext, TurnResult
 from knowledge.facets import follow_up_facet
 from knowledge.normalize import normalize
 from knowledge.understand import Understanding
@@ -29,19 +27,6 @@ def facet_follow_up(view: ConversationView, ctx: EngineContext, und: Understandi
     if entry is None or not entry.facets:
         return None
     facet = follow_up_facet(normalize(text))
-    answer = entry.facets.get(facet) if facet else None
-    if answer is None:
+    if facet is None or facet not in entry.facets:
         return None
-    out = OutMessage(
-        "answer",
-        answer,
-        title=entry.title,
-        source_line=entry.source_line(),
-        buttons=[Button(short(e), A_ENTRY + e) for e in entry.related[:3]],
-        quick_replies=texts.common_quick_replies(),
-        entry_id=entry.id,
-        entry_version=entry.version,
-    )
-    event = Event("answered", {"entry_id": entry.id, "version": entry.version, "score": und.score})
-    return TurnResult(view, [out], [event], und)
-
+    return answers.answer(view, entry, und, None, facet_alone=facet)
