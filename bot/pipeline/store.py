@@ -19,7 +19,7 @@ from bot.channels.base import RawEvent
 from bot.models import InboxEvent
 from bot.pipeline.tuning import STORE_GATHER_AFTER_SECONDS, STORE_LINGER_SECONDS
 from bot.pipeline.wake import notify, poke
-from core import clock, db, identity
+from core import clock, db, identity, write_lock
 from core.rows import table_of
 
 
@@ -94,7 +94,8 @@ def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
         rows = [_inbox_row(channel, raw, received) for channel, events in batch for raw in events]
         if not rows:
             return
-        with db.session_scope() as session:
+        # why urgent: the platform waits for this commit; the worker's and the outbox's writes can wait
+        with write_lock.urgent_writes(), db.session_scope() as session:
             conn = session.connection()
             conn.execute(_store_statement(conn.dialect.name), rows)
             notify(conn, "inbox", coalesce=True)  # other processes' workers, at this commit
