@@ -72,10 +72,10 @@ def _store_statement(dialect: str):
     raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only the two supported engines
 
 
-# why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
-# waiting behind a stream of inbox turns would wait long. In-process, the inbox worker lets a
-# waiting insert go first (it waits at most for the one batch in flight, whose writes all
-# come at its end).
+# why: SQLite has one writer; a webhook insert waiting behind a stream of inbox turns would wait
+# long. In-process, the inbox worker lets a store in progress go first before each group (and
+# the write lock of core/write_lock.py lets an urgent store go before other waiting writers, and
+# ends a batch early that took the lock before its end: bot/pipeline/inbox.py, _run_batch).
 _store_gate = threading.Condition()
 _stores_waiting = 0
 
