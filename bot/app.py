@@ -103,6 +103,8 @@ def _lifespan(settings: Settings):
         for start in app.state.on_startup:
             await start(app)
         if app.state.freeze_heap:
+            if settings.run_workers:
+                await asyncio.to_thread(pipeline.warm_up)  # why: bot/pipeline/warm.py
             heap.freeze_long_lived()  # why: core/heap.py (full collections were the webhook's p99)
         if settings.run_workers:
             for factory in app.state.workers:

@@ -29,6 +29,9 @@ async def run_workers(worker: WorkerProcess, *, inbox: bool, outbox: bool, once:
     if worker.freeze_heap:
         from core import heap
 
+        if inbox and not once:
+            await asyncio.to_thread(pipeline.warm_up)  # why: bot/pipeline/warm.py
+
         heap.freeze_long_lived()
     try:
         if once:

@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
+from core.write_lock import LockingConnection
+
 _engine: Engine | None = None
 
 
@@ -20,12 +22,16 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             _create_private(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # why the factory: one write lock per file in this process (core/write_lock.py), so a
+        # writer waiting for another wakes when it commits instead of SQLite's stepped back-off
+        connect_args = {"check_same_thread": False, "timeout": 30, "factory": LockingConnection}
+        engine = create_engine(url, connect_args=connect_args)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
-            # why: WAL lets the webhook write while workers read; busy_timeout avoids spurious locks
+            # why: WAL lets the webhook write while workers read; busy_timeout avoids spurious
+            # locks (between processes; within one, the write lock of core/write_lock.py)
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -94,6 +100,12 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def locking_connection(session: Session) -> LockingConnection | None:
+    """The SQLite connection under ``session`` (None on PostgreSQL), to ask whether it should commit soon."""
+    dbapi = session.connection().connection.dbapi_connection
+    return dbapi if isinstance(dbapi, LockingConnection) else None
 
 
 def ping() -> bool:

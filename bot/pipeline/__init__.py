@@ -17,7 +17,8 @@ One job per module:
 - ``inbox`` + ``turns``: claiming events and running their turns in batches;
 - ``outbox``: claiming, delivering and recording outbox rows (the reply-token rules);
 - ``listen``: PostgreSQL LISTEN, relaying other processes' commits as pokes;
-- ``loops``: the worker loops and their wiring (:func:`install`, :func:`configure`).
+- ``loops``: the worker loops and their wiring (:func:`install`, :func:`configure`);
+- ``warm``: a long-running worker's first turns, done before it takes traffic.
 
 Importing the package changes nothing process-wide: the composition root calls
 :func:`install` (``create_app``) or :func:`configure` (``ristapo worker``).
@@ -31,10 +32,11 @@ from bot.pipeline.registry import get_adapter, register_adapter, unregister_adap
 from bot.pipeline.store import store_and_ack, store_events
 from bot.pipeline.tuning import BUSY_WINDOW_SECONDS, MAX_INBOX_ATTEMPTS, MAX_SEND_ATTEMPTS, SEND_CONCURRENCY, TUNING
 from bot.pipeline.wake import poke, poke_inbox, poke_outbox
+from bot.pipeline.warm import warm_up
 
 __all__ = [
     "BUSY_WINDOW_SECONDS", "MAX_INBOX_ATTEMPTS", "MAX_SEND_ATTEMPTS", "SEND_CONCURRENCY", "TUNING",
     "SendJob", "claim_outbox", "configure", "deliver", "finish_and_claim", "finish_jobs", "get_adapter", "inbox_loop", "install", "listen_loop",
     "outbox_loop", "poke", "poke_inbox", "poke_outbox", "process_inbox_batch", "register_adapter",
-    "run_inbox_once", "run_outbox_once", "store_and_ack", "store_events", "unregister_adapter", "worker_channels",
+    "run_inbox_once", "run_outbox_once", "store_and_ack", "store_events", "unregister_adapter", "warm_up", "worker_channels",
 ]

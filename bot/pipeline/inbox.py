@@ -260,8 +260,7 @@ def _process_group(event_ids: list[int], runtime, loop: asyncio.AbstractEventLoo
         rows = _take_many(session, event_ids)
         if not rows:
             return 0
-        _run_batch(session, rows, runtime, loop, interpreted)
-    return len(rows)
+        return _run_batch(session, rows, runtime, loop, interpreted)
 
 
 def _process_locked_groups(channels: list[str], limit: int, runtime, loop: asyncio.AbstractEventLoop | None) -> int:
@@ -302,13 +301,21 @@ def _process_locked_groups(channels: list[str], limit: int, runtime, loop: async
     return taken
 
 
-def _run_batch(session: Session, rows: list[InboxEvent], runtime, loop, interpreted: dict | None = None) -> None:
+def _run_batch(session: Session, rows: list[InboxEvent], runtime, loop, interpreted: dict | None = None) -> int:
+    """Runs the turns of ``rows`` and marks them done; returns how many (SQLite may stop early, below)."""
     batch = TurnBatch(session, rows, interpreted)
+    sqlite = db.locking_connection(session)
     for row in rows:
         maybe_loading(row, loop, batch.interpreted.get(saved_id(row)))
         _process_event(session, row, runtime, batch)
+        if sqlite is not None and sqlite.urgent_writer_waiting:
+            # why: a turn wrote early (an autoflush) and so holds SQLite's only write lock, which a
+            # webhook store now waits for; commit the turns done so far and leave the rest pending
+            # (not claimed: the claim is the finish below) for the next pass
+            break
     batch.write(session)
     _finish_many(session, batch.done)  # the SQLite claim: all or none
+    return len(batch.done)
 
 
 def _process_one(event_id: int, runtime, loop: asyncio.AbstractEventLoop | None) -> int:

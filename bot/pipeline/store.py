@@ -19,7 +19,7 @@ from bot.channels.base import RawEvent
 from bot.models import InboxEvent
 from bot.pipeline.tuning import STORE_GATHER_AFTER_SECONDS, STORE_LINGER_SECONDS
 from bot.pipeline.wake import notify, poke
-from core import clock, db, identity
+from core import clock, db, identity, write_lock
 from core.rows import table_of
 
 
@@ -72,10 +72,10 @@ def _store_statement(dialect: str):
     raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only the two supported engines
 
 
-# why: SQLite has one writer, and its busy handler sleeps in growing steps; a webhook insert
-# waiting behind a stream of inbox turns would wait long. In-process, the inbox worker lets a
-# waiting insert go first (it waits at most for the one batch in flight, whose writes all
-# come at its end).
+# why: SQLite has one writer; a webhook insert waiting behind a stream of inbox turns would wait
+# long. In-process, the inbox worker lets a store in progress go first before each group (and
+# the write lock of core/write_lock.py lets an urgent store go before other waiting writers, and
+# ends a batch early that took the lock before its end: bot/pipeline/inbox.py, _run_batch).
 _store_gate = threading.Condition()
 _stores_waiting = 0
 
@@ -94,7 +94,8 @@ def _store_batch(batch: list[tuple[str, list[RawEvent]]]) -> None:
         rows = [_inbox_row(channel, raw, received) for channel, events in batch for raw in events]
         if not rows:
             return
-        with db.session_scope() as session:
+        # why urgent: the platform waits for this commit; the worker's and the outbox's writes can wait
+        with write_lock.urgent_writes(), db.session_scope() as session:
             conn = session.connection()
             conn.execute(_store_statement(conn.dialect.name), rows)
             notify(conn, "inbox", coalesce=True)  # other processes' workers, at this commit
